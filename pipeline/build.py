@@ -1,0 +1,218 @@
+"""The pipeline's steps for each dataset: define → read → convert → check → write → describe.
+
+`build` writes into a staging sibling of the output folder and swaps it in only when every
+dataset is valid; `validate` runs the same steps and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import definition as defs
+from .atomic import replace_directory
+from .convert import bind, convert
+from .errors import DefinitionError, Problem, Report
+from .package import BuiltResource, descriptor
+from .publisher import Publisher, load_publisher
+from .sources import SourceError, open_source
+from .validate import KeyChecks, check_batch, check_foreign_keys
+from .writers import CsvSink, ParquetSink, WrittenFile, parquet_schema, sha256_file
+
+
+@dataclass
+class DatasetResult:
+    name: str
+    report: Report
+    rows: dict[str, int] = field(default_factory=dict)
+    package: dict[str, Any] | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.report.valid
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "valid": self.valid,
+            "rows": self.rows,
+            "error_count": self.report.total,
+            "error_counts": dict(sorted(self.report.counts.items())),
+            "errors": [p.to_dict() for p in self.report.problems],
+            "warnings": [p.to_dict() for p in self.report.warnings],
+        }
+
+
+@dataclass
+class RunResult:
+    datasets: list[DatasetResult]
+    problems: list[Problem] = field(default_factory=list)  # not tied to one dataset
+    output: Path | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems and all(d.valid for d in self.datasets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "output": str(self.output) if self.output else None,
+            "errors": [p.to_dict() for p in self.problems],
+            "datasets": [d.to_dict() for d in self.datasets],
+        }
+
+
+def validate(datasets_dir: Path, names: list[str] | None = None, limit: int = 1000) -> RunResult:
+    return _run(datasets_dir, None, names, limit)
+
+
+def build(datasets_dir: Path, out_dir: Path, limit: int = 1000) -> RunResult:
+    """Build every dataset; replace `out_dir` only if all of them are valid."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the output is published
+    try:
+        result = _run(datasets_dir, staging, None, limit)
+        if result.valid:
+            replace_directory(staging, out_dir)
+            result.output = out_dir
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _run(datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limit: int) -> RunResult:
+    if not datasets_dir.is_dir():
+        return RunResult([], [Problem("package-error", f"フォルダ {datasets_dir} がありません / folder not found")])
+    try:
+        publisher = load_publisher(datasets_dir)
+    except DefinitionError as exc:
+        return RunResult([], exc.problems)
+    folders = defs.discover(datasets_dir)
+    result = RunResult([])
+    if names:
+        unknown = set(names) - {f.name for f in folders}
+        result.problems += [
+            Problem("package-error", f"データセット {n!r} がありません / no such dataset", dataset=n)
+            for n in sorted(unknown)
+        ]
+        folders = [f for f in folders if f.name in names]
+    for folder in folders:
+        target = out_dir / "datasets" / folder.name if out_dir else None
+        result.datasets.append(build_dataset(folder, target, publisher, limit))
+    return result
+
+
+def build_dataset(folder: Path, out_dir: Path | None, publisher: Publisher, limit: int = 1000) -> DatasetResult:
+    """All steps for one dataset folder; writes `out_dir` only when given."""
+    report = Report(limit=limit)
+    result = DatasetResult(folder.name, report)
+    try:
+        dataset = defs.load(folder)
+    except DefinitionError as exc:
+        report.extend(exc.problems)
+        return result
+    if out_dir:
+        out_dir.mkdir(parents=True)
+    referenced = _referenced_keys(dataset)
+    keys: dict[str, KeyChecks] = {}
+    built: list[BuiltResource] = []
+    for resource in defs.dependency_order(dataset.resources):
+        outcome = _build_resource(dataset, resource, out_dir, referenced.get(resource.name, []), keys, report)
+        if outcome is not None:
+            result.rows[resource.name] = outcome.csv.rows if outcome.csv else 0
+            built.append(outcome)
+    if out_dir and report.valid:
+        built.sort(key=lambda b: [r.name for r in dataset.resources].index(b.definition.name))
+        result.package = descriptor(dataset, built, publisher)
+        (out_dir / "datapackage.json").write_text(
+            json.dumps(result.package, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+    return result
+
+
+def _referenced_keys(dataset: defs.DatasetDef) -> dict[str, list[tuple[str, ...]]]:
+    """Per resource, the key tuples that other resources' foreign keys point at."""
+    wanted: dict[str, list[tuple[str, ...]]] = {}
+    for resource in dataset.resources:
+        for fk in resource.schema.get("foreignKeys") or []:
+            ref = fk["reference"]
+            fields = ref["fields"]
+            wanted.setdefault(ref.get("resource") or resource.name, []).append(
+                (fields,) if isinstance(fields, str) else tuple(fields)
+            )
+    return wanted
+
+
+def _build_resource(
+    dataset: defs.DatasetDef,
+    resource: defs.ResourceDef,
+    out_dir: Path | None,
+    referenced: list[tuple[str, ...]],
+    keys: dict[str, KeyChecks],
+    report: Report,
+) -> BuiltResource | None:
+    display = f"{dataset.name}/{resource.path.name}"
+    try:
+        source = open_source(
+            resource.path,
+            display,
+            header_row=resource.options.header_row,
+            sheet=resource.options.sheet,
+            encoding=resource.encoding,
+        )
+    except SourceError as exc:
+        report.add(_located(exc.problem, dataset.name, resource.name))
+        return None
+    binding, label_problems = bind(resource, source.header, display, dataset.name)
+    if label_problems:
+        report.extend(label_problems)
+        return None
+    checks = KeyChecks.for_resource(binding, dataset.name, referenced)
+    keys[resource.name] = checks
+    sinks = _open_sinks(dataset, resource, binding.arrow_schema(), out_dir)
+    for batch in source.batches:
+        located = convert(batch, binding, report, dataset.name)
+        check_batch(located, binding, report, dataset.name)
+        check_foreign_keys(located, binding, keys, report, dataset.name)
+        checks.add(located)
+        if report.valid:
+            for sink in sinks:
+                sink.write(located.table)
+    report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
+    checks.check(report)
+    files: list[WrittenFile] = [sink.close() for sink in sinks]
+    if not files:
+        return None
+    return BuiltResource(resource, files[0], files[1], sha256_file(resource.path), resource.path.stat().st_size)
+
+
+def _open_sinks(
+    dataset: defs.DatasetDef, resource: defs.ResourceDef, schema, out_dir: Path | None
+) -> list[CsvSink | ParquetSink]:
+    if out_dir is None:
+        return []
+    metadata = {
+        "opendata": {
+            "dataset": dataset.name,
+            "resource": resource.name,
+            "title": dataset.descriptor.get("title"),
+            "version": str(dataset.descriptor.get("version", "1.0.0")),
+            "license": [lic["name"] for lic in dataset.descriptor["licenses"]],
+        }
+    }
+    return [
+        CsvSink(out_dir / f"{resource.name}.csv", schema),
+        ParquetSink(out_dir / f"{resource.name}.parquet", parquet_schema(schema, resource.fields), metadata),
+    ]
+
+
+def _located(problem: Problem, dataset: str, resource: str) -> Problem:
+    from dataclasses import replace
+
+    return replace(problem, dataset=problem.dataset or dataset, resource=problem.resource or resource)

@@ -1,0 +1,101 @@
+"""`opendata` — a thin command line over the library (pipeline.build, catalog.*)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import build as pipeline
+from .build import RunResult
+from .errors import HINTS
+
+EXIT_INVALID = 1
+EXIT_INTERNAL = 2
+
+
+def _print_result(result: RunResult, as_json: bool, action: str) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for problem in result.problems:
+        click.echo(problem.render(), err=True)
+    for dataset in result.datasets:
+        if dataset.valid:
+            rows = ", ".join(f"{name} {count}行" for name, count in dataset.rows.items())
+            click.echo(f"✓ {dataset.name}: {rows}")
+        else:
+            click.echo(
+                f"✗ {dataset.name}: {dataset.report.total} 件の問題 / problems "
+                f"({', '.join(f'{t} {n}' for t, n in sorted(dataset.report.counts.items()))})",
+                err=True,
+            )
+            for problem in dataset.report.problems:
+                click.echo(problem.render(), err=True)
+            for type_ in sorted({p.type for p in dataset.report.problems}):
+                hint_ja, hint_en = HINTS.get(type_, HINTS["package-error"])
+                click.echo(f"  → [{type_}] {hint_ja} / {hint_en}", err=True)
+            hidden = dataset.report.total - len(dataset.report.problems)
+            if hidden > 0:
+                click.echo(f"    … ほか {hidden} 件 / and {hidden} more", err=True)
+        for warning in dataset.report.warnings:
+            click.echo(f"! {warning.render()}", err=True)
+    if result.valid:
+        where = f" → {result.output}" if result.output else ""
+        click.echo(f"{action}: OK{where}")
+    else:
+        tail = "（出力は変更していません / output left unchanged）" if action == "build" else ""
+        click.echo(f"{action}: 問題があります / invalid {tail}", err=True)
+
+
+@click.group()
+@click.version_option(package_name="minato-opendata")
+def cli() -> None:
+    """港区オープンデータの公開パイプライン / Minato City open-data publishing pipeline."""
+
+
+@cli.command("build")
+@click.option("--datasets", "datasets_dir", default="datasets", type=click.Path(path_type=Path),
+              show_default=True, help="データセットのフォルダ / folder of dataset folders")
+@click.option("--out", "out_dir", default="dist", type=click.Path(path_type=Path), show_default=True,
+              help="出力先（全件が正しいときだけ置き換え） / output, replaced only when all is valid")
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+@click.option("--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed")
+def build_command(datasets_dir: Path, out_dir: Path, as_json: bool, limit: int) -> None:
+    """全データセットを検証して公開用パッケージを作る / build every dataset into packages."""
+    result = pipeline.build(datasets_dir, out_dir, limit=limit)
+    _print_result(result, as_json, "build")
+    sys.exit(0 if result.valid else EXIT_INVALID)
+
+
+@cli.command("validate")
+@click.argument("names", nargs=-1)
+@click.option("--datasets", "datasets_dir", default="datasets", type=click.Path(path_type=Path),
+              show_default=True, help="データセットのフォルダ / folder of dataset folders")
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+@click.option("--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed")
+def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
+    """元データを検証する（何も書き出さない） / check sources, write nothing."""
+    result = pipeline.validate(datasets_dir, list(names) or None, limit=limit)
+    _print_result(result, as_json, "validate")
+    sys.exit(0 if result.valid else EXIT_INVALID)
+
+
+def main() -> None:
+    """Entry point: no Python traceback reaches an officer unless OPENDATA_DEBUG is set."""
+    try:
+        cli(standalone_mode=True)
+    except Exception as exc:  # the last line of defence; data problems never get here
+        if os.environ.get("OPENDATA_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"内部エラーが発生しました / internal error: {type(exc).__name__}: {exc}\n"
+            "OPENDATA_DEBUG=1 を付けて再実行すると詳細が表示されます"
+            " / rerun with OPENDATA_DEBUG=1 for details",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,299 @@
+"""Source text → typed Arrow columns, one batch at a time.
+
+`bind` matches the officer's headers to schema fields (by name or title); `convert` applies
+the resource's normalisations and Table Schema types, recording every cell it cannot read.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import normalize as nz
+from .definition import ResourceDef
+from .errors import Problem, Report
+from .reshape import unpivot
+from .sources import RawBatch
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "year": pa.int32(),
+}
+
+
+def header_key(text: str) -> str:
+    """Headers match whatever the width, spacing or line breaks Excel left in them."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@dataclass
+class Binding:
+    """Which source column feeds which field, for one resource."""
+
+    resource: ResourceDef
+    file: str
+    columns: dict[str, str]  # field name → source header
+    ignored: list[str] = field(default_factory=list)  # header-less columns
+
+    @property
+    def missing_values(self) -> list[str]:
+        return list(self.resource.schema.get("missingValues", [""]))
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(f["name"], ARROW_TYPES[f.get("type", "string")]) for f in self.resource.fields]
+        )
+
+
+def bind(resource: ResourceDef, header: list[str], file: str, dataset: str) -> tuple[Binding, list[Problem]]:
+    """Match headers to fields; report duplicate, missing and unexpected columns."""
+    options = resource.options
+    problems: list[Problem] = []
+
+    def problem(type_: str, message: str, **where: Any) -> None:
+        problems.append(Problem(type_, message, dataset=dataset, resource=resource.name, file=file, **where))
+
+    available = list(header)
+    if options.unpivot:
+        available = [h for h in header if not options.unpivot.columns.search(h)]
+        available += [options.unpivot.names_to, options.unpivot.values_to]
+    seen: dict[str, str] = {}
+    for name in available:
+        key = header_key(name)
+        if key and key in seen:
+            problem("duplicate-label", f"見出し「{name}」が2回あります / header appears twice", column=name)
+        seen.setdefault(key, name)
+
+    columns: dict[str, str] = {}
+    derived = options.derived_fields()
+    for fld in resource.fields:
+        if fld["name"] in derived:
+            continue
+        for candidate in (fld["name"], fld.get("title")):
+            if candidate and header_key(candidate) in seen:
+                columns[fld["name"]] = seen[header_key(candidate)]
+                break
+        else:
+            title = f"（{fld['title']}）" if fld.get("title") else ""
+            problem(
+                "missing-label",
+                f"項目 {fld['name']}{title} の列が見つかりません / no column for field {fld['name']}",
+                field=fld["name"],
+                column=fld.get("title") or fld["name"],
+            )
+    consumed = set(columns.values()) | set(options.ranges) | set(options.labels.values())
+    consumed_keys = {header_key(c) for c in consumed}
+    ignored = []
+    for name in available:
+        if header_key(name) in consumed_keys:
+            continue
+        if name.strip() == "":
+            ignored.append(name)
+            continue
+        problem(
+            "extra-label",
+            f"列「{name}」に対応する項目が schema にありません / no field for this column",
+            column=name,
+        )
+    for source in [*options.ranges, *options.labels.values()]:
+        if header_key(source) not in seen:
+            problem("missing-label", f"列「{source}」が見つかりません / column not found", column=source)
+    return Binding(resource, file, columns, ignored), problems
+
+
+@dataclass
+class Located:
+    """A typed batch, with where each field's cells came from (for problem messages)."""
+
+    table: pa.Table
+    rows: np.ndarray
+    origins: dict[str, str | pa.Array]  # field → source header, or a header per row
+    raw: dict[str, pa.Array]  # field → the cell text as written
+    unreadable: dict[str, np.ndarray]  # field → cells already reported as type errors
+
+    def column_at(self, name: str, i: int) -> str | None:
+        origin = self.origins.get(name)
+        if isinstance(origin, str) or origin is None:
+            return origin
+        return origin[i].as_py()
+
+    def report_cells(
+        self,
+        report: Report,
+        binding: Binding,
+        dataset: str,
+        type_: str,
+        name: str,
+        mask: np.ndarray,
+        message: str,
+    ) -> None:
+        """Add a problem per flagged cell, listing as many as the report has room for."""
+        flagged = np.flatnonzero(mask)
+        if not len(flagged):
+            return
+        room = max(report.limit - len(report.problems), 0)
+        raw = self.raw.get(name)
+        for i in flagged[:room]:
+            i = int(i)
+            value = raw[i].as_py() if raw is not None else self.table.column(name)[i].as_py()
+            report.add(
+                Problem(
+                    type_,
+                    message,
+                    dataset=dataset,
+                    resource=binding.resource.name,
+                    file=binding.file,
+                    row=int(self.rows[i]),
+                    column=self.column_at(name, i),
+                    field=name,
+                    value=None if value is None else str(value),
+                )
+            )
+        report.add_count(type_, len(flagged) - min(room, len(flagged)))
+
+
+def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> Located:
+    """Normalise and type one batch; cells that cannot be read become nulls plus problems."""
+    options = binding.resource.options
+    batch = _drop_blank_rows(batch, binding, report, dataset)
+    if options.unpivot:
+        batch = unpivot(batch, options.unpivot, binding.missing_values)
+    by_key = {header_key(name): name for name in batch.columns}
+
+    def source(header: str) -> tuple[str, pa.Array]:
+        actual = by_key[header_key(header)]
+        return actual, batch.columns[actual]
+
+    fields = {f["name"]: f for f in binding.resource.fields}
+    texts = {name: source(header) for name, header in binding.columns.items()}
+    range_texts = {header: source(header) for header in options.ranges}
+    flags = _strip_markers(options.markers, fields, texts, range_texts, len(batch))
+
+    arrays: dict[str, pa.Array] = {}
+    origins: dict[str, str | pa.Array] = {}
+    raw: dict[str, pa.Array] = {}
+    typed_problems: list[tuple[str, np.ndarray, str]] = []
+
+    for name, (header, text) in texts.items():
+        fld = fields[name]
+        if name in options.values:
+            text = nz.map_values(text, options.values[name])
+        missing = nz.missing_mask(text, binding.missing_values + list(fld.get("missingValues", [])))
+        values, bad, reason = _parse(text, fld)
+        bad &= ~missing
+        values = pc.if_else(pa.array(missing | bad), pa.scalar(None, values.type), values)
+        arrays[name] = values
+        origins[name] = batch.origins.get(header, header)
+        raw[name] = batch.columns[header]
+        if bad.any():
+            typed_problems.append((name, bad, reason))
+
+    for header, targets in options.ranges.items():
+        actual, text = range_texts[header]
+        missing = nz.missing_mask(text, binding.missing_values)
+        bound = nz.parse_bound(text, fields[targets[0]])
+        bad = bound.bad & ~missing
+        for name, values in zip(targets, (bound.value, bound.comparator, bound.value_max), strict=True):
+            arrays[name] = pc.if_else(pa.array(missing | bad), pa.scalar(None, values.type), values)
+            origins[name] = batch.origins.get(actual, actual)
+            raw[name] = batch.columns[actual]
+        if bad.any():
+            typed_problems.append((targets[0], bad, bound.reason))
+
+    for name, header in options.labels.items():
+        actual, text = source(header)
+        years = nz.parse_year(text)
+        arrays[name] = nz.fiscal_year_label(years.values)
+        origins[name] = batch.origins.get(actual, actual)
+        raw[name] = text
+
+    for name, flag in flags.items():
+        arrays[name] = pa.array(flag)
+
+    table = pa.table(
+        {n: pc.cast(arrays[n], t) for n, t in zip(fields, binding.arrow_schema().types, strict=True)}
+    )
+    unreadable = {name: bad for name, bad, _ in typed_problems}
+    located = Located(table, np.asarray(batch.rows), origins, raw, unreadable)
+    for name, bad, reason in typed_problems:
+        located.report_cells(report, binding, dataset, "type-error", name, bad, reason)
+    return located
+
+
+def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> RawBatch:
+    """Report rows with no value at all (Excel leaves them behind) and leave them out."""
+    empty = np.ones(len(batch), dtype=bool)
+    for text in batch.columns.values():
+        empty &= nz.as_mask(pc.equal(pc.utf8_trim_whitespace(text), ""))
+    if not empty.any():
+        return batch
+    for i in np.flatnonzero(empty)[: max(report.limit - len(report.problems), 0)]:
+        report.add(
+            Problem(
+                "blank-row",
+                "空の行です / the row is empty",
+                dataset=dataset,
+                resource=binding.resource.name,
+                file=binding.file,
+                row=int(batch.rows[int(i)].as_py()),
+            )
+        )
+    keep = pa.array(~empty)
+    return RawBatch(
+        columns={k: v.filter(keep) for k, v in batch.columns.items()},
+        rows=batch.rows.filter(keep),
+        origins={k: v.filter(keep) for k, v in batch.origins.items()},
+    )
+
+
+def _parse(text: pa.Array, fld: dict[str, Any]) -> tuple[pa.Array, np.ndarray, str]:
+    ftype = fld.get("type", "string")
+    if ftype == "string":
+        return nz.clean_text(text), np.zeros(len(text), dtype=bool), ""
+    parser = {
+        "integer": nz.parse_integer,
+        "number": nz.parse_number,
+        "boolean": nz.parse_boolean,
+        "date": nz.parse_date,
+        "year": lambda t, _f: nz.parse_year(t),
+    }[ftype]
+    parsed = parser(text, fld)
+    return parsed.values, parsed.bad, parsed.reason
+
+
+def _strip_markers(
+    markers: dict[str, str],
+    fields: dict[str, dict[str, Any]],
+    texts: dict[str, tuple[str, pa.Array]],
+    range_texts: dict[str, tuple[str, pa.Array]],
+    length: int,
+) -> dict[str, np.ndarray]:
+    """Take annotations like 「（見込）」 off numeric cells, and flag the rows that had them.
+
+    Only columns that feed numbers, years or ranges are scanned: free text (備考) may
+    mention 見込 without annotating a value.
+    """
+    flags = {name: np.zeros(length, dtype=bool) for name in markers.values()}
+    if not markers:
+        return flags
+    for marker, flag_field in markers.items():
+        for name, (header, text) in list(texts.items()):
+            if fields[name].get("type", "string") == "string":
+                continue
+            stripped, has = nz.strip_marker(text, marker)
+            texts[name] = (header, stripped)
+            flags[flag_field] |= has
+        for key, (header, text) in list(range_texts.items()):
+            stripped, has = nz.strip_marker(text, marker)
+            range_texts[key] = (header, stripped)
+            flags[flag_field] |= has
+    return flags

@@ -1,0 +1,424 @@
+"""Reading `datasets/<name>/dataset.yaml`: a Data Package descriptor (v2 names) in YAML.
+
+Table Schema says how values are typed and constrained. What it cannot say — how to read
+the officer's file and reshape it — lives under one extension key, `x-opendata`, on the
+resource; catalog metadata beyond Data Package lives under the same key on the package.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DefinitionError, Problem
+
+EXTENSION = "x-opendata"
+NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")  # CKAN's rule for dataset and resource names
+FIELD_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "year"}
+
+LICENSES: dict[str, dict[str, str]] = {
+    "CC-BY-4.0": {
+        "path": "https://creativecommons.org/licenses/by/4.0/",
+        "title": "クリエイティブ・コモンズ 表示 4.0 国際 (Creative Commons Attribution 4.0 International)",
+    },
+    "CC-BY-SA-4.0": {
+        "path": "https://creativecommons.org/licenses/by-sa/4.0/",
+        "title": "クリエイティブ・コモンズ 表示-継承 4.0 国際 (CC BY-SA 4.0)",
+    },
+    "CC0-1.0": {
+        "path": "https://creativecommons.org/publicdomain/zero/1.0/",
+        "title": "CC0 1.0 パブリック・ドメイン提供 (CC0 1.0 Universal)",
+    },
+    "PDL-1.0": {
+        "path": "https://www.digital.go.jp/resources/open_data/public_data_license_v1.0",
+        "title": "公共データ利用規約 第1.0版 (Public Data License 1.0)",
+    },
+}
+
+RESOURCE_OPTION_KEYS = {
+    "sheet",
+    "header_row",
+    "unpivot",
+    "ranges",
+    "labels",
+    "markers",
+    "values",
+    "allow_formulas",
+}
+
+
+@dataclass(frozen=True)
+class Unpivot:
+    """Wide → long: every column whose header matches `columns` becomes rows."""
+
+    columns: re.Pattern[str]
+    names_to: str
+    values_to: str
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """The resource's `x-opendata` options (documented in README, 'dataset.yaml reference')."""
+
+    sheet: str | None = None
+    header_row: int = 1
+    unpivot: Unpivot | None = None
+    ranges: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    allow_formulas: frozenset[str] = frozenset()
+
+    def derived_fields(self) -> set[str]:
+        """Fields filled from other columns rather than read from a column of their own."""
+        derived = set(self.labels) | set(self.markers.values())
+        for targets in self.ranges.values():
+            derived.update(targets)
+        return derived
+
+
+@dataclass(frozen=True)
+class ResourceDef:
+    name: str
+    path: Path
+    schema: dict[str, Any]
+    options: ReadOptions
+    descriptor: dict[str, Any]  # the remaining Data Package resource properties (title, ...)
+    encoding: str | None = None
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return self.schema["fields"]
+
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+
+@dataclass(frozen=True)
+class DatasetDef:
+    name: str
+    folder: Path
+    descriptor: dict[str, Any]  # package-level properties, without resources
+    resources: list[ResourceDef]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Catalog metadata beyond Data Package (English title, department, coverage...)."""
+        return self.descriptor.get(EXTENSION) or {}
+
+    def resource(self, name: str) -> ResourceDef | None:
+        return next((r for r in self.resources if r.name == name), None)
+
+
+def discover(datasets_dir: Path) -> list[Path]:
+    """Every dataset folder (one holding a dataset.yaml), in a stable order."""
+    return sorted(p.parent for p in datasets_dir.glob("*/dataset.yaml"))
+
+
+def load(folder: Path) -> DatasetDef:
+    """Read and check one dataset definition; raise DefinitionError listing every problem."""
+    file = f"{folder.name}/dataset.yaml"
+    checker = _Checker(dataset=folder.name, file=file)
+    raw = checker.parse_yaml(folder / "dataset.yaml")
+    if raw is None:
+        raise DefinitionError(checker.problems)
+    dataset = checker.dataset_def(folder, raw)
+    if checker.problems or dataset is None:
+        raise DefinitionError(checker.problems)
+    return dataset
+
+
+class _Checker:
+    """Collects definition problems so the officer sees all of them at once."""
+
+    def __init__(self, dataset: str, file: str):
+        self.dataset = dataset
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def fail(self, message: str, type_: str = "package-error", **where: Any) -> None:
+        self.problems.append(
+            Problem(type=type_, message=message, dataset=self.dataset, file=self.file, **where)
+        )
+
+    def parse_yaml(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            row = mark.line + 1 if mark is not None else None
+            self.fail(f"YAML として読めません / not valid YAML: {exc}".splitlines()[0], row=row)
+            return None
+        except UnicodeDecodeError:
+            self.fail("dataset.yaml は UTF-8 で保存してください / save dataset.yaml as UTF-8")
+            return None
+        if not isinstance(data, dict):
+            self.fail("dataset.yaml の最上位は項目の一覧にしてください / top level must be a mapping")
+            return None
+        return data
+
+    def dataset_def(self, folder: Path, raw: dict[str, Any]) -> DatasetDef | None:
+        name = raw.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            self.fail(
+                f"データセット名 {name!r} は CKAN の規則（英小文字・数字・-・_ の2～100文字）に合いません"
+                " / dataset name must be 2–100 of a-z 0-9 - _",
+                value=str(name),
+            )
+        elif name != folder.name:
+            self.fail(
+                f"name {name!r} がフォルダ名 {folder.name!r} と違います"
+                " / name must equal the folder name",
+                value=name,
+            )
+        for key in ("title", "description"):
+            if key in raw and not isinstance(raw[key], str):
+                self.fail(f"{key} は文字列にしてください / {key} must be text", value=str(raw[key]))
+        if not isinstance(raw.get("title"), str):
+            self.fail("title（タイトル）がありません / title is missing")
+        descriptor = {k: v for k, v in raw.items() if k not in ("resources", "license")}
+        descriptor["licenses"] = self.licenses(raw)
+        if EXTENSION in raw and not isinstance(raw[EXTENSION], dict):
+            self.fail(f"{EXTENSION} は項目の一覧にしてください / {EXTENSION} must be a mapping")
+        resources_raw = raw.get("resources")
+        if not isinstance(resources_raw, list) or not resources_raw:
+            self.fail("resources が1つもありません / resources must list at least one resource")
+            return None
+        resources = [self.resource_def(folder, r, i) for i, r in enumerate(resources_raw)]
+        names = [r.name for r in resources if r]
+        for dup in {n for n in names if names.count(n) > 1}:
+            self.fail(f"リソース名 {dup!r} が重複しています / duplicate resource name", value=dup)
+        valid = [r for r in resources if r is not None]
+        self.check_foreign_keys(valid)
+        if not isinstance(name, str):
+            return None
+        return DatasetDef(name=name, folder=folder, descriptor=descriptor, resources=valid)
+
+    def licenses(self, raw: dict[str, Any]) -> list[dict[str, str]]:
+        declared = raw.get("licenses")
+        if declared is None and "license" in raw:
+            declared = [{"name": raw["license"]}]
+        if declared is None:
+            self.fail("license がありません（例: CC-BY-4.0） / license is missing (e.g. CC-BY-4.0)")
+            return []
+        result = []
+        for item in declared if isinstance(declared, list) else [declared]:
+            lic_id = item.get("name") if isinstance(item, dict) else item
+            known = LICENSES.get(str(lic_id))
+            if known is None:
+                self.fail(
+                    f"ライセンス {lic_id!r} は使えません。{', '.join(LICENSES)} から選んでください"
+                    f" / unknown licence id; use one of {', '.join(LICENSES)}",
+                    value=str(lic_id),
+                )
+                continue
+            result.append({"name": str(lic_id), **known})
+        return result
+
+    def resource_def(self, folder: Path, raw: Any, index: int) -> ResourceDef | None:
+        if not isinstance(raw, dict):
+            self.fail(f"resources[{index}] は項目の一覧にしてください / must be a mapping")
+            return None
+        name = raw.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            self.fail(
+                f"リソース名 {name!r} は英小文字・数字・-・_ の2～100文字にしてください"
+                " / resource name must be 2–100 of a-z 0-9 - _",
+                resource=str(name),
+                value=str(name),
+            )
+            return None
+        path = self.resource_path(folder, raw.get("path"), name)
+        schema = self.schema(raw.get("schema"), name)
+        options = self.read_options(raw.get(EXTENSION) or {}, name, schema)
+        if path is None or schema is None or options is None:
+            return None
+        encoding = raw.get("encoding")
+        descriptor = {
+            k: v
+            for k, v in raw.items()
+            if k not in ("name", "path", "schema", EXTENSION, "encoding", "format", "dialect")
+        }
+        return ResourceDef(name, path, schema, options, descriptor, encoding)
+
+    def resource_path(self, folder: Path, path: Any, resource: str) -> Path | None:
+        if not isinstance(path, str) or not path:
+            self.fail("path がありません / path is missing", resource=resource)
+            return None
+        root = folder.resolve()
+        target = (folder / path).resolve()
+        if Path(path).is_absolute() or not target.is_relative_to(root):
+            self.fail(
+                f"path {path!r} がデータセットのフォルダの外を指しています"
+                " / path leaves the dataset folder",
+                type_="resource-error",
+                resource=resource,
+                value=path,
+            )
+            return None
+        if not target.is_file():
+            self.fail(
+                f"ファイル {path!r} が見つかりません / file not found",
+                type_="resource-error",
+                resource=resource,
+                value=path,
+            )
+            return None
+        return target
+
+    def schema(self, schema: Any, resource: str) -> dict[str, Any] | None:
+        if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+            self.fail("schema.fields がありません / schema.fields is missing", resource=resource)
+            return None
+        ok = True
+        names: list[str] = []
+        for index, fld in enumerate(schema["fields"]):
+            if not isinstance(fld, dict) or not isinstance(fld.get("name"), str):
+                self.fail(f"fields[{index}] に name がありません / field has no name", resource=resource)
+                ok = False
+                continue
+            fname = fld["name"]
+            names.append(fname)
+            if not FIELD_NAME_PATTERN.match(fname):
+                self.fail(
+                    f"項目名 {fname!r} は英小文字の snake_case にしてください（日本語は title へ）"
+                    " / field names are ASCII snake_case; Japanese goes into title",
+                    resource=resource,
+                    field=fname,
+                    value=fname,
+                )
+                ok = False
+            ftype = fld.get("type", "string")
+            if ftype not in SUPPORTED_TYPES:
+                self.fail(
+                    f"型 {ftype!r} には未対応です（{', '.join(sorted(SUPPORTED_TYPES))}）"
+                    " / unsupported field type",
+                    resource=resource,
+                    field=fname,
+                    value=str(ftype),
+                )
+                ok = False
+        for dup in {n for n in names if names.count(n) > 1}:
+            self.fail(f"項目名 {dup!r} が重複しています / duplicate field name", resource=resource)
+            ok = False
+        for key in schema.get("primaryKey") or []:
+            if key not in names:
+                self.fail(
+                    f"primaryKey の {key!r} が fields にありません / primaryKey names an unknown field",
+                    resource=resource,
+                    value=key,
+                )
+                ok = False
+        return schema if ok else None
+
+    def read_options(
+        self, raw: Any, resource: str, schema: dict[str, Any] | None
+    ) -> ReadOptions | None:
+        if not isinstance(raw, dict):
+            self.fail(f"{EXTENSION} は項目の一覧にしてください / must be a mapping", resource=resource)
+            return None
+        unknown = set(raw) - RESOURCE_OPTION_KEYS
+        for key in sorted(unknown):
+            self.fail(
+                f"{EXTENSION} の {key!r} は知らない項目です（{', '.join(sorted(RESOURCE_OPTION_KEYS))}）"
+                " / unknown option",
+                resource=resource,
+                value=key,
+            )
+        try:
+            options = ReadOptions(
+                sheet=raw.get("sheet"),
+                header_row=int(raw.get("header_row", 1)),
+                unpivot=_unpivot(raw.get("unpivot")),
+                ranges={str(k): tuple(v) for k, v in (raw.get("ranges") or {}).items()},
+                labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+                markers={str(k): str(v) for k, v in (raw.get("markers") or {}).items()},
+                values={
+                    str(k): {str(a): str(b) for a, b in v.items()}
+                    for k, v in (raw.get("values") or {}).items()
+                },
+                allow_formulas=frozenset(raw.get("allow_formulas") or []),
+            )
+        except (TypeError, ValueError, AttributeError, re.error) as exc:
+            self.fail(f"{EXTENSION} の値が読めません / cannot read option: {exc}", resource=resource)
+            return None
+        if options.header_row < 1:
+            self.fail("header_row は1以上にしてください / header_row starts at 1", resource=resource)
+        if any(len(t) != 3 for t in options.ranges.values()):
+            self.fail(
+                "ranges は [値, 比較, 上限値] の3項目を指定してください"
+                " / ranges name three fields: [value, comparator, value_max]",
+                resource=resource,
+            )
+        if schema is not None:
+            names = {f["name"] for f in schema["fields"]}
+            referenced = options.derived_fields() | set(options.values) | options.allow_formulas
+            for fname in sorted(referenced - names):
+                self.fail(
+                    f"{EXTENSION} が指す項目 {fname!r} が fields にありません"
+                    " / option names an unknown field",
+                    resource=resource,
+                    value=fname,
+                )
+        return None if unknown else options
+
+    def check_foreign_keys(self, resources: list[ResourceDef]) -> None:
+        by_name = {r.name: r for r in resources}
+        for res in resources:
+            for fk in res.schema.get("foreignKeys") or []:
+                ref = fk.get("reference", {})
+                target = by_name.get(ref.get("resource") or res.name)
+                fields = _as_list(fk.get("fields"))
+                ref_fields = _as_list(ref.get("fields"))
+                if target is None or not set(ref_fields) <= set(target.field_names()):
+                    self.fail(
+                        f"foreignKeys の参照先 {ref!r} が見つかりません / foreign key target not found",
+                        resource=res.name,
+                    )
+                elif len(fields) != len(ref_fields) or not set(fields) <= set(res.field_names()):
+                    self.fail(
+                        f"foreignKeys の fields {fields!r} が正しくありません / bad foreign key fields",
+                        resource=res.name,
+                    )
+
+
+def _unpivot(raw: Any) -> Unpivot | None:
+    if raw is None:
+        return None
+    return Unpivot(
+        columns=re.compile(str(raw["columns"])),
+        names_to=str(raw["names_to"]),
+        values_to=str(raw["values_to"]),
+    )
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def dependency_order(resources: list[ResourceDef]) -> list[ResourceDef]:
+    """Referenced resources first, so foreign keys can be checked as each one is read."""
+    ordered: list[ResourceDef] = []
+    pending = list(resources)
+    while pending:
+        done = {r.name for r in ordered}
+        ready = [
+            r
+            for r in pending
+            if all(
+                (fk.get("reference", {}).get("resource") or r.name) in done | {r.name}
+                for fk in r.schema.get("foreignKeys") or []
+            )
+        ]
+        if not ready:  # a cycle: keep declaration order, the checks still run
+            ready = pending[:1]
+        ordered.extend(ready)
+        pending = [r for r in pending if r not in ready]
+    return ordered

@@ -1,0 +1,252 @@
+"""Column-wise readers for the cells officers write: full-width digits, 「3,200件」, 「―」,
+令和4（2022）年度, 「70～80％以内」. Each parser takes a text column and returns the typed
+column plus a mask of cells it could not read — never guessing, never row by row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# 「―」「－」 and kin mean "no value" in Japanese tables, as blank does.
+DASHES = ["-", "―", "－", "—", "–", "‐", "ー"]
+NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+INTEGER = r"[+-]?\d+"
+ERA_PATTERN = r"(?P<era>明治|大正|昭和|平成|令和|[MTSHR])"
+WAREKI = (
+    rf"^{ERA_PATTERN}\s*(?P<n>元|\d{{1,2}})\s*(?:\(\s*(?P<west>\d{{4}})\s*\))?"
+    r"\s*(?:年度末|年度|年)?$"
+)
+YEAR_LIKE = rf"^{ERA_PATTERN}\s*(?:元|\d)|^\d{{4}}\s*(?:年度末|年度|年)$"
+WESTERN_YEAR = r"^(?P<west>\d{4})\s*(?:年度末|年度|年)?$"
+
+# era → (first Western year, last era year); 令和 is open-ended.
+ERAS: dict[str, tuple[int, int]] = {
+    "明治": (1868, 45),
+    "大正": (1912, 15),
+    "昭和": (1926, 64),
+    "平成": (1989, 31),
+    "令和": (2019, 10_000),
+}
+ERA_LETTERS = {"M": "明治", "T": "大正", "S": "昭和", "H": "平成", "R": "令和"}
+
+
+@dataclass
+class Parsed:
+    """A typed column and the cells that could not be read (with why, for the message)."""
+
+    values: pa.Array
+    bad: np.ndarray  # bool per row
+    reason: str = ""
+
+
+def fold(text: pa.Array) -> pa.Array:
+    """NFKC (full-width digits, letters, brackets → ASCII) and trimmed; only where needed."""
+    text = pc.utf8_trim_whitespace(text)
+    if pc.all(pc.string_is_ascii(text)).as_py() is False:
+        text = pc.utf8_trim_whitespace(pc.utf8_normalize(text, form="NFKC"))
+    return text
+
+
+def clean_text(text: pa.Array) -> pa.Array:
+    """Text as published: trimmed, with the layout line breaks of a spreadsheet cell removed."""
+    text = pc.replace_substring_regex(text, pattern=r"\s*[\r\n]+\s*", replacement="")
+    return pc.utf8_trim_whitespace(text)
+
+
+def missing_mask(text: pa.Array, missing_values: list[str]) -> np.ndarray:
+    """Cells that mean 'no value': the schema's missingValues, blank, or a dash."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    markers = pa.array(sorted({*missing_values, "", *DASHES}), pa.string())
+    return as_mask(pc.fill_null(pc.is_in(trimmed, value_set=markers), True))
+
+
+def strip_marker(text: pa.Array, marker: str) -> tuple[pa.Array, np.ndarray]:
+    """Remove an annotation such as 「（見込）」 and say which cells carried it."""
+    pattern = rf"\s*[(（]\s*{marker}\s*[)）]\s*|\s*{marker}\s*"
+    has = as_mask(pc.fill_null(pc.match_substring_regex(text, pattern), False))
+    if not has.any():
+        return text, has
+    return pc.replace_substring_regex(text, pattern=pattern, replacement=""), has
+
+
+def map_values(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    """Standardise choice values (達成 → achieved); unmapped cells pass through to the checks."""
+    keys = pa.array(list(mapping), pa.string())
+    index = pc.index_in(pc.utf8_trim_whitespace(text), value_set=keys)
+    mapped = pc.take(pa.array(list(mapping.values()), pa.string()), index)
+    return pc.if_else(pc.is_null(index), text, mapped)
+
+
+def group(parts: pa.Array, index: int, to: pa.DataType = pa.string()) -> pa.Array:
+    """One capture group of `extract_regex`; an optional group that did not match is null."""
+    text = pc.struct_field(parts, [index])
+    return pc.cast(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), to)
+
+
+def _numeric_text(text: pa.Array, fld: dict) -> pa.Array:
+    text = fold(text)
+    group = fld.get("groupChar")
+    if group:
+        text = pc.replace_substring(text, pattern=group, replacement="")
+    decimal = fld.get("decimalChar", ".")
+    if decimal != ".":
+        text = pc.replace_substring(text, pattern=decimal, replacement=".")
+    return text
+
+
+def _extract_number(text: pa.Array, pattern: str, bare: bool) -> pa.Array:
+    """The numeric part of each cell (null where there is none). With bareNumber false, as
+    Table Schema says, text before and after the number (units like 件, ％) is allowed."""
+    if bare:
+        regex = rf"^(?P<n>{pattern})$"
+    else:
+        regex = rf"^[^\d+\-.]*?(?P<n>{pattern})[^\d]*$"
+    return group(pc.extract_regex(text, regex), 0)
+
+
+def parse_number(text: pa.Array, fld: dict) -> Parsed:
+    folded = _numeric_text(text, fld)
+    digits = _extract_number(folded, NUMBER, fld.get("bareNumber", True))
+    return Parsed(pc.cast(digits, pa.float64()), as_mask(pc.is_null(digits)), "数値として読めません / not a number")
+
+
+def parse_integer(text: pa.Array, fld: dict) -> Parsed:
+    """Integers, including 和暦 years (令和4年度 → 2022) for year-like integer fields."""
+    folded = _numeric_text(text, fld)
+    digits = _extract_number(folded, INTEGER, fld.get("bareNumber", True))
+    too_long = as_mask(pc.fill_null(pc.greater(pc.utf8_length(digits), 18), False))
+    digits = pc.if_else(pa.array(too_long), pa.scalar(None, pa.string()), digits)
+    values = pc.cast(digits, pa.int64())
+    bad = as_mask(pc.is_null(digits))
+    reason = "整数として読めません / not an integer"
+    era_cells = bad & as_mask(pc.match_substring_regex(folded, YEAR_LIKE))
+    if era_cells.any():
+        years = parse_year(text)
+        values = pc.if_else(pa.array(era_cells), years.values, values)
+        bad = (bad & ~era_cells) | (era_cells & years.bad)
+        if (era_cells & years.bad).any():
+            reason = years.reason
+    return Parsed(values, bad, reason)
+
+
+def parse_year(text: pa.Array) -> Parsed:
+    """和暦 or Western years to int64 Western years.
+
+    令和元年 / 令和4年度 / 令和4（2022）年度 / 令和8（2026）年度末 / 平成31年度 / R4 / 2022年度.
+    A Western year in parentheses that disagrees, or an era year the era never had
+    (平成32年, 令和0年), is an error, not a guess.
+    """
+    folded = fold(text)
+    wareki = pc.extract_regex(folded, WAREKI)
+    era = group(wareki, 0)
+    number = group(wareki, 1)
+    stated = group(wareki, 2, pa.int64())
+    era_names = list(ERAS)
+    letters = pa.array(list(ERA_LETTERS))
+    spelled = pc.take(pa.array(list(ERA_LETTERS.values())), pc.index_in(era, value_set=letters))
+    era_key = pc.coalesce(spelled, era)
+    era_index = pc.index_in(era_key, value_set=pa.array(era_names))
+    first = pc.take(pa.array([ERAS[e][0] for e in era_names], pa.int64()), era_index)
+    last = pc.take(pa.array([ERAS[e][1] for e in era_names], pa.int64()), era_index)
+    n = pc.cast(pc.if_else(pc.equal(number, "元"), "1", number), pa.int64())
+    west = pc.subtract(pc.add(first, n), 1)
+    out_of_era = pc.or_(pc.less(n, 1), pc.greater(n, last))
+    disagrees = pc.and_(pc.is_valid(stated), pc.not_equal(stated, west))
+    wareki_bad = as_mask(pc.fill_null(pc.or_(out_of_era, disagrees), False))
+
+    western = group(pc.extract_regex(folded, WESTERN_YEAR), 0, pa.int64())
+    values = pc.coalesce(pc.if_else(pa.array(wareki_bad), pa.scalar(None, pa.int64()), west), western)
+    bad = as_mask(pc.is_null(values))
+    reason = "年として読めません（例: 令和4年度, 2022） / not a year (e.g. 令和4年度, 2022)"
+    if wareki_bad.any():
+        reason = (
+            "和暦の年が存在しないか、括弧内の西暦と一致しません"
+            " / the era year does not exist or disagrees with the Western year in parentheses"
+        )
+    return Parsed(values, bad, reason)
+
+
+def fiscal_year_label(years: pa.Array) -> pa.Array:
+    """2022 → 令和4年度, 2019 → 令和元年度 (the plan's own spelling of fiscal years)."""
+    y = pc.cast(years, pa.int64())
+    era = pa.array(["令和", "平成", "昭和", "大正", "明治"])
+    starts = [2019, 1989, 1926, 1912, 1868]
+    index = pa.array(np.select(
+        [as_mask(pc.fill_null(pc.greater_equal(y, s), False)) for s in starts],
+        list(range(len(starts))),
+        default=-1,
+    ))
+    index = pc.if_else(pc.equal(index, -1), pa.scalar(None, pa.int64()), index)
+    first = pc.take(pa.array(starts, pa.int64()), index)
+    n = pc.add(pc.subtract(y, first), 1)
+    n_text = pc.if_else(pc.equal(n, 1), "元", pc.cast(n, pa.string()))
+    return pc.binary_join_element_wise(pc.take(era, index), n_text, "年度", "")
+
+
+def parse_boolean(text: pa.Array, fld: dict) -> Parsed:
+    trues = fld.get("trueValues", ["true", "True", "TRUE", "1"])
+    falses = fld.get("falseValues", ["false", "False", "FALSE", "0"])
+    folded = fold(text)
+    is_true = pc.is_in(folded, value_set=pa.array(trues, pa.string()))
+    is_false = pc.is_in(folded, value_set=pa.array(falses, pa.string()))
+    known = pc.or_(is_true, is_false)
+    values = pc.if_else(known, is_true, pa.scalar(None, pa.bool_()))
+    return Parsed(values, ~as_mask(pc.fill_null(known, False)), "真偽値として読めません / not a boolean")
+
+
+def parse_date(text: pa.Array, fld: dict) -> Parsed:
+    fmt = fld.get("format", "default")
+    pattern = "%Y-%m-%d" if fmt in ("default", "any") else fmt
+    folded = fold(text)
+    stamps = pc.strptime(folded, format=pattern, unit="s", error_is_null=True)
+    values = pc.cast(stamps, pa.date32())
+    return Parsed(values, as_mask(pc.is_null(values)), f"日付として読めません（{pattern}） / not a date")
+
+
+@dataclass
+class Bound:
+    """A number as the plan states it: exactly, at least, at most, or a range."""
+
+    value: pa.Array
+    comparator: pa.Array
+    value_max: pa.Array
+    bad: np.ndarray
+    reason: str
+
+
+BOUND = (
+    rf"^(?P<a>{NUMBER})[^\d~〜]*?"
+    rf"(?:\s*[~〜]\s*(?P<b>{NUMBER})[^\d]*?)?"
+    r"(?P<q>以上|以下|以内|未満|超)?$"
+)
+COMPARATORS = {"": "=", "以上": ">=", "以下": "<=", "以内": "<="}
+
+
+def parse_bound(text: pa.Array, fld: dict) -> Bound:
+    """「3,200件」 → (3200, =); 「1.00以上」 → (1.0, >=); 「70～80％以内」 → (70, between, 80)."""
+    parts = pc.extract_regex(_numeric_text(text, fld), BOUND)
+    low = group(parts, 0, pa.float64())
+    high = group(parts, 1, pa.float64())
+    qualifier = pc.fill_null(pc.struct_field(parts, [2]), "")
+    comparator = pc.take(
+        pa.array(list(COMPARATORS.values())),
+        pc.index_in(qualifier, value_set=pa.array(list(COMPARATORS))),
+    )
+    is_range = pc.and_(pc.is_valid(high), pc.is_in(qualifier, value_set=pa.array(["", "以内"])))
+    comparator = pc.if_else(is_range, "between", comparator)
+    unreadable = pc.or_(pc.is_null(parts), pc.is_null(comparator))
+    bad = as_mask(pc.fill_null(unreadable, True))
+    reason = (
+        "数値・範囲として読めません（例: 3,200件, 1.00以上, 70～80％以内）"
+        " / not a number, bound or range (e.g. 3,200件, 1.00以上, 70～80％以内)"
+    )
+    return Bound(low, comparator, high, bad, reason)
+
+
+def as_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow mask as NumPy (nulls count as False)."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -1,0 +1,285 @@
+"""Reading the files officers keep — CSV in any common Japanese encoding, or an XLSX sheet —
+into batches of text columns, each row tagged with its row number in the source file.
+
+Every reader speaks one small interface (`Source`): the header as written, then batches.
+Nothing is typed here; `convert` decides what each cell means.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .errors import Problem
+
+BLOCK_SIZE = 8 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
+SNIFF_BYTES = 64 << 10
+
+
+@dataclass
+class RawBatch:
+    """Text cells of some source rows. `origins` names, per row, the source column a reshaped
+    column came from (unpivot), so problems still point at the officer's cell."""
+
+    columns: dict[str, pa.Array]
+    rows: pa.Array  # int64 row numbers as the officer sees them (header row = its own number)
+    origins: dict[str, pa.Array] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class Source:
+    """A readable table: its header, a batch iterator, and the problems met while reading."""
+
+    file: str
+    header: list[str]
+    header_row: int
+    batches: Iterator[RawBatch]
+    problems: list[Problem] = field(default_factory=list)
+    encoding: str | None = None
+
+
+class SourceError(Exception):
+    """The file cannot be read as a table at all."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def open_source(
+    path: Path,
+    display: str,
+    *,
+    header_row: int = 1,
+    sheet: str | None = None,
+    encoding: str | None = None,
+) -> Source:
+    """Open a CSV or XLSX file by its content, not its name."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(b"PK\x03\x04"):
+        return _open_xlsx(path, display, header_row, sheet)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SourceError(
+            Problem(
+                "format-error",
+                "古い Excel 形式（.xls）は読めません。.xlsx か CSV で保存してください"
+                " / legacy .xls cannot be read; save as .xlsx or CSV",
+                file=display,
+            )
+        )
+    if encoding is None:
+        encoding = _detect_encoding(path, head, display)
+    return _open_csv(path, display, header_row, encoding)
+
+
+def _detect_encoding(path: Path, head: bytes, display: str) -> str:
+    """BOM first, then strict UTF-8 over the whole file, then cp932 (Excel's Shift_JIS)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise SourceError(
+            Problem(
+                "format-error",
+                "テキストの表ではありません（バイナリファイル） / not a text table (binary file)",
+                file=display,
+            )
+        )
+    failure = None
+    for candidate in ("utf-8", "cp932"):
+        failure = _first_undecodable(path, candidate)
+        if failure is None:
+            return candidate
+    offset, line = failure if failure else (0, 1)
+    raise SourceError(
+        Problem(
+            "encoding-error",
+            f"UTF-8 としても Shift_JIS としても読めない文字があります（{offset} バイト目）"
+            f" / bytes at offset {offset} are neither UTF-8 nor Shift_JIS",
+            file=display,
+            row=line,
+        )
+    )
+
+
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
+    """Decode the whole file in chunks; return (byte offset, line) of the first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    lines = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                return bad, lines + chunk[: exc.start].count(b"\n")
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset, lines
+    return None
+
+
+def _read_header(path: Path, encoding: str, header_row: int, display: str) -> list[str]:
+    with path.open("r", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh)
+        for number, record in enumerate(reader, start=1):
+            if number == header_row:
+                return [cell.lstrip("\ufeff") for cell in record]
+    raise SourceError(
+        Problem(
+            "format-error",
+            f"{header_row} 行目に見出しがありません（ファイルが短すぎます）"
+            f" / no header at row {header_row}",
+            file=display,
+            row=header_row,
+        )
+    )
+
+
+def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Source:
+    header = _read_header(path, encoding, header_row, display)
+    names = [f"c{i}" for i in range(len(header))]
+    invalid: dict[int, tuple[int, int, str]] = {}
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        invalid[row.number] = (row.expected_columns, row.actual_columns, row.text)
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            use_threads=False,  # keeps row numbers of ragged rows
+            block_size=BLOCK_SIZE,
+            skip_rows=header_row,
+            column_names=names,
+            encoding=encoding,
+        ),
+        parse_options=pacsv.ParseOptions(
+            ignore_empty_lines=False, invalid_row_handler=on_invalid_row, newlines_in_values=True
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    source = Source(display, header, header_row, iter(()), encoding=encoding)
+
+    def batches() -> Iterator[RawBatch]:
+        next_row = header_row + 1
+        reported: set[int] = set()
+        for batch in reader:
+            rows = _row_numbers(next_row, batch.num_rows, invalid)
+            if len(rows):
+                next_row = int(rows[-1]) + 1
+            for number in sorted(set(invalid) - reported):
+                reported.add(number)
+                source.problems.append(_ragged_row_problem(display, number, *invalid[number]))
+            yield RawBatch(
+                columns=dict(zip(header, batch.columns, strict=True)),
+                rows=pa.array(rows, pa.int64()),
+            )
+        for number in sorted(set(invalid) - reported):
+            source.problems.append(_ragged_row_problem(display, number, *invalid[number]))
+
+    source.batches = batches()
+    return source
+
+
+def _row_numbers(first: int, count: int, skipped: dict[int, object]) -> np.ndarray:
+    """The row numbers of `count` consecutive good rows from `first`, stepping over bad rows."""
+    if not skipped:
+        return np.arange(first, first + count, dtype=np.int64)
+    candidates = np.arange(first, first + count + len(skipped), dtype=np.int64)
+    bad = np.fromiter(skipped, dtype=np.int64, count=len(skipped))
+    return candidates[~np.isin(candidates, bad)][:count]
+
+
+def _ragged_row_problem(display: str, number: int, expected: int, actual: int, text: str) -> Problem:
+    kind = "extra-cell" if actual > expected else "missing-cell"
+    return Problem(
+        kind,
+        f"見出しは {expected} 列ですが、この行は {actual} 列です"
+        f" / the header has {expected} cells, this row {actual}",
+        file=display,
+        row=number,
+        value=text[:200],
+    )
+
+
+def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> Source:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for broken archives
+        raise SourceError(
+            Problem("format-error", f"XLSX として読めません / not a readable XLSX: {exc}", file=display)
+        ) from exc
+    names = workbook.sheet_names
+    if sheet is not None and sheet not in names:
+        raise SourceError(
+            Problem(
+                "package-error",
+                f"シート {sheet!r} がありません（{', '.join(names)}） / no such sheet",
+                file=display,
+                value=sheet,
+            )
+        )
+    cells = workbook.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    if len(cells) < header_row:
+        raise SourceError(
+            Problem("format-error", f"{header_row} 行目に見出しがありません / no header", file=display)
+        )
+    header = [_cell_text(v) for v in cells[header_row - 1]]
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    problems = []
+    body = cells[header_row:]
+    for offset, row in enumerate(body):
+        extra = [v for v in row[width:] if _cell_text(v) != ""]
+        if extra:
+            problems.append(
+                _ragged_row_problem(display, header_row + 1 + offset, width, width + len(extra), "")
+            )
+    columns = {
+        name: pa.array([_cell_text(row[i]) if i < len(row) else "" for row in body], pa.string())
+        for i, name in enumerate(header)
+    }
+    rows = pa.array(np.arange(header_row + 1, header_row + 1 + len(body)), pa.int64())
+    batch = RawBatch(columns=columns, rows=rows)
+    return Source(display, header, header_row, iter([batch]), problems=problems)
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text the officer sees (12.0 is 12; dates are ISO)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat() if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+

@@ -1,0 +1,256 @@
+"""Table Schema rules over whole columns: constraints per batch, keys across the table.
+
+Per-batch checks (required, enum, minimum/maximum, pattern, length, blank rows, formula
+injection) stream; uniqueness, primary and foreign keys need every key seen so far, so only
+the key columns (and their row numbers) are kept in memory, never the whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .convert import Binding, Located
+from .errors import Problem, Report
+from .normalize import NUMBER, as_mask
+
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def check_batch(located: Located, binding: Binding, report: Report, dataset: str) -> None:
+    """Every rule that one batch can decide on its own."""
+    primary_key = set(binding.resource.schema.get("primaryKey") or [])
+    table = located.table
+    for fld in binding.resource.fields:
+        name = fld["name"]
+        column = table.column(name).combine_chunks()
+        constraints = fld.get("constraints") or {}
+
+        def flag(type_: str, mask: np.ndarray, message: str, name: str = name) -> None:
+            located.report_cells(report, binding, dataset, type_, name, mask, message)
+
+        nulls = as_mask(pc.is_null(column))
+        if constraints.get("required") or name in primary_key:
+            unreadable = located.unreadable.get(name, np.zeros(len(nulls), dtype=bool))
+            flag("constraint-error", nulls & ~unreadable, "必須項目が空です / a required value is missing")
+        for rule, value in constraints.items():
+            check = CONSTRAINTS.get(rule)
+            if check is not None and value is not None:
+                flag("constraint-error", check(column, value, fld) & ~nulls, _constraint_message(rule, value))
+        if _from_source_text(fld, binding):
+            starts = as_mask(pc.match_substring_regex(column, FORMULA_START))
+            if starts.any():
+                numeric = as_mask(pc.match_substring_regex(column, rf"^{NUMBER}$"))
+                flag(
+                    "unsafe-cell",
+                    starts & ~numeric,
+                    "表計算ソフトで式として実行される恐れがある値です"
+                    " / the value would run as a spreadsheet formula",
+                )
+
+
+def _from_source_text(fld: dict[str, Any], binding: Binding) -> bool:
+    """Text the officer typed (not values we derived) is checked for formula injection."""
+    return (
+        fld.get("type", "string") == "string"
+        and fld["name"] in binding.columns
+        and fld["name"] not in binding.resource.options.allow_formulas
+    )
+
+
+def _typed(value: Any, fld: dict[str, Any]) -> Any:
+    if fld.get("type") == "date" and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def _enum(column: pa.Array, allowed: list[Any], fld: dict[str, Any]) -> np.ndarray:
+    values = pa.array([_typed(v, fld) for v in allowed]).cast(column.type)
+    return ~as_mask(pc.fill_null(pc.is_in(column, value_set=values), True))
+
+
+def _compare(op: str):
+    def check(column: pa.Array, bound: Any, fld: dict[str, Any]) -> np.ndarray:
+        return as_mask(getattr(pc, op)(column, pa.scalar(_typed(bound, fld)).cast(column.type)))
+
+    return check
+
+
+def _length(op: str):
+    def check(column: pa.Array, bound: int, fld: dict[str, Any]) -> np.ndarray:
+        return as_mask(getattr(pc, op)(pc.utf8_length(pc.cast(column, pa.string())), bound))
+
+    return check
+
+
+def _pattern(column: pa.Array, pattern: str, fld: dict[str, Any]) -> np.ndarray:
+    # Table Schema patterns match the whole value.
+    return ~as_mask(pc.fill_null(pc.match_substring_regex(column, f"^(?:{pattern})$"), True))
+
+
+CONSTRAINTS = {
+    "enum": _enum,
+    "minimum": _compare("less"),
+    "maximum": _compare("greater"),
+    "minLength": _length("less"),
+    "maxLength": _length("greater"),
+    "pattern": _pattern,
+}
+
+
+def _constraint_message(rule: str, value: Any) -> str:
+    labels = {
+        "enum": ("選択肢にない値です", "not one of the allowed values"),
+        "minimum": ("最小値より小さい値です", "below the minimum"),
+        "maximum": ("最大値より大きい値です", "above the maximum"),
+        "minLength": ("文字数が少なすぎます", "shorter than minLength"),
+        "maxLength": ("文字数が多すぎます", "longer than maxLength"),
+        "pattern": ("形式（pattern）に合いません", "does not match the pattern"),
+    }
+    ja, en = labels[rule]
+    return f"{ja}（{rule}: {value}） / {en} ({rule}: {value})"
+
+
+@dataclass
+class KeyColumns:
+    """The values of some fields over the whole table, with their row numbers."""
+
+    fields: tuple[str, ...]
+    chunks: list[pa.Table] = field(default_factory=list)
+
+    def add(self, located: Located) -> None:
+        columns = {f: located.table.column(f) for f in self.fields}
+        columns["__row"] = pa.array(located.rows, pa.int64())
+        self.chunks.append(pa.table(columns))
+
+    def table(self) -> pa.Table:
+        if not self.chunks:
+            return pa.table({f: pa.array([], pa.string()) for f in (*self.fields, "__row")})
+        table = pa.concat_tables(self.chunks).combine_chunks()
+        self.chunks = [table]
+        return table
+
+
+@dataclass
+class KeyChecks:
+    """Unique fields, the primary key and the values other resources may point at."""
+
+    binding: Binding
+    dataset: str
+    keys: dict[tuple[str, ...], KeyColumns] = field(default_factory=dict)
+
+    @classmethod
+    def for_resource(cls, binding: Binding, dataset: str, referenced: list[tuple[str, ...]]) -> KeyChecks:
+        schema = binding.resource.schema
+        wanted = [
+            (f["name"],) for f in binding.resource.fields if (f.get("constraints") or {}).get("unique")
+        ]
+        if schema.get("primaryKey"):
+            wanted.append(tuple(_as_list(schema["primaryKey"])))
+        wanted += referenced
+        return cls(binding, dataset, {k: KeyColumns(k) for k in dict.fromkeys(wanted)})
+
+    def add(self, located: Located) -> None:
+        for key in self.keys.values():
+            key.add(located)
+
+    def check(self, report: Report) -> None:
+        primary = tuple(_as_list(self.binding.resource.schema.get("primaryKey")))
+        for fields, key in self.keys.items():
+            unique = len(fields) == 1 and (
+                self.binding.resource.schema["fields"][self._index(fields[0])].get("constraints") or {}
+            ).get("unique")
+            if fields == primary or unique:
+                self._duplicates(key.table(), fields, report, "primary-key" if fields == primary else "unique-error")
+
+    def values(self, fields: tuple[str, ...]) -> pa.Table:
+        return self.keys[fields].table()
+
+    def _index(self, name: str) -> int:
+        return [f["name"] for f in self.binding.resource.fields].index(name)
+
+    def _duplicates(self, table: pa.Table, fields: tuple[str, ...], report: Report, type_: str) -> None:
+        """Rows whose key was already used by an earlier row (nulls are reported elsewhere)."""
+        valid = np.ones(table.num_rows, dtype=bool)
+        for f in fields:
+            valid &= as_mask(pc.is_valid(table.column(f)))
+        table = table.filter(pa.array(valid))
+        if table.num_rows < 2:
+            return
+        order = pc.sort_indices(table, sort_keys=[(f, "ascending") for f in (*fields, "__row")])
+        ordered = table.take(order)
+        same = np.ones(table.num_rows - 1, dtype=bool)
+        for f in fields:
+            col = ordered.column(f)
+            same &= as_mask(pc.equal(col.slice(1), col.slice(0, table.num_rows - 1)))
+        repeats = np.flatnonzero(same) + 1
+        positions = np.arange(table.num_rows)
+        starts = np.maximum.accumulate(np.where(np.concatenate([[True], ~same]), positions, 0))
+        rows = ordered.column("__row").to_numpy()
+        names = ", ".join(fields)
+        for i in repeats[: max(report.limit - len(report.problems), 0)]:
+            first = rows[starts[i]]
+            value = ", ".join(str(ordered.column(f)[int(i)].as_py()) for f in fields)
+            report.add(
+                Problem(
+                    type_,
+                    f"{names} の値が {int(first)} 行目と重複しています / duplicates row {int(first)}",
+                    dataset=self.dataset,
+                    resource=self.binding.resource.name,
+                    file=self.binding.file,
+                    row=int(rows[i]),
+                    column=self._header(fields[0]),
+                    field=names,
+                    value=value,
+                )
+            )
+        report.add_count(type_, max(len(repeats) - max(report.limit - len(report.problems), 0), 0))
+
+    def _header(self, name: str) -> str | None:
+        return self.binding.columns.get(name)
+
+
+def check_foreign_keys(
+    located: Located, binding: Binding, parents: dict[str, KeyChecks], report: Report, dataset: str
+) -> None:
+    """Rows whose reference is not among the referenced resource's values."""
+    for fk in binding.resource.schema.get("foreignKeys") or []:
+        fields = tuple(_as_list(fk["fields"]))
+        ref = fk["reference"]
+        ref_fields = tuple(_as_list(ref["fields"]))
+        parent = parents.get(ref.get("resource") or binding.resource.name)
+        if parent is None:
+            continue
+        target = parent.values(ref_fields).select(list(ref_fields)).rename_columns(list(fields))
+        child = located.table.select(list(fields)).append_column(
+            "__i", pa.array(np.arange(located.table.num_rows))
+        )
+        valid = np.ones(child.num_rows, dtype=bool)
+        for f in fields:
+            valid &= as_mask(pc.is_valid(child.column(f)))
+        missing = child.filter(pa.array(valid)).join(
+            target.group_by(list(fields)).aggregate([]), keys=list(fields), join_type="left anti"
+        )
+        mask = np.zeros(child.num_rows, dtype=bool)
+        mask[missing.column("__i").to_numpy()] = True
+        reference = f"{ref.get('resource') or binding.resource.name}.{', '.join(ref_fields)}"
+        located.report_cells(
+            report,
+            binding,
+            dataset,
+            "foreign-key",
+            fields[0],
+            mask,
+            f"参照先 {reference} にない値です / not found in {reference}",
+        )
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
