@@ -154,9 +154,9 @@ def parse_year(text: pa.Array) -> Parsed:
     last = pc.take(pa.array([ERAS[e][1] for e in era_names], pa.int64()), era_index)
     n = pc.cast(pc.if_else(pc.equal(number, "元"), "1", number), pa.int64())
     west = pc.subtract(pc.add(first, n), 1)
-    out_of_era = pc.or_(pc.less(n, 1), pc.greater(n, last))
-    disagrees = pc.and_(pc.is_valid(stated), pc.not_equal(stated, west))
-    wareki_bad = as_mask(pc.fill_null(pc.or_(out_of_era, disagrees), False))
+    out_of_era = pc.or_kleene(pc.less(n, 1), pc.greater(n, last))
+    disagrees = pc.and_kleene(pc.is_valid(stated), pc.not_equal(stated, west))
+    wareki_bad = as_mask(pc.or_kleene(out_of_era, disagrees))
 
     western = group(pc.extract_regex(folded, WESTERN_YEAR), 0, pa.int64())
     values = pc.coalesce(pc.if_else(pa.array(wareki_bad), pa.scalar(None, pa.int64()), west), western)

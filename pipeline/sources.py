@@ -98,12 +98,13 @@ def _detect_encoding(path: Path, head: bytes, display: str) -> str:
                 file=display,
             )
         )
-    failure = None
+    failures = []
     for candidate in ("utf-8", "cp932"):
         failure = _first_undecodable(path, candidate)
         if failure is None:
             return candidate
-    offset, line = failure if failure else (0, 1)
+        failures.append(failure)
+    offset, line = max(failures)  # the encoding that read furthest is the one meant
     raise SourceError(
         Problem(
             "encoding-error",

@@ -90,7 +90,8 @@ def _length(op: str):
 
 def _pattern(column: pa.Array, pattern: str, fld: dict[str, Any]) -> np.ndarray:
     # Table Schema patterns match the whole value.
-    return ~as_mask(pc.fill_null(pc.match_substring_regex(column, f"^(?:{pattern})$"), True))
+    text = pc.cast(column, pa.string())
+    return ~as_mask(pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), True))
 
 
 CONSTRAINTS = {

@@ -1,0 +1,152 @@
+"""`opendata build`: identical bytes whatever the source encoding, deterministic, atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, write_dataset
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _build(root: Path) -> Path:
+    out = root / "dist"
+    done = opendata("build", "--datasets", str(root / "datasets"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _xlsx(csv_text: str, title_rows: int = 0) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "予算"
+    for _ in range(title_rows):
+        sheet.append(["予算の例（単位：円）"])
+    for line in csv_text.strip().split("\n"):
+        sheet.append(line.split(","))
+    path = Path(__file__).parent / "_tmp.xlsx"
+    try:
+        workbook.save(path)
+        return path.read_bytes()
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["utf-8-bom-crlf", "cp932-crlf", "cp932-lf", "utf-8-crlf", "full-width", "xlsx"],
+)
+def test_every_way_of_saving_the_table_builds_identical_bytes(tmp_path: Path, variant: str) -> None:
+    reference = tmp_path / "reference"
+    write_dataset(reference, MINIMAL, {"items.csv": MINIMAL_CSV})
+    expected = _tree(_build(reference))
+
+    other = tmp_path / "other"
+    crlf = MINIMAL_CSV.replace("\n", "\r\n")
+    files: dict[str, str | bytes] = {
+        "utf-8-bom-crlf": {"items.csv": b"\xef\xbb\xbf" + crlf.encode()},
+        "cp932-crlf": {"items.csv": crlf.encode("cp932")},
+        "cp932-lf": {"items.csv": MINIMAL_CSV.encode("cp932")},
+        "utf-8-crlf": {"items.csv": crlf.encode()},
+        "full-width": {"items.csv": MINIMAL_CSV.replace("3200", "３２００").replace("2023", "２０２３").encode()},
+        "xlsx": {"items.csv": _xlsx(MINIMAL_CSV)},
+    }[variant]
+    write_dataset(other, MINIMAL, files)
+    actual = _tree(_build(other))
+    # The source file's own checksum is recorded as provenance; everything else is equal.
+    assert actual.keys() == expected.keys()
+    for name in expected:
+        if name.endswith("datapackage.json"):
+            continue
+        assert actual[name] == expected[name], name
+
+
+def test_xlsx_sheet_and_header_row_options(tmp_path: Path) -> None:
+    definition = json.loads(json.dumps(MINIMAL))
+    definition["resources"][0]["path"] = "items.xlsx"
+    definition["resources"][0]["x-opendata"] = {"sheet": "予算", "header_row": 3}
+    write_dataset(tmp_path, definition, {"items.xlsx": _xlsx(MINIMAL_CSV, title_rows=2)})
+    out = _build(tmp_path)
+    text = (out / "datasets/sample-budget/items.csv").read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[1] == '1,"庁舎管理",3200,2022'
+
+
+def test_rebuilding_unchanged_inputs_is_byte_identical(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "datasets", tmp_path / "datasets")
+    first = _tree(_build(tmp_path))
+    second = _tree(_build(tmp_path))
+    assert first == second and len(first) >= 9
+
+
+def test_csv_is_utf8_with_bom_and_crlf(built_site: Path) -> None:
+    data = (built_site / "datasets/plan-indicators/indicators.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\r\n") == data.count(b"\n") == 32  # header + 31 indicators
+
+
+def test_failed_build_leaves_previous_output_byte_for_byte(minimal: Path) -> None:
+    out = _build(minimal)
+    before = _tree(out)
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    items = minimal / "datasets/sample-budget/items.csv"
+    items.write_text(MINIMAL_CSV + "3,壊れた行,abc,2024\n", encoding="utf-8")
+    done = opendata("build", "--datasets", str(minimal / "datasets"), "--out", str(out))
+    assert done.returncode == 1
+    assert "出力は変更していません" in done.stderr
+    assert _tree(out) == before
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
+    assert not [p for p in minimal.iterdir() if p.name.startswith(".dist-build-")]
+
+
+def test_build_replaces_output_and_drops_stale_files(minimal: Path) -> None:
+    out = _build(minimal)
+    (out / "stale.txt").write_text("old")
+    _build(minimal)
+    assert not (out / "stale.txt").exists()
+    assert (out / "datasets/sample-budget/items.parquet").exists()
+
+
+def test_frictionless_validates_every_output_package(built_site: Path, minimal: Path) -> None:
+    packages = sorted(built_site.glob("datasets/*/datapackage.json"))
+    packages += sorted(_build(minimal).glob("datasets/*/datapackage.json"))
+    assert len(packages) == 4
+    for package in packages:
+        done = _frictionless(package)
+        assert done["valid"], json.dumps(done, ensure_ascii=False)[:2000]
+
+
+def test_frictionless_catches_a_tampered_file(built_site: Path, tmp_path: Path) -> None:
+    """Proves the check above is real: a changed byte fails the published sha256."""
+    copy = tmp_path / "copy"
+    shutil.copytree(built_site / "datasets/facility-counts", copy)
+    parquet = copy / "facility-counts.parquet"
+    data = bytearray(parquet.read_bytes())
+    data[100] ^= 0xFF
+    parquet.write_bytes(bytes(data))
+    assert not _frictionless(copy / "datapackage.json")["valid"]
+
+
+def _frictionless(package: Path) -> dict:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "frictionless", "validate", "--json", package.name],
+        capture_output=True,
+        text=True,
+        cwd=package.parent,
+        check=False,
+    )
+    return json.loads(done.stdout)
