@@ -86,9 +86,14 @@ def build(datasets_dir: Path, out_dir: Path, limit: int = 1000) -> RunResult:
     return result
 
 
-def _run(datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limit: int) -> RunResult:
+def _run(
+    datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limit: int
+) -> RunResult:
     if not datasets_dir.is_dir():
-        return RunResult([], [Problem("package-error", f"フォルダ {datasets_dir} がありません / folder not found")])
+        return RunResult(
+            [],
+            [Problem("package-error", f"フォルダ {datasets_dir} がありません / folder not found")],
+        )
     try:
         publisher = load_publisher(datasets_dir)
     except DefinitionError as exc:
@@ -98,7 +103,9 @@ def _run(datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limi
     if names:
         unknown = set(names) - {f.name for f in folders}
         result.problems += [
-            Problem("package-error", f"データセット {n!r} がありません / no such dataset", dataset=n)
+            Problem(
+                "package-error", f"データセット {n!r} がありません / no such dataset", dataset=n
+            )
             for n in sorted(unknown)
         ]
         folders = [f for f in folders if f.name in names]
@@ -108,7 +115,9 @@ def _run(datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limi
     return result
 
 
-def build_dataset(folder: Path, out_dir: Path | None, publisher: Publisher, limit: int = 1000) -> DatasetResult:
+def build_dataset(
+    folder: Path, out_dir: Path | None, publisher: Publisher, limit: int = 1000
+) -> DatasetResult:
     """All steps for one dataset folder; writes `out_dir` only when given."""
     report = Report(limit=limit)
     result = DatasetResult(folder.name, report)
@@ -123,7 +132,9 @@ def build_dataset(folder: Path, out_dir: Path | None, publisher: Publisher, limi
     keys: dict[str, KeyChecks] = {}
     built: list[BuiltResource] = []
     for resource in defs.dependency_order(dataset.resources):
-        outcome = _build_resource(dataset, resource, out_dir, referenced.get(resource.name, []), keys, report)
+        outcome = _build_resource(
+            dataset, resource, out_dir, referenced.get(resource.name, []), keys, report
+        )
         if outcome is not None:
             result.rows[resource.name] = outcome.csv.rows if outcome.csv else 0
             built.append(outcome)
@@ -189,7 +200,9 @@ def _build_resource(
     files: list[WrittenFile] = [sink.close() for sink in sinks]
     if not files:
         return None
-    return BuiltResource(resource, files[0], files[1], sha256_file(resource.path), resource.path.stat().st_size)
+    return BuiltResource(
+        resource, files[0], files[1], sha256_file(resource.path), resource.path.stat().st_size
+    )
 
 
 def _open_sinks(
@@ -208,11 +221,15 @@ def _open_sinks(
     }
     return [
         CsvSink(out_dir / f"{resource.name}.csv", schema),
-        ParquetSink(out_dir / f"{resource.name}.parquet", parquet_schema(schema, resource.fields), metadata),
+        ParquetSink(
+            out_dir / f"{resource.name}.parquet", parquet_schema(schema, resource.fields), metadata
+        ),
     ]
 
 
 def _located(problem: Problem, dataset: str, resource: str) -> Problem:
     from dataclasses import replace
 
-    return replace(problem, dataset=problem.dataset or dataset, resource=problem.resource or resource)
+    return replace(
+        problem, dataset=problem.dataset or dataset, resource=problem.resource or resource
+    )

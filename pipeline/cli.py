@@ -59,12 +59,26 @@ def cli() -> None:
 
 
 @cli.command("build")
-@click.option("--datasets", "datasets_dir", default="datasets", type=click.Path(path_type=Path),
-              show_default=True, help="データセットのフォルダ / folder of dataset folders")
-@click.option("--out", "out_dir", default="dist", type=click.Path(path_type=Path), show_default=True,
-              help="出力先（全件が正しいときだけ置き換え） / output, replaced only when all is valid")
+@click.option(
+    "--datasets",
+    "datasets_dir",
+    default="datasets",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="データセットのフォルダ / folder of dataset folders",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="dist",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="出力先（全件が正しいときだけ置き換え） / output, replaced only when all is valid",
+)
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
-@click.option("--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed")
+@click.option(
+    "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
+)
 def build_command(datasets_dir: Path, out_dir: Path, as_json: bool, limit: int) -> None:
     """全データセットを検証して公開用パッケージを作る / build every dataset into packages."""
     result = pipeline.build(datasets_dir, out_dir, limit=limit)
@@ -74,10 +88,18 @@ def build_command(datasets_dir: Path, out_dir: Path, as_json: bool, limit: int) 
 
 @cli.command("validate")
 @click.argument("names", nargs=-1)
-@click.option("--datasets", "datasets_dir", default="datasets", type=click.Path(path_type=Path),
-              show_default=True, help="データセットのフォルダ / folder of dataset folders")
+@click.option(
+    "--datasets",
+    "datasets_dir",
+    default="datasets",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="データセットのフォルダ / folder of dataset folders",
+)
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
-@click.option("--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed")
+@click.option(
+    "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
+)
 def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
     result = pipeline.validate(datasets_dir, list(names) or None, limit=limit)

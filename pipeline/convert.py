@@ -50,17 +50,24 @@ class Binding:
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema(
-            [pa.field(f["name"], ARROW_TYPES[f.get("type", "string")]) for f in self.resource.fields]
+            [
+                pa.field(f["name"], ARROW_TYPES[f.get("type", "string")])
+                for f in self.resource.fields
+            ]
         )
 
 
-def bind(resource: ResourceDef, header: list[str], file: str, dataset: str) -> tuple[Binding, list[Problem]]:
+def bind(
+    resource: ResourceDef, header: list[str], file: str, dataset: str
+) -> tuple[Binding, list[Problem]]:
     """Match headers to fields; report duplicate, missing and unexpected columns."""
     options = resource.options
     problems: list[Problem] = []
 
     def problem(type_: str, message: str, **where: Any) -> None:
-        problems.append(Problem(type_, message, dataset=dataset, resource=resource.name, file=file, **where))
+        problems.append(
+            Problem(type_, message, dataset=dataset, resource=resource.name, file=file, **where)
+        )
 
     available = list(header)
     if options.unpivot:
@@ -70,7 +77,11 @@ def bind(resource: ResourceDef, header: list[str], file: str, dataset: str) -> t
     for name in available:
         key = header_key(name)
         if key and key in seen:
-            problem("duplicate-label", f"見出し「{name}」が2回あります / header appears twice", column=name)
+            problem(
+                "duplicate-label",
+                f"見出し「{name}」が2回あります / header appears twice",
+                column=name,
+            )
         seen.setdefault(key, name)
 
     columns: dict[str, str] = {}
@@ -106,7 +117,9 @@ def bind(resource: ResourceDef, header: list[str], file: str, dataset: str) -> t
         )
     for source in [*options.ranges, *options.labels.values()]:
         if header_key(source) not in seen:
-            problem("missing-label", f"列「{source}」が見つかりません / column not found", column=source)
+            problem(
+                "missing-label", f"列「{source}」が見つかりません / column not found", column=source
+            )
     return Binding(resource, file, columns, ignored), problems
 
 
@@ -202,7 +215,9 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
         missing = nz.missing_mask(text, binding.missing_values)
         bound = nz.parse_bound(text, fields[targets[0]])
         bad = bound.bad & ~missing
-        for name, values in zip(targets, (bound.value, bound.comparator, bound.value_max), strict=True):
+        for name, values in zip(
+            targets, (bound.value, bound.comparator, bound.value_max), strict=True
+        ):
             arrays[name] = pc.if_else(pa.array(missing | bad), pa.scalar(None, values.type), values)
             origins[name] = batch.origins.get(actual, actual)
             raw[name] = batch.columns[actual]
@@ -220,7 +235,10 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
         arrays[name] = pa.array(flag)
 
     table = pa.table(
-        {n: pc.cast(arrays[n], t) for n, t in zip(fields, binding.arrow_schema().types, strict=True)}
+        {
+            n: pc.cast(arrays[n], t)
+            for n, t in zip(fields, binding.arrow_schema().types, strict=True)
+        }
     )
     unreadable = {name: bad for name, bad, _ in typed_problems}
     located = Located(table, np.asarray(batch.rows), origins, raw, unreadable)

@@ -158,7 +158,9 @@ class _Checker:
             self.fail("dataset.yaml は UTF-8 で保存してください / save dataset.yaml as UTF-8")
             return None
         if not isinstance(data, dict):
-            self.fail("dataset.yaml の最上位は項目の一覧にしてください / top level must be a mapping")
+            self.fail(
+                "dataset.yaml の最上位は項目の一覧にしてください / top level must be a mapping"
+            )
             return None
         return data
 
@@ -279,7 +281,9 @@ class _Checker:
         names: list[str] = []
         for index, fld in enumerate(schema["fields"]):
             if not isinstance(fld, dict) or not isinstance(fld.get("name"), str):
-                self.fail(f"fields[{index}] に name がありません / field has no name", resource=resource)
+                self.fail(
+                    f"fields[{index}] に name がありません / field has no name", resource=resource
+                )
                 ok = False
                 continue
             fname = fld["name"]
@@ -320,7 +324,9 @@ class _Checker:
         self, raw: Any, resource: str, schema: dict[str, Any] | None
     ) -> ReadOptions | None:
         if not isinstance(raw, dict):
-            self.fail(f"{EXTENSION} は項目の一覧にしてください / must be a mapping", resource=resource)
+            self.fail(
+                f"{EXTENSION} は項目の一覧にしてください / must be a mapping", resource=resource
+            )
             return None
         unknown = set(raw) - RESOURCE_OPTION_KEYS
         for key in sorted(unknown):
@@ -345,10 +351,14 @@ class _Checker:
                 allow_formulas=frozenset(raw.get("allow_formulas") or []),
             )
         except (TypeError, ValueError, AttributeError, re.error) as exc:
-            self.fail(f"{EXTENSION} の値が読めません / cannot read option: {exc}", resource=resource)
+            self.fail(
+                f"{EXTENSION} の値が読めません / cannot read option: {exc}", resource=resource
+            )
             return None
         if options.header_row < 1:
-            self.fail("header_row は1以上にしてください / header_row starts at 1", resource=resource)
+            self.fail(
+                "header_row は1以上にしてください / header_row starts at 1", resource=resource
+            )
         if any(len(t) != 3 for t in options.ranges.values()):
             self.fail(
                 "ranges は [値, 比較, 上限値] の3項目を指定してください"

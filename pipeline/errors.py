@@ -117,7 +117,11 @@ class Problem:
         if self.row is not None:
             parts.append(f"{self.row}行目 row {self.row}")
         if self.column is not None:
-            column = self.column if self.field in (None, self.column) else f"{self.column} → {self.field}"
+            column = (
+                self.column
+                if self.field in (None, self.column)
+                else f"{self.column} → {self.field}"
+            )
             parts.append(f"列 column 「{column}」")
         return ", ".join(p for p in parts if p)
 

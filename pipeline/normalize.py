@@ -81,10 +81,12 @@ def map_values(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
     return pc.if_else(pc.is_null(index), text, mapped)
 
 
-def group(parts: pa.Array, index: int, to: pa.DataType = pa.string()) -> pa.Array:
+def group(parts: pa.Array, index: int, to: pa.DataType | None = None) -> pa.Array:
     """One capture group of `extract_regex`; an optional group that did not match is null."""
     text = pc.struct_field(parts, [index])
-    return pc.cast(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), to)
+    return pc.cast(
+        pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), to or pa.string()
+    )
 
 
 def _numeric_text(text: pa.Array, fld: dict) -> pa.Array:
@@ -101,17 +103,18 @@ def _numeric_text(text: pa.Array, fld: dict) -> pa.Array:
 def _extract_number(text: pa.Array, pattern: str, bare: bool) -> pa.Array:
     """The numeric part of each cell (null where there is none). With bareNumber false, as
     Table Schema says, text before and after the number (units like 件, ％) is allowed."""
-    if bare:
-        regex = rf"^(?P<n>{pattern})$"
-    else:
-        regex = rf"^[^\d+\-.]*?(?P<n>{pattern})[^\d]*$"
+    regex = rf"^(?P<n>{pattern})$" if bare else rf"^[^\d+\-.]*?(?P<n>{pattern})[^\d]*$"
     return group(pc.extract_regex(text, regex), 0)
 
 
 def parse_number(text: pa.Array, fld: dict) -> Parsed:
     folded = _numeric_text(text, fld)
     digits = _extract_number(folded, NUMBER, fld.get("bareNumber", True))
-    return Parsed(pc.cast(digits, pa.float64()), as_mask(pc.is_null(digits)), "数値として読めません / not a number")
+    return Parsed(
+        pc.cast(digits, pa.float64()),
+        as_mask(pc.is_null(digits)),
+        "数値として読めません / not a number",
+    )
 
 
 def parse_integer(text: pa.Array, fld: dict) -> Parsed:
@@ -159,7 +162,9 @@ def parse_year(text: pa.Array) -> Parsed:
     wareki_bad = as_mask(pc.or_kleene(out_of_era, disagrees))
 
     western = group(pc.extract_regex(folded, WESTERN_YEAR), 0, pa.int64())
-    values = pc.coalesce(pc.if_else(pa.array(wareki_bad), pa.scalar(None, pa.int64()), west), western)
+    values = pc.coalesce(
+        pc.if_else(pa.array(wareki_bad), pa.scalar(None, pa.int64()), west), western
+    )
     bad = as_mask(pc.is_null(values))
     reason = "年として読めません（例: 令和4年度, 2022） / not a year (e.g. 令和4年度, 2022)"
     if wareki_bad.any():
@@ -175,11 +180,13 @@ def fiscal_year_label(years: pa.Array) -> pa.Array:
     y = pc.cast(years, pa.int64())
     era = pa.array(["令和", "平成", "昭和", "大正", "明治"])
     starts = [2019, 1989, 1926, 1912, 1868]
-    index = pa.array(np.select(
-        [as_mask(pc.fill_null(pc.greater_equal(y, s), False)) for s in starts],
-        list(range(len(starts))),
-        default=-1,
-    ))
+    index = pa.array(
+        np.select(
+            [as_mask(pc.fill_null(pc.greater_equal(y, s), False)) for s in starts],
+            list(range(len(starts))),
+            default=-1,
+        )
+    )
     index = pc.if_else(pc.equal(index, -1), pa.scalar(None, pa.int64()), index)
     first = pc.take(pa.array(starts, pa.int64()), index)
     n = pc.add(pc.subtract(y, first), 1)
@@ -195,7 +202,9 @@ def parse_boolean(text: pa.Array, fld: dict) -> Parsed:
     is_false = pc.is_in(folded, value_set=pa.array(falses, pa.string()))
     known = pc.or_(is_true, is_false)
     values = pc.if_else(known, is_true, pa.scalar(None, pa.bool_()))
-    return Parsed(values, ~as_mask(pc.fill_null(known, False)), "真偽値として読めません / not a boolean")
+    return Parsed(
+        values, ~as_mask(pc.fill_null(known, False)), "真偽値として読めません / not a boolean"
+    )
 
 
 def parse_date(text: pa.Array, fld: dict) -> Parsed:
@@ -204,7 +213,9 @@ def parse_date(text: pa.Array, fld: dict) -> Parsed:
     folded = fold(text)
     stamps = pc.strptime(folded, format=pattern, unit="s", error_is_null=True)
     values = pc.cast(stamps, pa.date32())
-    return Parsed(values, as_mask(pc.is_null(values)), f"日付として読めません（{pattern}） / not a date")
+    return Parsed(
+        values, as_mask(pc.is_null(values)), f"日付として読めません（{pattern}） / not a date"
+    )
 
 
 @dataclass

@@ -13,7 +13,14 @@ from .writers import WrittenFile
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 JST = dt.timezone(dt.timedelta(hours=9))
 # How the source was written, not what the published file holds: dropped from the output schema.
-SOURCE_ONLY_FIELD_KEYS = {"groupChar", "decimalChar", "bareNumber", "trueValues", "falseValues", "missingValues"}
+SOURCE_ONLY_FIELD_KEYS = {
+    "groupChar",
+    "decimalChar",
+    "bareNumber",
+    "trueValues",
+    "falseValues",
+    "missingValues",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,11 @@ def rfc3339(value: Any) -> str | None:
         stamp = dt.datetime.combine(value, dt.time())
     else:
         text = str(value)
-        stamp = dt.datetime.fromisoformat(text) if "T" in text else dt.datetime.fromisoformat(f"{text}T00:00:00")
+        stamp = (
+            dt.datetime.fromisoformat(text)
+            if "T" in text
+            else dt.datetime.fromisoformat(f"{text}T00:00:00")
+        )
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=JST)
     return stamp.isoformat()
@@ -76,7 +87,9 @@ def _resource(built: BuiltResource, file: WrittenFile, name: str) -> dict[str, A
     return descriptor
 
 
-def descriptor(dataset: DatasetDef, built: list[BuiltResource], publisher: Publisher) -> dict[str, Any]:
+def descriptor(
+    dataset: DatasetDef, built: list[BuiltResource], publisher: Publisher
+) -> dict[str, Any]:
     """Everything a reader needs to trust and use the files: identity, licence, provenance."""
     source = dataset.descriptor
     metadata = dict(dataset.metadata)

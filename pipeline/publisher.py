@@ -52,7 +52,11 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     unknown = set(raw.get("publisher", {})) - known
     publisher = Publisher(**{k: str(v) for k, v in raw.get("publisher", {}).items() if k in known})
     problems = [
-        Problem("package-error", f"catalog.yaml の知らない項目です / unknown key: {key}", file="catalog.yaml")
+        Problem(
+            "package-error",
+            f"catalog.yaml の知らない項目です / unknown key: {key}",
+            file="catalog.yaml",
+        )
         for key in sorted(unknown)
     ]
     if not check_code(publisher.code):

@@ -213,7 +213,9 @@ def _row_numbers(first: int, count: int, skipped: dict[int, object]) -> np.ndarr
     return candidates[~np.isin(candidates, bad)][:count]
 
 
-def _ragged_row_problem(display: str, number: int, expected: int, actual: int, text: str) -> Problem:
+def _ragged_row_problem(
+    display: str, number: int, expected: int, actual: int, text: str
+) -> Problem:
     kind = "extra-cell" if actual > expected else "missing-cell"
     return Problem(
         kind,
@@ -232,7 +234,9 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for broken archives
         raise SourceError(
-            Problem("format-error", f"XLSX として読めません / not a readable XLSX: {exc}", file=display)
+            Problem(
+                "format-error", f"XLSX として読めません / not a readable XLSX: {exc}", file=display
+            )
         ) from exc
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
@@ -247,7 +251,9 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
     cells = workbook.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
     if len(cells) < header_row:
         raise SourceError(
-            Problem("format-error", f"{header_row} 行目に見出しがありません / no header", file=display)
+            Problem(
+                "format-error", f"{header_row} 行目に見出しがありません / no header", file=display
+            )
         )
     header = [_cell_text(v) for v in cells[header_row - 1]]
     while header and header[-1] == "":
@@ -283,4 +289,3 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-

@@ -37,11 +37,19 @@ def check_batch(located: Located, binding: Binding, report: Report, dataset: str
         nulls = as_mask(pc.is_null(column))
         if constraints.get("required") or name in primary_key:
             unreadable = located.unreadable.get(name, np.zeros(len(nulls), dtype=bool))
-            flag("constraint-error", nulls & ~unreadable, "必須項目が空です / a required value is missing")
+            flag(
+                "constraint-error",
+                nulls & ~unreadable,
+                "必須項目が空です / a required value is missing",
+            )
         for rule, value in constraints.items():
             check = CONSTRAINTS.get(rule)
             if check is not None and value is not None:
-                flag("constraint-error", check(column, value, fld) & ~nulls, _constraint_message(rule, value))
+                flag(
+                    "constraint-error",
+                    check(column, value, fld) & ~nulls,
+                    _constraint_message(rule, value),
+                )
         if _from_source_text(fld, binding):
             starts = as_mask(pc.match_substring_regex(column, FORMULA_START))
             if starts.any():
@@ -146,10 +154,14 @@ class KeyChecks:
     keys: dict[tuple[str, ...], KeyColumns] = field(default_factory=dict)
 
     @classmethod
-    def for_resource(cls, binding: Binding, dataset: str, referenced: list[tuple[str, ...]]) -> KeyChecks:
+    def for_resource(
+        cls, binding: Binding, dataset: str, referenced: list[tuple[str, ...]]
+    ) -> KeyChecks:
         schema = binding.resource.schema
         wanted = [
-            (f["name"],) for f in binding.resource.fields if (f.get("constraints") or {}).get("unique")
+            (f["name"],)
+            for f in binding.resource.fields
+            if (f.get("constraints") or {}).get("unique")
         ]
         if schema.get("primaryKey"):
             wanted.append(tuple(_as_list(schema["primaryKey"])))
@@ -164,10 +176,16 @@ class KeyChecks:
         primary = tuple(_as_list(self.binding.resource.schema.get("primaryKey")))
         for fields, key in self.keys.items():
             unique = len(fields) == 1 and (
-                self.binding.resource.schema["fields"][self._index(fields[0])].get("constraints") or {}
+                self.binding.resource.schema["fields"][self._index(fields[0])].get("constraints")
+                or {}
             ).get("unique")
             if fields == primary or unique:
-                self._duplicates(key.table(), fields, report, "primary-key" if fields == primary else "unique-error")
+                self._duplicates(
+                    key.table(),
+                    fields,
+                    report,
+                    "primary-key" if fields == primary else "unique-error",
+                )
 
     def values(self, fields: tuple[str, ...]) -> pa.Table:
         return self.keys[fields].table()
@@ -175,7 +193,9 @@ class KeyChecks:
     def _index(self, name: str) -> int:
         return [f["name"] for f in self.binding.resource.fields].index(name)
 
-    def _duplicates(self, table: pa.Table, fields: tuple[str, ...], report: Report, type_: str) -> None:
+    def _duplicates(
+        self, table: pa.Table, fields: tuple[str, ...], report: Report, type_: str
+    ) -> None:
         """Rows whose key was already used by an earlier row (nulls are reported elsewhere)."""
         valid = np.ones(table.num_rows, dtype=bool)
         for f in fields:

@@ -73,9 +73,14 @@ class ParquetSink:
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.schema = schema.with_metadata(
-            {key: json.dumps(value, ensure_ascii=False, sort_keys=True) for key, value in metadata.items()}
+            {
+                key: json.dumps(value, ensure_ascii=False, sort_keys=True)
+                for key, value in metadata.items()
+            }
         )
-        strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
+        strings = [
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)
+        ]
         self._writer = pq.ParquetWriter(
             path,
             self.schema,

@@ -40,15 +40,14 @@ MINIMAL_CSV = "番号,名称,金額,年度\n1,庁舎管理,3200,令和4年度\n2
 
 def write_dataset(
     root: Path,
-    definition: dict[str, Any] | str,
+    definition: dict[str, Any],
     files: dict[str, str | bytes],
     encoding: str = "utf-8",
 ) -> Path:
     """A dataset folder under `root/datasets/` as an officer would leave it."""
-    name = definition["name"] if isinstance(definition, dict) else yaml.safe_load(definition)["name"]
-    folder = root / "datasets" / name
+    folder = root / "datasets" / definition["name"]
     folder.mkdir(parents=True, exist_ok=True)
-    text = definition if isinstance(definition, str) else yaml.safe_dump(definition, allow_unicode=True)
+    text = yaml.safe_dump(definition, allow_unicode=True)
     (folder / "dataset.yaml").write_text(text, encoding="utf-8")
     for file_name, content in files.items():
         data = content if isinstance(content, bytes) else content.encode(encoding)

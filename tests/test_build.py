@@ -9,7 +9,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, write_dataset
 
 
@@ -60,7 +59,11 @@ def test_every_way_of_saving_the_table_builds_identical_bytes(tmp_path: Path, va
         "cp932-crlf": {"items.csv": crlf.encode("cp932")},
         "cp932-lf": {"items.csv": MINIMAL_CSV.encode("cp932")},
         "utf-8-crlf": {"items.csv": crlf.encode()},
-        "full-width": {"items.csv": MINIMAL_CSV.replace("3200", "３２００").replace("2023", "２０２３").encode()},
+        "full-width": {
+            "items.csv": MINIMAL_CSV.replace("3200", "３２００")
+            .replace("2023", "２０２３")
+            .encode()
+        },
         "xlsx": {"items.csv": _xlsx(MINIMAL_CSV)},
     }[variant]
     write_dataset(other, MINIMAL, files)

@@ -66,7 +66,9 @@ def test_fiscal_year_labels_use_gan_for_the_first_year() -> None:
 
 def test_numbers_fold_full_width_digits_group_separators_and_units() -> None:
     fld = {"type": "number", "groupChar": ",", "bareNumber": False}
-    parsed = nz.parse_number(pa.array(["３,２００件", "70％", "1.27", "172か所", "140件/年", "約", "1,2,3x4"]), fld)
+    parsed = nz.parse_number(
+        pa.array(["３,２００件", "70％", "1.27", "172か所", "140件/年", "約", "1,2,3x4"]), fld
+    )
     assert parsed.values.to_pylist()[:5] == [3200.0, 70.0, 1.27, 172.0, 140.0]
     assert parsed.bad.tolist() == [False] * 5 + [True, True]
 
@@ -77,7 +79,9 @@ def test_bare_numbers_refuse_units_as_table_schema_says() -> None:
 
 
 def test_integers_read_wareki_years_but_not_fractions() -> None:
-    parsed = nz.parse_integer(pa.array(["令和4年度", "12", "1.5", "令和4（2021）年度"]), {"type": "integer"})
+    parsed = nz.parse_integer(
+        pa.array(["令和4年度", "12", "1.5", "令和4（2021）年度"]), {"type": "integer"}
+    )
     assert parsed.values.to_pylist()[:2] == [2022, 12]
     assert parsed.bad.tolist() == [False, False, True, True]
 
@@ -125,16 +129,27 @@ def test_marker_is_stripped_and_flagged() -> None:
 
 
 def test_value_maps_standardise_choices_and_leave_unknowns_for_the_checks() -> None:
-    mapped = nz.map_values(pa.array(["達成", " 未達成 ", "不明"]), {"達成": "achieved", "未達成": "not_achieved"})
+    mapped = nz.map_values(
+        pa.array(["達成", " 未達成 ", "不明"]), {"達成": "achieved", "未達成": "not_achieved"}
+    )
     assert mapped.to_pylist() == ["achieved", "not_achieved", "不明"]
 
 
 def test_text_keeps_its_characters_but_loses_layout_line_breaks() -> None:
-    cleaned = nz.clean_text(pa.array(["区政情報が届いていると感じる区民\nの割合", " 平和の灯、被爆樹木Ⅱ世 "]))
-    assert cleaned.to_pylist() == ["区政情報が届いていると感じる区民の割合", "平和の灯、被爆樹木Ⅱ世"]
+    cleaned = nz.clean_text(
+        pa.array(["区政情報が届いていると感じる区民\nの割合", " 平和の灯、被爆樹木Ⅱ世 "])
+    )
+    assert cleaned.to_pylist() == [
+        "区政情報が届いていると感じる区民の割合",
+        "平和の灯、被爆樹木Ⅱ世",
+    ]
 
 
 def test_booleans_and_dates() -> None:
-    assert nz.parse_boolean(pa.array(["true", "0", "maybe"]), {}).bad.tolist() == [False, False, True]
+    assert nz.parse_boolean(pa.array(["true", "0", "maybe"]), {}).bad.tolist() == [
+        False,
+        False,
+        True,
+    ]
     dates = nz.parse_date(pa.array(["2024-04-01", "２０２４-０４-０１", "2024/04/01"]), {})
     assert dates.bad.tolist() == [False, False, True]

@@ -33,7 +33,12 @@ def test_type_error_names_file_row_column_field_value_and_hint(tmp_path: Path) -
     assert code == 1
     error = _one(errors, "type-error")
     assert error["file"] == "sample-budget/items.csv"
-    assert (error["row"], error["column"], error["field"], error["value"]) == (3, "金額", "amount", "百円")
+    assert (error["row"], error["column"], error["field"], error["value"]) == (
+        3,
+        "金額",
+        "amount",
+        "百円",
+    )
     assert error["hint_ja"] and error["hint_en"]
 
 
@@ -62,14 +67,21 @@ def test_constraint_errors_required_enum_minimum_pattern_length(tmp_path: Path) 
     located = {(e["row"], e["field"]) for e in errors if e["type"] == "constraint-error"}
     assert {(3, "label"), (4, "label"), (4, "amount"), (5, "amount")} <= located
     messages = " ".join(e["message"] for e in errors)
-    assert "required" in messages and "enum" in messages and "minimum" in messages and "maximum" in messages
+    assert (
+        "required" in messages
+        and "enum" in messages
+        and "minimum" in messages
+        and "maximum" in messages
+    )
 
 
 def test_unique_and_primary_key_point_at_the_repeat(tmp_path: Path) -> None:
     def unique_label(schema):
         schema["fields"][1]["constraints"] = {"unique": True}
 
-    _, errors = _validate(tmp_path, "番号,名称,金額,年度\n1,a,1,2022\n2,b,1,2022\n1,a,1,2022\n", unique_label)
+    _, errors = _validate(
+        tmp_path, "番号,名称,金額,年度\n1,a,1,2022\n2,b,1,2022\n1,a,1,2022\n", unique_label
+    )
     pk = _one(errors, "primary-key")
     assert (pk["row"], pk["value"]) == (4, "1") and "2" in pk["message"]
     assert _one(errors, "unique-error")["row"] == 4
@@ -132,7 +144,11 @@ def test_foreign_keys_between_resources(tmp_path: Path) -> None:
     )
     code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
     error = _one(errors_of(result), "foreign-key")
-    assert code == 1 and (error["file"], error["row"], error["value"]) == ("sample-budget/payments.csv", 3, "9")
+    assert code == 1 and (error["file"], error["row"], error["value"]) == (
+        "sample-budget/payments.csv",
+        3,
+        "9",
+    )
 
 
 def test_human_report_is_bilingual_and_has_no_traceback(tmp_path: Path) -> None:
@@ -149,4 +165,5 @@ def test_problem_list_is_capped_but_counted(tmp_path: Path) -> None:
     write_dataset(tmp_path, MINIMAL, {"items.csv": "番号,名称,金額,年度\n" + rows})
     code, result = report("validate", "--datasets", str(tmp_path / "datasets"), "--limit", "10")
     dataset = result["datasets"][0]
+    assert code == 1
     assert len(dataset["errors"]) == 10 and dataset["error_count"] == 50
