@@ -187,14 +187,17 @@ def _build_resource(
     checks = KeyChecks.for_resource(binding, dataset.name, referenced)
     keys[resource.name] = checks
     sinks = _open_sinks(dataset, resource, binding.arrow_schema(), out_dir)
-    for batch in source.batches:
-        located = convert(batch, binding, report, dataset.name)
-        check_batch(located, binding, report, dataset.name)
-        check_foreign_keys(located, binding, keys, report, dataset.name)
-        checks.add(located)
-        if report.valid:
-            for sink in sinks:
-                sink.write(located.table)
+    try:
+        for batch in source.batches:
+            located = convert(batch, binding, report, dataset.name)
+            check_batch(located, binding, report, dataset.name)
+            check_foreign_keys(located, binding, keys, report, dataset.name)
+            checks.add(located)
+            if report.valid:
+                for sink in sinks:
+                    sink.write(located.table)
+    except SourceError as exc:
+        report.add(_located(exc.problem, dataset.name, resource.name))
     report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
     checks.check(report)
     files: list[WrittenFile] = [sink.close() for sink in sinks]

@@ -201,6 +201,8 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
         if name in options.values:
             text = nz.map_values(text, options.values[name])
         missing = nz.missing_mask(text, binding.missing_values + list(fld.get("missingValues", [])))
+        if missing.any():
+            text = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
         values, bad, reason = _parse(text, fld)
         bad &= ~missing
         values = pc.if_else(pa.array(missing | bad), pa.scalar(None, values.type), values)
@@ -250,8 +252,10 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
 def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> RawBatch:
     """Report rows with no value at all (Excel leaves them behind) and leave them out."""
     empty = np.ones(len(batch), dtype=bool)
-    for text in batch.columns.values():
+    for text in batch.columns.values():  # most columns rule every row out at once
         empty &= nz.as_mask(pc.equal(pc.utf8_trim_whitespace(text), ""))
+        if not empty.any():
+            return batch
     if not empty.any():
         return batch
     for i in np.flatnonzero(empty)[: max(report.limit - len(report.problems), 0)]:

@@ -53,7 +53,11 @@ def fold(text: pa.Array) -> pa.Array:
 
 def clean_text(text: pa.Array) -> pa.Array:
     """Text as published: trimmed, with the layout line breaks of a spreadsheet cell removed."""
-    text = pc.replace_substring_regex(text, pattern=r"\s*[\r\n]+\s*", replacement="")
+    if (
+        pc.any(pc.match_substring(text, "\n")).as_py()
+        or pc.any(pc.match_substring(text, "\r")).as_py()
+    ):
+        text = pc.replace_substring_regex(text, pattern=r"\s*[\r\n]+\s*", replacement="")
     return pc.utf8_trim_whitespace(text)
 
 
@@ -107,18 +111,27 @@ def _extract_number(text: pa.Array, pattern: str, bare: bool) -> pa.Array:
     return group(pc.extract_regex(text, regex), 0)
 
 
+def _plain_cast(text: pa.Array, to: pa.DataType) -> pa.Array | None:
+    """The fast path: a column of plain numbers casts in one step; None if any cell is not."""
+    try:
+        return pc.cast(text, to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def parse_number(text: pa.Array, fld: dict) -> Parsed:
+    reason = "数値として読めません / not a number"
+    if (plain := _plain_cast(text, pa.float64())) is not None:
+        return Parsed(plain, np.zeros(len(text), dtype=bool), reason)
     folded = _numeric_text(text, fld)
     digits = _extract_number(folded, NUMBER, fld.get("bareNumber", True))
-    return Parsed(
-        pc.cast(digits, pa.float64()),
-        as_mask(pc.is_null(digits)),
-        "数値として読めません / not a number",
-    )
+    return Parsed(pc.cast(digits, pa.float64()), as_mask(pc.is_null(digits)), reason)
 
 
 def parse_integer(text: pa.Array, fld: dict) -> Parsed:
     """Integers, including 和暦 years (令和4年度 → 2022) for year-like integer fields."""
+    if (plain := _plain_cast(text, pa.int64())) is not None:
+        return Parsed(plain, np.zeros(len(text), dtype=bool))
     folded = _numeric_text(text, fld)
     digits = _extract_number(folded, INTEGER, fld.get("bareNumber", True))
     too_long = as_mask(pc.fill_null(pc.greater(pc.utf8_length(digits), 18), False))
@@ -209,6 +222,9 @@ def parse_boolean(text: pa.Array, fld: dict) -> Parsed:
 
 def parse_date(text: pa.Array, fld: dict) -> Parsed:
     fmt = fld.get("format", "default")
+    reason = f"日付として読めません（{fmt}） / not a date"
+    if fmt in ("default", "any") and (plain := _plain_cast(text, pa.date32())) is not None:
+        return Parsed(plain, np.zeros(len(text), dtype=bool), reason)
     pattern = "%Y-%m-%d" if fmt in ("default", "any") else fmt
     folded = fold(text)
     stamps = pc.strptime(folded, format=pattern, unit="s", error_is_null=True)

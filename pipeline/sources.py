@@ -85,7 +85,8 @@ def open_source(
 
 
 def _detect_encoding(path: Path, head: bytes, display: str) -> str:
-    """BOM first, then strict UTF-8 over the whole file, then cp932 (Excel's Shift_JIS)."""
+    """BOM first; then UTF-8 when the sample's Japanese is UTF-8 (pyarrow checks the rest as
+    it reads); otherwise the whole file is tried as strict UTF-8, then cp932 (Excel's Shift_JIS)."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -98,6 +99,8 @@ def _detect_encoding(path: Path, head: bytes, display: str) -> str:
                 file=display,
             )
         )
+    if not head.isascii() and _decodes(head, "utf-8"):
+        return "utf-8"  # Japanese text in cp932 practically never passes as UTF-8
     failures = []
     for candidate in ("utf-8", "cp932"):
         failure = _first_undecodable(path, candidate)
@@ -113,6 +116,25 @@ def _detect_encoding(path: Path, head: bytes, display: str) -> str:
             file=display,
             row=line,
         )
+    )
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample)  # a cut final char is fine
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding_problem(path: Path, display: str) -> Problem:
+    """Where a file that looked like UTF-8 stops being UTF-8."""
+    offset, line = _first_undecodable(path, "utf-8") or (0, 1)
+    return Problem(
+        "encoding-error",
+        f"UTF-8 として読めない文字があります（{offset} バイト目） / invalid UTF-8 at byte {offset}",
+        file=display,
+        row=line,
     )
 
 
@@ -155,53 +177,78 @@ def _read_header(path: Path, encoding: str, header_row: int, display: str) -> li
 
 
 def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Source:
-    header = _read_header(path, encoding, header_row, display)
+    try:
+        header = _read_header(path, encoding, header_row, display)
+    except UnicodeDecodeError as exc:
+        raise SourceError(_encoding_problem(path, display)) from exc
     names = [f"c{i}" for i in range(len(header))]
-    invalid: dict[int, tuple[int, int, str]] = {}
+    batches = _CsvBatches(path, display, header, header_row + 1)
+    try:
+        batches.reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                use_threads=False,  # keeps the line numbers of ragged rows
+                block_size=BLOCK_SIZE,
+                skip_rows=header_row,
+                column_names=names,
+                encoding=encoding,
+            ),
+            parse_options=pacsv.ParseOptions(
+                ignore_empty_lines=False,
+                invalid_row_handler=batches.on_invalid_row,
+                newlines_in_values=True,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceError(_encoding_problem(path, display)) from exc
+    return Source(display, header, header_row, iter(batches), batches.problems, encoding)
 
-    def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        invalid[row.number] = (row.expected_columns, row.actual_columns, row.text)
+
+class _CsvBatches:
+    """Batches of a CSV file with true row numbers; ragged rows become problems."""
+
+    def __init__(self, path: Path, display: str, header: list[str], first_row: int):
+        self.path = path
+        self.display = display
+        self.header = header
+        self.first_row = first_row
+        self.reader: pacsv.CSVStreamingReader | None = None
+        self.invalid: dict[int, tuple[int, int, str]] = {}
+        self.reported: set[int] = set()
+        self.problems: list[Problem] = []
+
+    def on_invalid_row(self, row: pacsv.InvalidRow) -> str:
+        self.invalid[row.number] = (row.expected_columns, row.actual_columns, row.text)
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            use_threads=False,  # keeps row numbers of ragged rows
-            block_size=BLOCK_SIZE,
-            skip_rows=header_row,
-            column_names=names,
-            encoding=encoding,
-        ),
-        parse_options=pacsv.ParseOptions(
-            ignore_empty_lines=False, invalid_row_handler=on_invalid_row, newlines_in_values=True
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    source = Source(display, header, header_row, iter(()), encoding=encoding)
+    def __iter__(self) -> Iterator[RawBatch]:
+        try:
+            yield from self._read()
+        except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample
+            raise SourceError(_encoding_problem(self.path, self.display)) from exc
+        self._report_ragged()
 
-    def batches() -> Iterator[RawBatch]:
-        next_row = header_row + 1
-        reported: set[int] = set()
-        for batch in reader:
-            rows = _row_numbers(next_row, batch.num_rows, invalid)
+    def _read(self) -> Iterator[RawBatch]:
+        next_row = self.first_row
+        for batch in self.reader or ():
+            rows = _row_numbers(next_row, batch.num_rows, self.invalid)
             if len(rows):
                 next_row = int(rows[-1]) + 1
-            for number in sorted(set(invalid) - reported):
-                reported.add(number)
-                source.problems.append(_ragged_row_problem(display, number, *invalid[number]))
+            self._report_ragged()
             yield RawBatch(
-                columns=dict(zip(header, batch.columns, strict=True)),
+                columns=dict(zip(self.header, batch.columns, strict=True)),
                 rows=pa.array(rows, pa.int64()),
             )
-        for number in sorted(set(invalid) - reported):
-            source.problems.append(_ragged_row_problem(display, number, *invalid[number]))
 
-    source.batches = batches()
-    return source
+    def _report_ragged(self) -> None:
+        for number in sorted(set(self.invalid) - self.reported):
+            self.reported.add(number)
+            self.problems.append(_ragged_row_problem(self.display, number, *self.invalid[number]))
 
 
 def _row_numbers(first: int, count: int, skipped: dict[int, object]) -> np.ndarray:
