@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from . import definition as defs
 from .atomic import replace_directory
 from .convert import bind, convert
@@ -196,6 +198,7 @@ def _build_resource(
             if report.valid:
                 for sink in sinks:
                     sink.write(located.table)
+            pa.default_memory_pool().release_unused()  # keep the footprint at one batch
     except SourceError as exc:
         report.add(_located(exc.problem, dataset.name, resource.name))
     report.extend([_located(p, dataset.name, resource.name) for p in source.problems])

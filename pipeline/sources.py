@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from .errors import Problem
 
-BLOCK_SIZE = 8 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
+BLOCK_SIZE = 2 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
 SNIFF_BYTES = 64 << 10
 
 
@@ -191,7 +191,7 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
                 block_size=BLOCK_SIZE,
                 skip_rows=header_row,
                 column_names=names,
-                encoding=encoding,
+                encoding=_arrow_encoding(encoding),
             ),
             parse_options=pacsv.ParseOptions(
                 ignore_empty_lines=False,
@@ -336,3 +336,9 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+def _arrow_encoding(encoding: str) -> str:
+    """pyarrow reads UTF-8 natively only when told "utf8"; any other name goes through a slow
+    Python transcoder."""
+    return "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding

@@ -141,7 +141,7 @@ class KeyColumns:
     def table(self) -> pa.Table:
         if not self.chunks:
             return pa.table({f: pa.array([], pa.string()) for f in (*self.fields, "__row")})
-        table = pa.concat_tables(self.chunks).combine_chunks()
+        table = pa.concat_tables(self.chunks)  # chunked: no copy of the key columns
         self.chunks = [table]
         return table
 
@@ -198,6 +198,8 @@ class KeyChecks:
         self, table: pa.Table, fields: tuple[str, ...], report: Report, type_: str
     ) -> None:
         """Rows whose key was already used by an earlier row (nulls are reported elsewhere)."""
+        if len(fields) == 1 and _strictly_increasing(table.column(fields[0])):
+            return  # the usual case — ascending ids — needs no sort
         valid = np.ones(table.num_rows, dtype=bool)
         for f in fields:
             valid &= as_mask(pc.is_valid(table.column(f)))
@@ -235,6 +237,13 @@ class KeyChecks:
 
     def _header(self, name: str) -> str | None:
         return self.binding.columns.get(name)
+
+
+def _strictly_increasing(column: pa.ChunkedArray) -> bool:
+    n = len(column)
+    if n < 2 or column.null_count:
+        return n < 2
+    return bool(pc.all(pc.greater(column.slice(1), column.slice(0, n - 1))).as_py())
 
 
 def check_foreign_keys(

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-ROW_GROUP_ROWS = 256 * 1024  # fixed, so row groups do not depend on how the source was batched
+ROW_GROUP_ROWS = 128 * 1024  # fixed, so row groups do not depend on how the source was batched
 
 
 @dataclass(frozen=True)

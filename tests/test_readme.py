@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import yaml
-
 from conftest import MINIMAL, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
