@@ -23,7 +23,14 @@ from .package import BuiltResource, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
-from .writers import CsvSink, ParquetSink, WrittenFile, parquet_schema, sha256_file
+from .writers import (
+    BackgroundWriter,
+    CsvSink,
+    ParquetSink,
+    WrittenFile,
+    parquet_schema,
+    sha256_file,
+)
 
 
 @dataclass
@@ -188,7 +195,7 @@ def _build_resource(
         return None
     checks = KeyChecks.for_resource(binding, dataset.name, referenced)
     keys[resource.name] = checks
-    sinks = _open_sinks(dataset, resource, binding.arrow_schema(), out_dir)
+    writer = BackgroundWriter(_open_sinks(dataset, resource, binding.arrow_schema(), out_dir))
     try:
         for batch in source.batches:
             located = convert(batch, binding, report, dataset.name)
@@ -196,14 +203,13 @@ def _build_resource(
             check_foreign_keys(located, binding, keys, report, dataset.name)
             checks.add(located)
             if report.valid:
-                for sink in sinks:
-                    sink.write(located.table)
+                writer.write(located.table)
             pa.default_memory_pool().release_unused()  # keep the footprint at one batch
     except SourceError as exc:
         report.add(_located(exc.problem, dataset.name, resource.name))
     report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
     checks.check(report)
-    files: list[WrittenFile] = [sink.close() for sink in sinks]
+    files: list[WrittenFile] = writer.close()
     if not files:
         return None
     return BuiltResource(

@@ -177,7 +177,9 @@ class Located:
 def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> Located:
     """Normalise and type one batch; cells that cannot be read become nulls plus problems."""
     options = binding.resource.options
-    batch = _drop_blank_rows(batch, binding, report, dataset)
+    # Trimmed once here; every normaliser downstream expects trimmed text.
+    trimmed = {name: pc.utf8_trim_whitespace(text) for name, text in batch.columns.items()}
+    batch = _drop_blank_rows(RawBatch(trimmed, batch.rows, batch.origins), binding, report, dataset)
     if options.unpivot:
         batch = unpivot(batch, options.unpivot, binding.missing_values)
     by_key = {header_key(name): name for name in batch.columns}
@@ -253,7 +255,7 @@ def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset:
     """Report rows with no value at all (Excel leaves them behind) and leave them out."""
     empty = np.ones(len(batch), dtype=bool)
     for text in batch.columns.values():  # most columns rule every row out at once
-        empty &= nz.as_mask(pc.equal(pc.utf8_trim_whitespace(text), ""))
+        empty &= nz.as_mask(pc.equal(text, ""))
         if not empty.any():
             return batch
     if not empty.any():

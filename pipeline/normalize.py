@@ -44,28 +44,32 @@ class Parsed:
 
 
 def fold(text: pa.Array) -> pa.Array:
-    """NFKC (full-width digits, letters, brackets → ASCII) and trimmed; only where needed."""
-    text = pc.utf8_trim_whitespace(text)
-    if pc.all(pc.string_is_ascii(text)).as_py() is False:
+    """NFKC (full-width digits, letters, brackets → ASCII), only where needed.
+
+    Like every parser here it expects trimmed text (`convert` trims each column once)."""
+    if not _data_is_ascii(text):
         text = pc.utf8_trim_whitespace(pc.utf8_normalize(text, form="NFKC"))
     return text
 
 
 def clean_text(text: pa.Array) -> pa.Array:
-    """Text as published: trimmed, with the layout line breaks of a spreadsheet cell removed."""
-    if (
-        pc.any(pc.match_substring(text, "\n")).as_py()
-        or pc.any(pc.match_substring(text, "\r")).as_py()
-    ):
+    """Text as published, without the layout line breaks of a spreadsheet cell."""
+    if _data_contains(text, b"\n") or _data_contains(text, b"\r"):
         text = pc.replace_substring_regex(text, pattern=r"\s*[\r\n]+\s*", replacement="")
-    return pc.utf8_trim_whitespace(text)
+    return text
 
 
 def missing_mask(text: pa.Array, missing_values: list[str]) -> np.ndarray:
-    """Cells that mean 'no value': the schema's missingValues, blank, or a dash."""
-    trimmed = pc.utf8_trim_whitespace(text)
-    markers = pa.array(sorted({*missing_values, "", *DASHES}), pa.string())
-    return as_mask(pc.fill_null(pc.is_in(trimmed, value_set=markers), True))
+    """Cells (trimmed) that mean 'no value': the schema's missingValues, blank, or a dash."""
+    markers = sorted({*missing_values, "", *DASHES})
+    longest = max(len(m.encode()) for m in markers)
+    # A hash lookup on every cell is slow; only cells as short as a marker can be one.
+    short = np.flatnonzero(as_mask(pc.less_equal(pc.binary_length(text), longest)))
+    missing = as_mask(pc.is_null(text))
+    if len(short):
+        found = pc.is_in(text.take(pa.array(short)), value_set=pa.array(markers, pa.string()))
+        missing[short] |= as_mask(found)
+    return missing
 
 
 def strip_marker(text: pa.Array, marker: str) -> tuple[pa.Array, np.ndarray]:
@@ -80,7 +84,7 @@ def strip_marker(text: pa.Array, marker: str) -> tuple[pa.Array, np.ndarray]:
 def map_values(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
     """Standardise choice values (達成 → achieved); unmapped cells pass through to the checks."""
     keys = pa.array(list(mapping), pa.string())
-    index = pc.index_in(pc.utf8_trim_whitespace(text), value_set=keys)
+    index = pc.index_in(text, value_set=keys)
     mapped = pc.take(pa.array(list(mapping.values()), pa.string()), index)
     return pc.if_else(pc.is_null(index), text, mapped)
 
@@ -272,6 +276,20 @@ def parse_bound(text: pa.Array, fld: dict) -> Bound:
         " / not a number, bound or range (e.g. 3,200件, 1.00以上, 70～80％以内)"
     )
     return Bound(low, comparator, high, bad, reason)
+
+
+def _data(text: pa.Array) -> bytes:
+    """The bytes behind a string column (for a slice, possibly more: a superset is fine)."""
+    buffer = text.buffers()[2]
+    return b"" if buffer is None else buffer.to_pybytes()
+
+
+def _data_contains(text: pa.Array, needle: bytes) -> bool:
+    return needle in _data(text)
+
+
+def _data_is_ascii(text: pa.Array) -> bool:
+    return _data(text).isascii()
 
 
 def as_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:

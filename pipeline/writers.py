@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,6 +109,39 @@ class ParquetSink:
             self._flush(self._pending_rows)
         self._writer.close()
         return _facts(self.path, "parquet", "application/vnd.apache.parquet", None, self.rows)
+
+
+class BackgroundWriter:
+    """Writes batches to the sinks on a second thread while the next batch is converted.
+
+    pyarrow releases the GIL while it encodes CSV and Parquet, so on two cores the writing
+    mostly hides behind reading and checking. At most one batch waits, which bounds memory.
+    """
+
+    def __init__(self, sinks: list[Sink]):
+        self.sinks = sinks
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opendata-writer")
+        self._pending: Future[None] | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._write_all, table)
+
+    def _write_all(self, table: pa.Table) -> None:
+        for sink in self.sinks:
+            sink.write(table)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # re-raises a writer's exception here
+            self._pending = None
+
+    def close(self) -> list[WrittenFile]:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+        return [sink.close() for sink in self.sinks]
 
 
 def _facts(path: Path, fmt: str, mediatype: str, encoding: str | None, rows: int) -> WrittenFile:

@@ -1,0 +1,93 @@
+"""`opendata build` against `frictionless validate` on the same 1,000,000-row CSV, side by side.
+
+Also times the practical floor: raw pyarrow read-CSV + write-Parquet of the same file. Each
+contender runs as its own process; wall time and peak RSS come from os.wait4.
+
+    .venv/bin/python benchmarks/bench_build.py [--rows N] [--skip-frictionless]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generate import generate
+
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+
+FLOOR = """
+import sys, pyarrow.csv as c, pyarrow.parquet as pq
+pq.write_table(c.read_csv(sys.argv[1]), sys.argv[2], compression="zstd")
+"""
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB, exit code of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-frictionless", action="store_true", help="it takes about a minute")
+    args = parser.parse_args()
+
+    work = HERE / "data"
+    shutil.rmtree(work, ignore_errors=True)
+    csv_path = generate(work, rows=args.rows)
+    size = csv_path.stat().st_size / 1e6
+    print(f"{args.rows:,} rows, {size:.1f} MB of CSV ({csv_path.relative_to(HERE.parent)})\n")
+
+    runs = {
+        "opendata build (read, validate, CSV + Parquet, sha256)": [
+            str(BIN / "opendata"),
+            "build",
+            "--datasets",
+            "datasets",
+            "--out",
+            "dist",
+        ],
+        "pyarrow read_csv + write_parquet (floor)": [
+            sys.executable,
+            "-c",
+            FLOOR,
+            str(csv_path),
+            str(work / "floor.parquet"),
+        ],
+    }
+    if not args.skip_frictionless:
+        runs["frictionless validate (same CSV, same schema)"] = [
+            str(BIN / "frictionless"),
+            "validate",
+            "frictionless.json",
+        ]
+    results = {}
+    print(f"{'':58} {'seconds':>8} {'peak MB':>8}")
+    for name, command in runs.items():
+        seconds, peak, code = measure(command, work)
+        results[name] = (seconds, peak)
+        status = "" if code == 0 else f"  (exit {code})"
+        print(f"{name:58} {seconds:8.2f} {peak:8.0f}{status}")
+
+    ours = results["opendata build (read, validate, CSV + Parquet, sha256)"]
+    floor = results["pyarrow read_csv + write_parquet (floor)"]
+    print(f"\nopendata build is {ours[0] / floor[0]:.1f}× the pyarrow floor's time")
+    if not args.skip_frictionless:
+        theirs = results["frictionless validate (same CSV, same schema)"]
+        print(f"opendata build is {theirs[0] / ours[0]:.1f}× faster than frictionless validate")
+        print(f"peak memory: {ours[1]:.0f} MB vs {theirs[1]:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
