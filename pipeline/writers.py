@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ class WrittenFile:
     path: Path
     format: str
     mediatype: str
-    encoding: str | None
     bytes: int
     sha256: str
     rows: int
@@ -47,11 +47,40 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class HashingFile(io.RawIOBase):
+    """A file that hashes what is written to it, so outputs are never read back to hash."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = path.open("wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        self.size += len(data)
+        return self._file.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
+
+    def facts(self, fmt: str, mediatype: str, rows: int) -> WrittenFile:
+        return WrittenFile(self.path, fmt, mediatype, self.size, self.digest.hexdigest(), rows)
+
+
 class CsvSink:
     def __init__(self, path: Path, schema: pa.Schema):
         self.path = path
         self.rows = 0
-        self._file = path.open("wb")
+        self._file = HashingFile(path)
         self._file.write(codecs.BOM_UTF8)
         self._writer = pacsv.CSVWriter(
             self._file, schema, write_options=pacsv.WriteOptions(eol="\r\n", quoting_style="needed")
@@ -64,7 +93,7 @@ class CsvSink:
     def close(self) -> WrittenFile:
         self._writer.close()
         self._file.close()
-        return _facts(self.path, "csv", "text/csv", "utf-8", self.rows)
+        return self._file.facts("csv", "text/csv", self.rows)
 
 
 class ParquetSink:
@@ -82,8 +111,9 @@ class ParquetSink:
         strings = [
             f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)
         ]
+        self._file = HashingFile(path)
         self._writer = pq.ParquetWriter(
-            path,
+            self._file,
             self.schema,
             compression="zstd",
             use_dictionary=strings,  # Parquet falls back to plain pages for high cardinality
@@ -108,7 +138,8 @@ class ParquetSink:
         if self._pending_rows or not self.rows:
             self._flush(self._pending_rows)
         self._writer.close()
-        return _facts(self.path, "parquet", "application/vnd.apache.parquet", None, self.rows)
+        self._file.close()
+        return self._file.facts("parquet", "application/vnd.apache.parquet", self.rows)
 
 
 class BackgroundWriter:
@@ -142,10 +173,6 @@ class BackgroundWriter:
         finally:
             self._pool.shutdown()
         return [sink.close() for sink in self.sinks]
-
-
-def _facts(path: Path, fmt: str, mediatype: str, encoding: str | None, rows: int) -> WrittenFile:
-    return WrittenFile(path, fmt, mediatype, encoding, path.stat().st_size, sha256_file(path), rows)
 
 
 def parquet_schema(schema: pa.Schema, fields: list[dict[str, Any]]) -> pa.Schema:
