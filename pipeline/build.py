@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -79,14 +80,24 @@ def validate(datasets_dir: Path, names: list[str] | None = None, limit: int = 10
     return _run(datasets_dir, None, names, limit)
 
 
-def build(datasets_dir: Path, out_dir: Path, limit: int = 1000) -> RunResult:
-    """Build every dataset; replace `out_dir` only if all of them are valid."""
+FinishStep = Callable[[Path, "RunResult"], None]
+
+
+def build(
+    datasets_dir: Path, out_dir: Path, limit: int = 1000, finish: FinishStep | None = None
+) -> RunResult:
+    """Build every dataset; replace `out_dir` only if all of them are valid.
+
+    `finish` adds to the staged output once the datasets are valid (the catalog step) and
+    may add problems of its own; the swap waits for it."""
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the output is published
     try:
         result = _run(datasets_dir, staging, None, limit)
+        if result.valid and finish is not None:
+            finish(staging, result)
         if result.valid:
             replace_directory(staging, out_dir)
             result.output = out_dir

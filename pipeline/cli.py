@@ -13,6 +13,7 @@ import click
 from . import build as pipeline
 from .build import RunResult
 from .errors import HINTS
+from .publisher import load_publisher
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 2
@@ -75,13 +76,25 @@ def cli() -> None:
     show_default=True,
     help="出力先（全件が正しいときだけ置き換え） / output, replaced only when all is valid",
 )
+@click.option(
+    "--base-url", default=None, help="公開URL（既定は catalog.yaml） / URL dist/ is served at"
+)
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
 @click.option(
     "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
 )
-def build_command(datasets_dir: Path, out_dir: Path, as_json: bool, limit: int) -> None:
-    """全データセットを検証して公開用パッケージを作る / build every dataset into packages."""
-    result = pipeline.build(datasets_dir, out_dir, limit=limit)
+def build_command(
+    datasets_dir: Path, out_dir: Path, base_url: str | None, as_json: bool, limit: int
+) -> None:
+    """全データセットとカタログを作る / build every dataset, then the catalog and site."""
+
+    def catalog_step(site: Path, result: RunResult) -> None:
+        from catalog.build import build_catalog
+
+        publisher = load_publisher(datasets_dir)
+        build_catalog(site, publisher, base_url or publisher.site_url, result)
+
+    result = pipeline.build(datasets_dir, out_dir, limit=limit, finish=catalog_step)
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 

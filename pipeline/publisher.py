@@ -24,6 +24,7 @@ class Publisher:
     organization: str = "minatoku"  # the CKAN organization name
     catalog_title: str = "港区オープンデータカタログサイト"
     catalog_title_en: str = "Minato City Open Data Catalog"
+    site_url: str = "https://opendata.city.minato.tokyo.jp/"  # where dist/ is served
     email: str | None = None
 
     def contributors(self, department: str | None) -> list[dict[str, Any]]:

@@ -1,0 +1,49 @@
+"""The catalog step: built packages in a site folder → CKAN dicts, DCAT, schema.org, the
+national オープンデータ一覧 and the static site, all written into the same folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.build import RunResult
+from pipeline.publisher import Publisher
+
+from . import ckan, dcat, opendata_list
+from .context import Catalog
+from .quality import metadata_problems
+from .site import write_site
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(
+        json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+
+
+def build_catalog(site: Path, publisher: Publisher, base_url: str, result: RunResult) -> None:
+    """Add everything the catalog site needs next to the packages; problems go into `result`."""
+    own = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
+    result.datasets.append(own)
+    if not own.valid:
+        return
+    catalog = Catalog.load(site, base_url, publisher)
+    by_name = {d.name: d for d in result.datasets}
+    for name, package in catalog.packages.items():
+        for warning in metadata_problems(package):
+            by_name[name].report.warn(warning)
+
+    packages = []
+    for name in catalog.packages:
+        package = ckan.package_dict(catalog, name)
+        write_json(site / "datasets" / name / "package.json", package)
+        packages.append(package)
+        turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
+        (site / "datasets" / name / "dataset.ttl").write_text(turtle, encoding="utf-8")
+        (site / "datasets" / name / "dataset.jsonld").write_text(jsonld, encoding="utf-8")
+    write_json(site / "catalog.json", ckan.search_result(packages))
+    turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))
+    (site / "catalog.ttl").write_text(turtle, encoding="utf-8")
+    (site / "catalog.jsonld").write_text(jsonld, encoding="utf-8")
+    write_site(catalog)

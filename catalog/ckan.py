@@ -1,0 +1,221 @@
+"""CKAN Action API shapes: the `package_show` dict of each dataset and the `package_search`
+result of the whole catalog, field for field as CKAN 2.10/2.11 returns them — except that
+`size`, `hash` and `last_modified` are never empty and timestamps carry +09:00.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .context import (
+    FORMAT_LABELS,
+    FREQUENCIES,
+    THEMES,
+    Catalog,
+    fiscal_period,
+    issued,
+    meta,
+    modified,
+)
+
+FACET_FIELDS = ["tags", "organization", "groups", "res_format", "license_id"]
+SEARCH_SORT = "score desc, metadata_modified desc"
+
+
+def organization(catalog: Catalog) -> dict[str, Any]:
+    publisher = catalog.publisher
+    return {
+        "id": catalog.uuid("organization", publisher.organization),
+        "name": publisher.organization,
+        "title": publisher.name,
+        "type": "organization",
+        "description": f"{publisher.prefecture}{publisher.name}（{publisher.name_en}）",
+        "image_url": "",
+        "created": None,
+        "is_organization": True,
+        "approval_status": "approved",
+        "state": "active",
+        "extras": [{"key": "local_government_code", "value": publisher.code}],
+    }
+
+
+def group(catalog: Catalog, title: str) -> dict[str, Any]:
+    name, english, _ = THEMES[title]
+    return {
+        "id": catalog.uuid("group", name),
+        "name": name,
+        "title": title,
+        "display_name": title,
+        "description": english,
+        "image_display_url": "",
+    }
+
+
+def tags(package: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(package.get("keywords") or []))
+
+
+def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
+    """What `package_show` returns for one built package."""
+    package = catalog.packages[name]
+    extra = meta(package)
+    licence = package["licenses"][0]
+    department = extra.get("department")
+    resources = resource_dicts(catalog, name)
+    package_tags = [
+        {
+            "id": catalog.uuid("tag", t),
+            "name": t,
+            "display_name": t,
+            "state": "active",
+            "vocabulary_id": None,
+        }
+        for t in tags(package)
+    ]
+    return {
+        "id": catalog.uuid("dataset", name),
+        "name": name,
+        "title": package.get("title", name),
+        "type": "dataset",
+        "state": "active",
+        "private": False,
+        "notes": package.get("description", ""),
+        "url": catalog.dataset_url(name),
+        "version": package.get("version"),
+        "author": department,
+        "author_email": None,
+        "maintainer": department,
+        "maintainer_email": catalog.publisher.email,
+        "license_id": licence["name"],
+        "license_title": licence.get("title"),
+        "license_url": licence.get("path"),
+        "isopen": True,
+        "owner_org": catalog.uuid("organization", catalog.publisher.organization),
+        "organization": organization(catalog),
+        "groups": [group(catalog, t) for t in extra.get("themes") or [] if t in THEMES],
+        "tags": package_tags,
+        "num_tags": len(package_tags),
+        "extras": extras(package),
+        "metadata_created": issued(package),
+        "metadata_modified": modified(package),
+        "resources": resources,
+        "num_resources": len(resources),
+        "relationships_as_subject": [],
+        "relationships_as_object": [],
+    }
+
+
+def extras(package: dict[str, Any]) -> list[dict[str, str]]:
+    """What CKAN has no core field for, as its string key/value extras (sorted by key)."""
+    extra = meta(package)
+    values: dict[str, str] = {}
+    if extra.get("title_en"):
+        values["title_en"] = extra["title_en"]
+    if extra.get("description_en"):
+        values["notes_en"] = extra["description_en"]
+    if extra.get("spatial"):
+        values["spatial"] = str(extra["spatial"])
+    if period := fiscal_period(package):
+        values["temporal_start"], values["temporal_end"] = period
+    if extra.get("frequency") in FREQUENCIES:
+        values["frequency"] = extra["frequency"]
+        values["frequency_ja"] = FREQUENCIES[extra["frequency"]][0]
+    sources = package.get("sources") or []
+    if sources:
+        values["source"] = "; ".join(s.get("title", "") for s in sources)
+    if extra.get("upstream"):
+        values["source_sha256"] = extra["upstream"].get("sha256", "")
+    values["language"] = "ja"
+    return [{"key": k, "value": v} for k, v in sorted(values.items())]
+
+
+def resource_dicts(catalog: Catalog, name: str) -> list[dict[str, Any]]:
+    package = catalog.packages[name]
+    files = [*package["resources"], _datapackage_file(catalog, name)]
+    stamp = modified(package)
+    result = []
+    for position, resource in enumerate(files):
+        label = FORMAT_LABELS.get(resource["format"], resource["format"].upper())
+        title = resource.get("title", resource["name"])
+        result.append(
+            {
+                "id": catalog.uuid("resource", name, resource["path"]),
+                "package_id": catalog.uuid("dataset", name),
+                "url": catalog.file_url(name, resource["path"]),
+                "name": f"{title}（{label}）",
+                "description": resource.get("description", ""),
+                "format": label,
+                "mimetype": resource["mediatype"],
+                "size": resource["bytes"],
+                "hash": resource["hash"].removeprefix("sha256:"),
+                "created": issued(package),
+                "last_modified": stamp,
+                "metadata_modified": stamp,
+                "position": position,
+                "url_type": None,
+                "resource_type": None,
+                "state": "active",
+            }
+        )
+    return result
+
+
+def _datapackage_file(catalog: Catalog, name: str) -> dict[str, Any]:
+    """datapackage.json is itself a download, described by its own bytes and hash."""
+    import hashlib
+
+    data = (catalog.site / "datasets" / name / "datapackage.json").read_bytes()
+    return {
+        "name": "datapackage",
+        "title": "データパッケージ定義 / Data Package descriptor",
+        "description": "全ファイルの項目定義・ハッシュ・出典（Frictionless Data Package v2）",
+        "path": "datapackage.json",
+        "format": "json",
+        "mediatype": "application/json",
+        "bytes": len(data),
+        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+    }
+
+
+def search_result(
+    packages: list[dict[str, Any]], facet_fields: list[str] | None = None
+) -> dict[str, Any]:
+    """`package_search`'s result over these package dicts: count, results and facets."""
+    fields = facet_fields or FACET_FIELDS
+    counts = {f: Counter() for f in fields}
+    titles: dict[tuple[str, str], str] = {}
+    for package in packages:
+        for facet, values in _facet_values(package).items():
+            if facet not in counts:
+                continue
+            for value, title in values.items():
+                counts[facet][value] += 1
+                titles[(facet, value)] = title
+    return {
+        "count": len(packages),
+        "sort": SEARCH_SORT,
+        "results": packages,
+        "facets": {f: dict(sorted(c.items())) for f, c in counts.items()},
+        "search_facets": {
+            f: {
+                "title": f,
+                "items": [
+                    {"name": v, "display_name": titles[(f, v)], "count": n}
+                    for v, n in sorted(c.items(), key=lambda item: (-item[1], item[0]))
+                ],
+            }
+            for f, c in counts.items()
+        },
+    }
+
+
+def _facet_values(package: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per facet field, the values this package has (value → display name)."""
+    return {
+        "tags": {t["name"]: t["display_name"] for t in package["tags"]},
+        "organization": {package["organization"]["name"]: package["organization"]["title"]},
+        "groups": {g["name"]: g["display_name"] for g in package["groups"]},
+        "res_format": {r["format"]: r["format"] for r in package["resources"]},
+        "license_id": {package["license_id"]: package["license_title"] or package["license_id"]},
+    }

@@ -1,0 +1,98 @@
+"""What every catalog output is made from: the built packages, the publisher and the base URL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.publisher import Publisher
+
+EXTENSION = "x-opendata"
+
+# Update frequency: our vocabulary → (Japanese label, EU frequency authority code).
+FREQUENCIES = {
+    "daily": ("毎日", "DAILY"),
+    "weekly": ("毎週", "WEEKLY"),
+    "monthly": ("毎月", "MONTHLY"),
+    "quarterly": ("四半期ごと", "QUARTERLY"),
+    "annual": ("毎年", "ANNUAL"),
+    "irregular": ("不定期", "IRREG"),
+}
+
+# Themes a resident browses by: Japanese title → (CKAN group name, English, EU data theme).
+THEMES = {
+    "行政・財政": ("administration", "Government and finance", "GOVE"),
+    "情報通信": ("ict", "Information and communication", "TECH"),
+    "人権・男女平等": ("human-rights", "Human rights and gender equality", "SOCI"),
+    "人口・統計": ("population", "Population and statistics", "SOCI"),
+    "子育て・教育": ("education", "Childcare and education", "EDUC"),
+    "健康・福祉": ("health-welfare", "Health and welfare", "HEAL"),
+    "防災・安全": ("safety", "Disaster prevention and safety", "JUST"),
+    "環境": ("environment", "Environment", "ENVI"),
+    "まちづくり・交通": ("town-transport", "Urban planning and transport", "TRAN"),
+    "産業・観光": ("industry-tourism", "Industry and tourism", "ECON"),
+}
+
+FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
+
+
+@dataclass
+class Catalog:
+    """The built packages of one site, addressed under one base URL."""
+
+    site: Path
+    base_url: str
+    publisher: Publisher
+    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, site: Path, base_url: str, publisher: Publisher) -> Catalog:
+        packages = {}
+        for path in sorted(site.glob("datasets/*/datapackage.json")):
+            packages[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+        base = base_url if base_url.endswith("/") else base_url + "/"
+        return cls(site, base, publisher, packages)
+
+    # Addresses — the same layout as dist/, so a static copy of dist/ serves them.
+    def dataset_url(self, name: str) -> str:
+        return f"{self.base_url}datasets/{name}/"
+
+    def file_url(self, name: str, path: str) -> str:
+        return f"{self.dataset_url(name)}{path}"
+
+    @property
+    def catalog_url(self) -> str:
+        return self.base_url
+
+    # Stable identifiers: UUID v5 of names, so a rebuild never changes them.
+    def uuid(self, *parts: str) -> str:
+        return str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"urn:jp-lg:{self.publisher.code}:" + ":".join(parts))
+        )
+
+
+def meta(package: dict[str, Any]) -> dict[str, Any]:
+    return package.get(EXTENSION) or {}
+
+
+def issued(package: dict[str, Any]) -> str | None:
+    return package.get("created")
+
+
+def modified(package: dict[str, Any]) -> str | None:
+    return meta(package).get("modified") or package.get("created")
+
+
+def csv_resources(package: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in package["resources"] if r["format"] == "csv"]
+
+
+def fiscal_period(package: dict[str, Any]) -> tuple[str, str] | None:
+    """Temporal coverage in fiscal years (2019–2026) as dates: 2019-04-01 … 2027-03-31."""
+    temporal = meta(package).get("temporal") or {}
+    if "start" not in temporal or "end" not in temporal:
+        return None
+    return f"{int(temporal['start'])}-04-01", f"{int(temporal['end']) + 1}-03-31"

@@ -1,0 +1,191 @@
+"""The static catalog site: an index with client-side Japanese search, and a page per dataset.
+
+Every page works from disk (file://) with no server: links are relative, the search index lives
+in the index page itself, and charts are inline SVG. All text is escaped by Jinja2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from . import schemaorg
+from .charts import indicator_charts
+from .context import FORMAT_LABELS, FREQUENCIES, Catalog, fiscal_period, issued, meta, modified
+
+PREVIEW_ROWS = 10
+ENV = Environment(
+    loader=PackageLoader("catalog"),
+    autoescape=select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+
+
+def fold(text: str) -> str:
+    """The search's folding, the same as search.js: NFKC, lower case, no spaces or hyphens."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-‐‑–—・")
+
+
+def write_site(catalog: Catalog) -> None:
+    static = catalog.site / "static"
+    shutil.copytree(Path(__file__).with_name("static"), static, dirs_exist_ok=True)
+    (catalog.site / "index.html").write_text(_index(catalog), encoding="utf-8")
+    for name in catalog.packages:
+        page = catalog.site / "datasets" / name / "index.html"
+        page.write_text(_dataset_page(catalog, name), encoding="utf-8")
+
+
+def _summary(text: str, limit: int = 120) -> str:
+    first = text.split("。")[0] + ("。" if "。" in text else "")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _index(catalog: Catalog) -> str:
+    datasets = []
+    for name, package in catalog.packages.items():
+        extra = meta(package)
+        fields = [f.get("title", "") for r in package["resources"] for f in r["schema"]["fields"]]
+        searchable = " ".join(
+            [
+                package.get("title", ""),
+                extra.get("title_en", ""),
+                package.get("description", ""),
+                *(package.get("keywords") or []),
+                *fields,
+                *(r.get("title", "") for r in package["resources"]),
+            ]
+        )
+        datasets.append(
+            {
+                "name": name,
+                "title": package.get("title", name),
+                "title_en": extra.get("title_en"),
+                "summary": _summary(package.get("description", "")),
+                "themes": extra.get("themes") or [],
+                "tags": package.get("keywords") or [],
+                "formats": sorted({FORMAT_LABELS[r["format"]] for r in package["resources"]}),
+                "modified": modified(package) or "",
+                "search": fold(searchable),
+            }
+        )
+    datasets.sort(key=lambda d: (d["modified"], d["name"]), reverse=True)
+    return ENV.get_template("index.html").render(
+        root="",
+        publisher=catalog.publisher,
+        datasets=datasets,
+        themes=sorted({t for d in datasets for t in d["themes"]}),
+        tags=sorted({t for d in datasets for t in d["tags"]}),
+        formats=sorted({f for d in datasets for f in d["formats"]}),
+    )
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:,} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1024
+    return str(count)
+
+
+def _preview(folder: Path, resource: dict[str, Any]) -> tuple[list[list[str]], int]:
+    table = pacsv.read_csv(folder / resource["path"])
+    head = table.slice(0, PREVIEW_ROWS).to_pylist()
+    cells = [["" if v is None else str(v) for v in row.values()] for row in head]
+    return cells, table.num_rows
+
+
+def _dataset_page(catalog: Catalog, name: str) -> str:
+    package = catalog.packages[name]
+    extra = meta(package)
+    folder = catalog.site / "datasets" / name
+    files = [
+        {
+            "path": r["path"],
+            "title": r.get("title", r["name"]),
+            "format": FORMAT_LABELS[r["format"]],
+            "size": _size(r["bytes"]),
+            "sha256": r["hash"].removeprefix("sha256:"),
+        }
+        for r in package["resources"]
+    ]
+    resources = []
+    for resource in package["resources"]:
+        if resource["format"] != "csv":
+            continue
+        preview, rows = _preview(folder, resource)
+        resources.append({**resource, "preview": preview, "rows": rows})
+    period = fiscal_period(package)
+    licence = package["licenses"][0]
+    jsonld = json.dumps(schemaorg.dataset(catalog, name), ensure_ascii=False, indent=1)
+    return ENV.get_template("dataset.html").render(
+        root="../../",
+        publisher=catalog.publisher,
+        p=package,
+        m=extra,
+        summary=_summary(package.get("description", "")),
+        jsonld=jsonld.replace("</", "<\\/"),  # nothing in the data can close the script element
+        files=files,
+        resources=resources,
+        licence=licence,
+        attribution=f"出典：{catalog.publisher.catalog_title}（{catalog.dataset_url(name)}）",
+        frequency=" / ".join(
+            [FREQUENCIES[extra["frequency"]][0], extra["frequency"]]
+            if extra.get("frequency") in FREQUENCIES
+            else ["—"]
+        ),
+        period=f"{period[0]} ～ {period[1]}（年度 fiscal years {extra['temporal']['start']}–{extra['temporal']['end']}）"
+        if period
+        else "—",
+        issued=issued(package) or "",
+        modified=modified(package) or "",
+        charts=_charts(folder) if name == "plan-indicators" else [],
+        snippets=_snippets(catalog, name, package),
+    )
+
+
+def _charts(folder: Path) -> list[dict[str, str]]:
+    indicators = pq.read_table(folder / "indicators.parquet").to_pylist()
+    values = pq.read_table(folder / "indicator-values.parquet").to_pylist()
+    svgs = indicator_charts(indicators, values)
+    return [
+        {
+            "id": i["indicator_id"],
+            "name": i["name"],
+            "unit": i.get("unit") or "",
+            "svg": svgs[i["indicator_id"]],
+        }
+        for i in indicators
+        if i["indicator_id"] in svgs
+    ]
+
+
+def _snippets(catalog: Catalog, name: str, package: dict[str, Any]) -> list[dict[str, str]]:
+    csv = next(r for r in package["resources"] if r["format"] == "csv")
+    parquet = next((r for r in package["resources"] if r["format"] == "parquet"), csv)
+    csv_url = catalog.file_url(name, csv["path"])
+    parquet_url = catalog.file_url(name, parquet["path"])
+    sha = csv["hash"].removeprefix("sha256:")
+    return [
+        {
+            "title": "curl（ダウンロードとハッシュの確認 / download and verify）",
+            "code": f"curl -fLO {csv_url}\necho '{sha}  {csv['path']}' | sha256sum -c -",
+        },
+        {
+            "title": "pandas",
+            "code": f'import pandas as pd\n\ndf = pd.read_parquet("{parquet_url}")\n# CSV: pd.read_csv("{csv_url}")',
+        },
+        {"title": "DuckDB", "code": f"SELECT * FROM read_parquet('{parquet_url}') LIMIT 10;"},
+        {
+            "title": "CKAN API",
+            "code": f"curl '{catalog.base_url}api/3/action/package_show?id={name}'\n"
+            f"# without a server: {catalog.base_url}datasets/{name}/package.json",
+        },
+    ]
