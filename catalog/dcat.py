@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from .context import FREQUENCIES, THEMES, Catalog, fiscal_period, issued, meta, modified
 
@@ -162,9 +162,16 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     for theme in extra.get("themes") or []:
         if theme in THEMES:
             concept = _typed(graph, URIRef(f"{EU}data-theme/{THEMES[theme][2]}"), SKOS.Concept)
+            graph.add((concept, SKOS.prefLabel, Literal(theme, lang="ja")))
+            graph.add((concept, SKOS.prefLabel, Literal(THEMES[theme][1], lang="en")))
             graph.add((node, DCAT.theme, concept))
     for source in package.get("sources") or []:
-        graph.add((node, DCTERMS.source, Literal(source.get("title", ""), lang="ja")))
+        # The upstream is a document, not a dcat:Dataset, so it is lineage (dct:provenance).
+        statement = _typed(
+            graph, _bnode("provenance", name, source.get("title", "")), DCTERMS.ProvenanceStatement
+        )
+        graph.add((statement, RDFS.label, Literal(f"出典：{source.get('title', '')}", lang="ja")))
+        graph.add((node, DCTERMS.provenance, statement))
     for resource in package["resources"]:
         graph.add((node, DCAT.distribution, _distribution(graph, catalog, name, package, resource)))
     return node

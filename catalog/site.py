@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from . import schemaorg
 from .charts import indicator_charts
@@ -131,7 +132,7 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
         p=package,
         m=extra,
         summary=_summary(package.get("description", "")),
-        jsonld=jsonld.replace("</", "<\\/"),  # nothing in the data can close the script element
+        jsonld=_script_json(jsonld),
         files=files,
         resources=resources,
         licence=licence,
@@ -149,6 +150,13 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
         charts=_charts(folder) if name == "plan-indicators" else [],
         snippets=_snippets(catalog, name, package),
     )
+
+
+def _script_json(text: str) -> Markup:
+    """JSON safe inside <script>: no character of the data can end the element or start markup."""
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escape)
+    return Markup(text)
 
 
 def _charts(folder: Path) -> list[dict[str, str]]:

@@ -20,8 +20,10 @@ def _quick_start() -> list[str]:
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None:
     commands = _quick_start()
     assert len(commands) == 2
-    assert "opendata build" in commands[0] and "pytest" in commands[1]
+    assert commands == ["make build", "make test"]
     assert commands[1] in (ROOT / ".ci/run").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "opendata build" in makefile and "pytest" in makefile
 
 
 def test_the_minimal_example_in_the_readme_is_the_one_the_tests_build() -> None:

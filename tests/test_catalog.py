@@ -1,0 +1,177 @@
+"""The catalog metadata app builders consume: CKAN package dicts and catalog.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import MINIMAL, opendata, write_dataset
+from frictionless_ckan_mapper import ckan_to_frictionless
+
+PACKAGE_KEYS = {
+    "id", "name", "title", "type", "state", "private", "notes", "url", "version", "author",
+    "author_email", "maintainer", "maintainer_email", "license_id", "license_title",
+    "license_url", "isopen", "owner_org", "organization", "groups", "tags", "num_tags", "extras",
+    "metadata_created", "metadata_modified", "resources", "num_resources",
+    "relationships_as_subject", "relationships_as_object",
+}  # fmt: skip
+RESOURCE_KEYS = {
+    "id", "package_id", "url", "name", "description", "format", "mimetype", "size", "hash",
+    "created", "last_modified", "metadata_modified", "position", "url_type", "resource_type", "state",
+}  # fmt: skip
+NAMES = ["facility-counts", "opendata-list", "plan-indicators", "survey-results"]
+
+
+def _package(site: Path, name: str) -> dict:
+    return json.loads((site / "datasets" / name / "package.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_package_dict_has_ckan_shape(built_site: Path, name: str) -> None:
+    package = _package(built_site, name)
+    assert set(package) == PACKAGE_KEYS
+    assert uuid.UUID(package["id"]).version == 5
+    assert package["license_id"] == "CC-BY-4.0" and package["isopen"] is True
+    assert package["license_url"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert (
+        package["organization"]["name"] == "minatoku" and package["organization"]["title"] == "港区"
+    )
+    assert {"key": "local_government_code", "value": "131032"} in package["organization"]["extras"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00", package["metadata_modified"])
+    assert all(len(t["name"]) >= 2 for t in package["tags"]) and package["num_tags"] == len(
+        package["tags"]
+    )
+    extras = {e["key"]: e["value"] for e in package["extras"]}
+    assert extras["spatial"] == "131032" and extras["frequency"] == "irregular"
+    assert all(isinstance(v, str) for v in extras.values())
+    assert [r["position"] for r in package["resources"]] == list(range(package["num_resources"]))
+    for resource in package["resources"]:
+        assert set(resource) == RESOURCE_KEYS
+        assert resource["size"] > 0 and re.fullmatch(r"[0-9a-f]{64}", resource["hash"])
+        assert resource["last_modified"] and resource["url"].startswith("https://")
+        assert resource["format"] in {"CSV", "Parquet", "JSON"}
+
+
+def test_resource_urls_come_from_base_url_and_point_at_real_files(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    out = tmp_path / "dist"
+    done = opendata(
+        "build",
+        "--datasets",
+        str(ROOT / "datasets"),
+        "--out",
+        str(out),
+        "--base-url",
+        "http://example.test/od",
+    )
+    assert done.returncode == 0, done.stderr
+    package = _package(out, "plan-indicators")
+    for resource in package["resources"]:
+        assert resource["url"].startswith("http://example.test/od/datasets/plan-indicators/")
+        local = out / resource["url"].removeprefix("http://example.test/od/")
+        assert local.stat().st_size == resource["size"]
+
+
+def test_ids_are_stable_across_builds(built_site: Path, tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    other = tmp_path / "dist"
+    assert (
+        opendata("build", "--datasets", str(ROOT / "datasets"), "--out", str(other)).returncode == 0
+    )
+    assert _package(other, "survey-results")["id"] == _package(built_site, "survey-results")["id"]
+
+
+def test_catalog_json_is_a_package_search_result(built_site: Path) -> None:
+    catalog = json.loads((built_site / "catalog.json").read_text(encoding="utf-8"))
+    assert catalog["count"] == len(catalog["results"]) == 4
+    assert sorted(p["name"] for p in catalog["results"]) == NAMES
+    facets = catalog["search_facets"]
+    assert set(facets) == {"tags", "organization", "groups", "res_format", "license_id"}
+    formats = {i["name"]: i["count"] for i in facets["res_format"]["items"]}
+    assert formats == {"CSV": 4, "Parquet": 4, "JSON": 4}
+    assert facets["organization"]["items"] == [
+        {"name": "minatoku", "display_name": "港区", "count": 4}
+    ]
+    assert catalog["facets"]["license_id"] == {"CC-BY-4.0": 4}
+
+
+def test_standard_dataset_carries_bodik_tags(built_site: Path) -> None:
+    tags = {t["name"] for t in _package(built_site, "opendata-list")["tags"]}
+    assert {"自治体標準ODS", "オープンデータ一覧"} <= tags
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_package_round_trips_through_the_ckan_mapper(built_site: Path, name: str) -> None:
+    """A well-kept mapper turns our CKAN dict back into the datapackage.json we published."""
+    mapped = ckan_to_frictionless.dataset(_package(built_site, name))
+    ours = json.loads(
+        (built_site / "datasets" / name / "datapackage.json").read_text(encoding="utf-8")
+    )
+    assert mapped["title"] == ours["title"]
+    assert mapped["description"] == ours["description"]
+    assert mapped["keywords"] == ours["keywords"]
+    assert mapped["licenses"] == ours["licenses"]
+    published = {
+        (r["path"], r["bytes"], r["hash"].removeprefix("sha256:"), r["mediatype"])
+        for r in ours["resources"]
+    }
+    mapped_files = {
+        (r["path"].rsplit("/", 1)[1], r["bytes"], r["hash"], r["mediatype"])
+        for r in mapped["resources"]
+        if not r["path"].endswith("datapackage.json")
+    }
+    assert mapped_files == published
+
+
+def test_opendata_list_follows_the_national_layout(built_site: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    package = json.loads(
+        (built_site / "datasets/opendata-list/datapackage.json").read_text(encoding="utf-8")
+    )
+    titles = [f["title"] for f in package["resources"][0]["schema"]["fields"]]
+    assert titles == [
+        "全国地方公共団体コード", "地方公共団体名", "データセット_ID", "データセット_タイトル",
+        "データセット_概要", "データセット_キーワード", "データセット_分類", "データセット_URL",
+        "データセット_更新頻度", "データセット_公開日", "データセット_最終更新日", "ファイル形式",
+        "ファイル_ライセンス", "ファイル_ステータス",
+    ]  # fmt: skip
+    rows = pacsv.read_csv(built_site / "datasets/opendata-list/opendata-list.csv").to_pylist()
+    assert {(r["dataset_id"], r["file_format"]) for r in rows} == {
+        (n, f) for n in NAMES for f in ("CSV", "Parquet")
+    }
+    assert {str(r["local_government_code"]) for r in rows} == {"131032"}
+
+
+def test_metadata_not_fit_to_publish_warns_but_builds(minimal: Path) -> None:
+    done = opendata(
+        "build", "--datasets", str(minimal / "datasets"), "--out", str(minimal / "dist")
+    )
+    assert done.returncode == 0
+    assert "[metadata-warning]" in done.stderr and "説明（description）がありません" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_html_escapes_every_title(tmp_path: Path) -> None:
+    definition = json.loads(json.dumps(MINIMAL))
+    definition["title"] = "<script>alert('x')</script>予算"
+    definition["description"] = "</script><b>bold</b> " * 5
+    write_dataset(
+        tmp_path,
+        definition,
+        {"items.csv": "番号,名称,金額,年度\n1,<img src=x onerror=alert(1)>,1,2022\n"},
+    )
+    out = tmp_path / "dist"
+    assert (
+        opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out)).returncode
+        == 0
+    )
+    for page in (out / "index.html", out / "datasets/sample-budget/index.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+        assert "<img src=x" not in html and "<b>bold</b>" not in html

@@ -1,0 +1,89 @@
+"""DCAT-AP 3 for harvesters: parsed with rdflib, validated with pyshacl against the official
+DCAT-AP 3.0.1 shapes in ../shared/reference/dcat-ap-3.0.1/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+from pyshacl import validate
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
+
+SHAPES = SHARED / "reference/dcat-ap-3.0.1"
+SPDX = "http://spdx.org/rdf/terms#"
+
+
+def _graph(path: Path) -> Graph:
+    graph = Graph()
+    graph.parse(path, format="json-ld" if path.suffix == ".jsonld" else "turtle")
+    return graph
+
+
+def _violations(data: Graph, shapes_file: str) -> list[str]:
+    if not SHAPES.is_dir():
+        pytest.skip("../shared/reference/dcat-ap-3.0.1 is not present")
+    shapes = Graph().parse(SHAPES / shapes_file, format="turtle")
+    _conforms, report, _text = validate(data, shacl_graph=shapes, inference="none", advanced=True)
+    sh = "http://www.w3.org/ns/shacl#"
+    return [
+        str(report.value(r, URIRef(sh + "resultMessage")))
+        for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
+        if report.value(r, URIRef(sh + "resultSeverity")) == URIRef(sh + "Violation")
+    ]
+
+
+@pytest.mark.parametrize("file", ["catalog.ttl", "catalog.jsonld"])
+def test_catalog_has_no_violation_of_the_mandatory_shapes(built_site: Path, file: str) -> None:
+    assert _violations(_graph(built_site / file), "shapes.ttl") == []
+
+
+def test_catalog_has_no_violation_of_the_range_shapes(built_site: Path) -> None:
+    assert _violations(_graph(built_site / "catalog.ttl"), "range.ttl") == []
+
+
+def test_the_shapes_do_catch_a_dataset_without_title(built_site: Path) -> None:
+    """Proves the validation above can fail: remove every dataset title and it must."""
+    graph = _graph(built_site / "catalog.ttl")
+    for dataset in graph.subjects(RDF.type, DCAT.Dataset):
+        graph.remove((dataset, DCTERMS.title, None))
+    assert _violations(graph, "shapes.ttl")
+
+
+@pytest.mark.parametrize(
+    "name", ["plan-indicators", "facility-counts", "survey-results", "opendata-list"]
+)
+def test_each_dataset_file_is_valid_and_complete(built_site: Path, name: str) -> None:
+    for suffix in ("ttl", "jsonld"):
+        graph = _graph(built_site / "datasets" / name / f"dataset.{suffix}")
+        assert _violations(graph, "shapes.ttl") == []
+        distributions = list(graph.subjects(RDF.type, DCAT.Distribution))
+        assert len(distributions) >= 2
+        for dist in distributions:
+            media = graph.value(dist, DCAT.mediaType)
+            assert str(media).startswith("http://www.iana.org/assignments/media-types/")
+            assert graph.value(dist, DCTERMS.license) == URIRef(
+                "https://creativecommons.org/licenses/by/4.0/"
+            )
+            size = graph.value(dist, DCAT.byteSize)
+            assert size.datatype == XSD.nonNegativeInteger and int(size) > 0
+            checksum = graph.value(dist, URIRef(SPDX + "checksum"))
+            assert graph.value(checksum, URIRef(SPDX + "algorithm")) == URIRef(
+                SPDX + "checksumAlgorithm_sha256"
+            )
+            assert len(str(graph.value(checksum, URIRef(SPDX + "checksumValue")))) == 64
+        dataset = next(graph.subjects(RDF.type, DCAT.Dataset))
+        assert (dataset, DCTERMS.title, Literal(graph.value(dataset, DCTERMS.title))) in graph
+        assert graph.value(dataset, DCTERMS.publisher) is not None
+        assert graph.value(dataset, DCAT.contactPoint) is not None
+        assert graph.value(dataset, DCTERMS.spatial) is not None
+        assert graph.value(dataset, DCTERMS.modified).datatype == XSD.dateTime
+
+
+def test_temporal_coverage_is_a_period_of_fiscal_years(built_site: Path) -> None:
+    graph = _graph(built_site / "datasets/plan-indicators/dataset.ttl")
+    period = graph.value(next(graph.subjects(RDF.type, DCAT.Dataset)), DCTERMS.temporal)
+    assert (period, RDF.type, DCTERMS.PeriodOfTime) in graph
+    assert str(graph.value(period, DCAT.startDate)) == "2019-04-01"
+    assert str(graph.value(period, DCAT.endDate)) == "2027-03-31"

@@ -1,0 +1,161 @@
+"""The catalog site in a real browser: Debian's headless Chromium driven by Playwright.
+
+Pages are opened from disk (file://), as the static site promises to work with no server.
+Screenshots of the index and the plan-indicators page are kept in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must install Debian's chromium (see .ci/run)")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def _open(page, path: Path) -> None:
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+
+
+def _visible_titles(page) -> list[str]:
+    return page.locator("#datasets > li:not([hidden]) h2").all_inner_texts()
+
+
+def test_index_loads_without_errors_and_lists_every_dataset(page, built_site: Path) -> None:
+    _open(page, built_site / "index.html")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    assert len(_visible_titles(page)) == 4
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "index.png"), full_page=True)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Wi-Fi", "港区 施設・サービス数（港区基本計画 政策24～26より）"),
+        ("ＷｉＦｉ", "港区 施設・サービス数（港区基本計画 政策24～26より）"),
+        ("人権", "港区 区民意識調査等の結果（港区基本計画 政策24～26より）"),
+        ("見込", "港区基本計画 成果指標（政策24～26）"),  # a field title
+    ],
+)
+def test_search_finds_datasets_by_any_japanese_substring(
+    page, built_site: Path, query: str, expected: str
+) -> None:
+    _open(page, built_site / "index.html")
+    page.fill("#q", query)
+    assert expected in _visible_titles(page)
+    assert page.errors == []
+
+
+def test_search_for_open_data_finds_the_catalog_list(page, built_site: Path) -> None:
+    _open(page, built_site / "index.html")
+    page.fill("#q", "オープンデータ")
+    titles = _visible_titles(page)
+    assert "オープンデータ一覧" in titles and len(titles) < 4 + 1
+    page.fill("#q", "存在しない語句")
+    assert _visible_titles(page) == [] and page.locator("#empty").is_visible()
+
+
+def test_filters_by_theme_tag_and_format(page, built_site: Path) -> None:
+    _open(page, built_site / "index.html")
+    page.select_option("#theme", "人権・男女平等")
+    assert _visible_titles(page) == ["港区 区民意識調査等の結果（港区基本計画 政策24～26より）"]
+    page.select_option("#theme", "")
+    page.select_option("#tag", "公衆無線LAN")
+    assert _visible_titles(page) == ["港区 施設・サービス数（港区基本計画 政策24～26より）"]
+    page.select_option("#tag", "")
+    page.select_option("#format", "Parquet")
+    assert len(_visible_titles(page)) == 4
+
+
+def test_search_is_reachable_by_keyboard(page, built_site: Path) -> None:
+    _open(page, built_site / "index.html")
+    page.keyboard.press("Tab")  # the skip link first
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "q"
+
+
+@pytest.mark.parametrize(
+    "name", ["plan-indicators", "facility-counts", "survey-results", "opendata-list"]
+)
+def test_dataset_pages_load_and_every_download_resolves(page, built_site: Path, name: str) -> None:
+    _open(page, built_site / "datasets" / name / "index.html")
+    assert page.errors == []
+    links = page.locator("a[href]").evaluate_all("els => els.map(e => e.href)")
+    local = [unquote(urlparse(h).path) for h in links if h.startswith("file://")]
+    assert len(local) >= 3
+    for target in local:
+        assert Path(target).is_file(), target
+    downloads = page.locator("a[download]").evaluate_all("els => els.map(e => e.href)")
+    assert {Path(urlparse(h).path).suffix for h in downloads} == {".csv", ".parquet"}
+    assert page.locator("table.preview tbody tr").count() >= 1
+    assert "出典：港区オープンデータカタログサイト" in page.locator("#attribution").input_value()
+
+
+def test_plan_indicator_charts_are_drawn_without_javascript(browser, built_site: Path) -> None:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    _open(page, built_site / "datasets/plan-indicators/index.html")
+    charts = page.locator("figure svg.chart")
+    assert charts.count() == 31
+    assert charts.first.bounding_box()["height"] > 100
+    assert page.locator("figure#chart-P26-2-1").count() == 1  # the 70～80％ range
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "plan-indicators.png"), full_page=True)
+    context.close()
+
+
+def test_pages_fit_a_phone(browser, built_site: Path) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    for path in (built_site / "index.html", built_site / "datasets/plan-indicators/index.html"):
+        _open(page, path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
