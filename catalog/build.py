@@ -11,8 +11,9 @@ from pipeline.build import RunResult
 from pipeline.publisher import Publisher
 
 from . import ckan, dcat, opendata_list
-from .context import Catalog
+from .context import THEMES, Catalog
 from .quality import metadata_problems
+from .search import write_index
 from .site import write_site
 
 
@@ -43,6 +44,23 @@ def build_catalog(site: Path, publisher: Publisher, base_url: str, result: RunRe
         (site / "datasets" / name / "dataset.ttl").write_text(turtle, encoding="utf-8")
         (site / "datasets" / name / "dataset.jsonld").write_text(jsonld, encoding="utf-8")
     write_json(site / "catalog.json", ckan.search_result(packages))
+    field_titles = {
+        name: [f.get("title", "") for r in p["resources"] for f in r["schema"]["fields"]]
+        for name, p in catalog.packages.items()
+    }
+    write_index(site, packages, field_titles)
+    write_json(
+        site / "api" / "site.json",
+        {
+            "organization": ckan.organization(catalog),
+            "groups": [ckan.group(catalog, title) for title in THEMES],
+            "status": {
+                "site_title": publisher.catalog_title,
+                "site_description": publisher.catalog_title_en,
+                "site_url": catalog.base_url,
+            },
+        },
+    )
     turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))
     (site / "catalog.ttl").write_text(turtle, encoding="utf-8")
     (site / "catalog.jsonld").write_text(jsonld, encoding="utf-8")

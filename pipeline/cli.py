@@ -120,6 +120,33 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
     sys.exit(0 if result.valid else EXIT_INVALID)
 
 
+@cli.command("serve")
+@click.option(
+    "--site",
+    "site",
+    default="dist",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="作成済みのサイト / a built site folder",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve_command(site: Path, host: str, port: int) -> None:
+    """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
+    if not (site / "api" / "index.parquet").is_file():
+        click.echo(
+            f"{site} に作成済みのカタログがありません。先に opendata build を実行してください"
+            f" / no built catalog in {site}; run `opendata build` first",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+    import uvicorn
+
+    from catalog.serve import create_app
+
+    uvicorn.run(create_app(site), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Entry point: no Python traceback reaches an officer unless OPENDATA_DEBUG is set."""
     try:

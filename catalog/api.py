@@ -1,0 +1,313 @@
+"""CKAN Action API v3, read side, answered from a built site folder.
+
+Each action takes CKAN's parameters (already merged from the query string or the JSON body)
+and returns CKAN's `result`, or raises an `ActionError` carrying CKAN's `__type` and status.
+Nothing here writes: every write action is an Authorization Error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.definition import LICENSES
+
+from .search import FACETS, QueryError, SearchIndex
+
+MAX_ROWS = 1000
+MAX_START = 1_000_000
+MAX_Q = 500
+MAX_LIMIT = 100_000
+CKAN_API_VERSION = "2.11.0"  # the Action API level these answers follow
+WRITE_PREFIXES = ("create", "update", "patch", "delete", "purge", "member_", "follow", "revise")
+
+
+# CKAN's error kinds and their HTTP statuses.
+ERROR_STATUS = {
+    "Not Found Error": 404,
+    "Authorization Error": 403,
+    "Validation Error": 409,
+    "Search Query Error": 400,
+    "Bad Request": 400,
+}
+
+
+class ActionError(Exception):
+    def __init__(self, kind: str, message: str | dict[str, list[str]]):
+        super().__init__(str(message))
+        self.kind = kind
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return ERROR_STATUS[self.kind]
+
+    def body(self) -> dict[str, Any]:
+        if isinstance(self.message, dict):  # CKAN puts field errors beside __type
+            return {"__type": self.kind, **self.message}
+        return {"__type": self.kind, "message": self.message}
+
+
+def not_found(what: str) -> ActionError:
+    return ActionError("Not Found Error", f"{what} が見つかりません / not found")
+
+
+def invalid(field: str, message: str) -> ActionError:
+    return ActionError("Validation Error", {field: [message]})
+
+
+class Actions:
+    """The read actions over one site folder."""
+
+    def __init__(self, site: Path):
+        self.site = site
+        self.index = SearchIndex.load(site)
+        meta = json.loads((site / "api" / "site.json").read_text(encoding="utf-8"))
+        self.organization: dict[str, Any] = meta["organization"]
+        self.groups: dict[str, dict[str, Any]] = {g["name"]: g for g in meta["groups"]}
+        self.status: dict[str, Any] = meta["status"]
+        self.registry: dict[str, Callable[[dict[str, Any]], Any]] = {
+            name.removeprefix("action_"): getattr(self, name)
+            for name in dir(self)
+            if name.startswith("action_")
+        }
+
+    def call(self, action: str, params: dict[str, Any]) -> Any:
+        if action in self.registry:
+            return self.registry[action](params)
+        if action.startswith(WRITE_PREFIXES) or any(f"_{p}" in action for p in WRITE_PREFIXES):
+            raise ActionError(
+                "Authorization Error",
+                f"{action}: このサーバーは読み取り専用です / read-only server",
+            )
+        raise ActionError("Bad Request", f"不明なアクション / unknown action: {action}")
+
+    # -- datasets ---------------------------------------------------------------------------
+    def package(self, name: str) -> dict[str, Any]:
+        return _read_package(self.site, name)
+
+    def action_package_list(self, params: dict[str, Any]) -> list[str]:
+        """Names of all datasets, sorted (limit, offset)."""
+        limit, offset = _paging(params)
+        names = self.index.names
+        return names[offset : offset + limit] if limit is not None else names[offset:]
+
+    def action_package_show(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One dataset by name or id."""
+        name_or_id = _text(params, "id") or _text(params, "name_or_id")
+        if not name_or_id:
+            raise invalid("name_or_id", "Missing value")
+        name = self.index.resolve(name_or_id)
+        if name is None:
+            raise not_found(f"データセット {name_or_id}")
+        return self.package(name)
+
+    def action_current_package_list_with_resources(
+        self, params: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Datasets with their resources, newest first (limit, offset)."""
+        limit, offset = _paging(params)
+        found = self.index.search(
+            sort="metadata_modified desc", rows=limit or MAX_LIMIT, start=offset
+        )
+        return [self.package(n) for n in found.names]
+
+    def action_package_search(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Japanese substring search (q), filters (fq), paging, sorting and facets."""
+        q = _text(params, "q")
+        if len(q) > MAX_Q:
+            raise invalid("q", f"Must be at most {MAX_Q} characters")
+        rows = _int(params, "rows", 10, 0, MAX_ROWS)
+        start = _int(params, "start", 0, 0, MAX_START)
+        facet_fields = _facet_fields(params)
+        sort = _text(params, "sort") or "score desc, metadata_modified desc"
+        try:
+            found = self.index.search(
+                q=q,
+                fq=_text(params, "fq"),
+                sort=sort,
+                rows=rows,
+                start=start,
+                facet_fields=facet_fields,
+                facet_limit=_int(params, "facet.limit", 50, -1, 1000),
+                facet_mincount=_int(params, "facet.mincount", 1, 0, MAX_LIMIT),
+            )
+        except QueryError as exc:
+            raise ActionError("Search Query Error", str(exc)) from exc
+        return {
+            "count": found.count,
+            "sort": sort,
+            "results": [self.package(n) for n in found.names],
+            "facets": {f: dict(items) for f, items in found.facets.items()},
+            "search_facets": {
+                f: {
+                    "title": f,
+                    "items": [
+                        {"name": v, "display_name": self._display(f, v), "count": n}
+                        for v, n in items
+                    ],
+                }
+                for f, items in found.facets.items()
+            },
+        }
+
+    def _display(self, facet: str, value: str) -> str:
+        if facet == "groups" and value in self.groups:
+            return self.groups[value]["title"]
+        if facet == "organization" and value == self.organization["name"]:
+            return self.organization["title"]
+        return value
+
+    def action_resource_show(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One resource by id."""
+        resource_id = _text(params, "id")
+        if not resource_id:
+            raise invalid("id", "Missing value")
+        name = self.index.dataset_of_resource(resource_id)
+        if name is None:
+            raise not_found(f"リソース {resource_id}")
+        return next(r for r in self.package(name)["resources"] if r["id"] == resource_id)
+
+    def action_tag_list(self, params: dict[str, Any]) -> list[str]:
+        """Every tag, sorted (query narrows by substring)."""
+        query = _text(params, "query")
+        tags = sorted({t for row in self.index.table.column("tags").to_pylist() for t in row})
+        return [t for t in tags if query in t]
+
+    # -- organizations and groups -------------------------------------------------------------
+    def action_organization_list(self, params: dict[str, Any]) -> list[Any]:
+        """The publishing organization (all_fields for the dict)."""
+        return (
+            [self._with_count("organization", self.organization)]
+            if _bool(params, "all_fields")
+            else [self.organization["name"]]
+        )
+
+    def action_organization_show(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = _text(params, "id")
+        if not name:
+            raise invalid("id", "Missing value")
+        if name not in (self.organization["name"], self.organization["id"]):
+            raise not_found(f"組織 {name}")
+        return self._show("organization", self.organization, params)
+
+    def action_group_list(self, params: dict[str, Any]) -> list[Any]:
+        """Themes as CKAN groups (all_fields for the dicts)."""
+        groups = sorted(self.groups.values(), key=lambda g: g["name"])
+        if _bool(params, "all_fields"):
+            return [self._with_count("groups", g) for g in groups]
+        return [g["name"] for g in groups]
+
+    def action_group_show(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = _text(params, "id")
+        if not name:
+            raise invalid("id", "Missing value")
+        group = self.groups.get(name) or next(
+            (g for g in self.groups.values() if g["id"] == name), None
+        )
+        if group is None:
+            raise not_found(f"グループ {name}")
+        return self._show("groups", group, params)
+
+    def _with_count(self, facet: str, entity: dict[str, Any]) -> dict[str, Any]:
+        found = self.index.search(fq=f'{facet}:"{entity["name"]}"', rows=0)
+        return {**entity, "package_count": found.count}
+
+    def _show(self, facet: str, entity: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        result = self._with_count(facet, entity)
+        if _bool(params, "include_datasets"):
+            found = self.index.search(fq=f'{facet}:"{entity["name"]}"', rows=MAX_ROWS)
+            result["packages"] = [self.package(n) for n in found.names]
+        return result
+
+    # -- the site -----------------------------------------------------------------------------
+    def action_license_list(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The licences datasets here may use."""
+        return [
+            {
+                "id": lic_id,
+                "title": lic["title"],
+                "url": lic["path"],
+                "is_okd_compliant": True,
+                "is_osi_compliant": False,
+                "status": "active",
+                "od_conformance": "approved",
+                "osd_conformance": "not reviewed",
+            }
+            for lic_id, lic in LICENSES.items()
+        ]
+
+    def action_status_show(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Site title, URL, locale and the CKAN API level answered."""
+        return {
+            **self.status,
+            "ckan_version": CKAN_API_VERSION,
+            "extensions": [],
+            "locale_default": "ja",
+        }
+
+    def action_help_show(self, params: dict[str, Any]) -> str:
+        """The documentation of an action."""
+        name = _text(params, "name")
+        if name not in self.registry:
+            raise not_found(f"アクション {name}")
+        return (self.registry[name].__doc__ or name).strip()
+
+
+@lru_cache(maxsize=4096)
+def _read_package(site: Path, name: str) -> dict[str, Any]:
+    return json.loads((site / "datasets" / name / "package.json").read_text(encoding="utf-8"))
+
+
+def _text(params: dict[str, Any], key: str) -> str:
+    value = params.get(key, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    if not isinstance(value, str | int | float):
+        raise invalid(key, "Must be a string")
+    return str(value)
+
+
+def _int(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    raw = params.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw if not isinstance(raw, list) else raw[-1])
+    except (TypeError, ValueError):
+        raise invalid(key, "Invalid integer") from None
+    if isinstance(raw, bool) or not low <= value <= high:
+        raise invalid(key, f"Must be between {low} and {high}")
+    return value
+
+
+def _bool(params: dict[str, Any], key: str) -> bool:
+    value = params.get(key, False)
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def _paging(params: dict[str, Any]) -> tuple[int | None, int]:
+    limit = _int(params, "limit", -1, -1, MAX_LIMIT)
+    return (None if limit < 0 else limit), _int(params, "offset", 0, 0, MAX_START)
+
+
+def _facet_fields(params: dict[str, Any]) -> list[str]:
+    raw = params.get("facet.field")
+    if raw in (None, ""):
+        return list(FACETS)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
+        raise invalid("facet.field", "Must be a JSON list of field names")
+    unknown = [f for f in raw if f not in FACETS]
+    if unknown:
+        raise ActionError(
+            "Search Query Error", f"facet.field {unknown} is not one of {list(FACETS)}"
+        )
+    return raw

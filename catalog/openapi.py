@@ -1,0 +1,192 @@
+"""The OpenAPI 3.0 description of every route `opendata serve` answers (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+
+# action → its parameters (name → schema); the same for GET (query) and POST (JSON body).
+ACTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "package_list": {"limit": INTEGER, "offset": INTEGER},
+    "package_show": {"id": STRING},
+    "package_search": {
+        "q": STRING,
+        "fq": STRING,
+        "rows": INTEGER,
+        "start": INTEGER,
+        "sort": STRING,
+        "facet.field": STRING,
+        "facet.limit": INTEGER,
+        "facet.mincount": INTEGER,
+    },
+    "current_package_list_with_resources": {"limit": INTEGER, "offset": INTEGER},
+    "organization_list": {"all_fields": BOOLEAN},
+    "organization_show": {"id": STRING, "include_datasets": BOOLEAN},
+    "group_list": {"all_fields": BOOLEAN},
+    "group_show": {"id": STRING, "include_datasets": BOOLEAN},
+    "tag_list": {"query": STRING},
+    "resource_show": {"id": STRING},
+    "license_list": {},
+    "status_show": {},
+    "help_show": {"name": STRING},
+}
+
+ERROR_STATUSES = {
+    "400": "Search Query Error, malformed request or unknown action",
+    "403": "Authorization Error (this server is read-only)",
+    "404": "Not Found Error",
+    "409": "Validation Error",
+}
+
+
+def _envelope(result: dict[str, Any] | None) -> dict[str, Any]:
+    if result is None:
+        return {
+            "type": "object",
+            "required": ["help", "success", "error"],
+            "properties": {
+                "help": STRING,
+                "success": {"type": "boolean", "enum": [False]},
+                "error": {
+                    "type": "object",
+                    "required": ["__type"],
+                    "properties": {"__type": STRING, "message": STRING},
+                },
+            },
+        }
+    return {
+        "type": "object",
+        "required": ["help", "success", "result"],
+        "properties": {
+            "help": STRING,
+            "success": {"type": "boolean", "enum": [True]},
+            "result": result,
+        },
+    }
+
+
+PACKAGE = {
+    "type": "object",
+    "required": ["id", "name", "title", "resources", "tags", "organization", "metadata_modified"],
+    "properties": {
+        "id": STRING,
+        "name": STRING,
+        "title": STRING,
+        "notes": STRING,
+        "license_id": STRING,
+        "metadata_modified": STRING,
+        "tags": {"type": "array", "items": {"type": "object"}},
+        "resources": {"type": "array", "items": {"type": "object"}},
+        "organization": {"type": "object"},
+    },
+}
+RESULTS: dict[str, dict[str, Any]] = {
+    "package_list": {"type": "array", "items": STRING},
+    "package_show": PACKAGE,
+    "package_search": {
+        "type": "object",
+        "required": ["count", "results", "search_facets"],
+        "properties": {
+            "count": INTEGER,
+            "sort": STRING,
+            "results": {"type": "array", "items": PACKAGE},
+            "facets": {"type": "object"},
+            "search_facets": {"type": "object"},
+        },
+    },
+    "current_package_list_with_resources": {"type": "array", "items": PACKAGE},
+    "organization_list": {"type": "array"},
+    "organization_show": {"type": "object", "required": ["name", "title"]},
+    "group_list": {"type": "array"},
+    "group_show": {"type": "object", "required": ["name", "title"]},
+    "tag_list": {"type": "array", "items": STRING},
+    "resource_show": {"type": "object", "required": ["id", "url", "format", "size", "hash"]},
+    "license_list": {
+        "type": "array",
+        "items": {"type": "object", "required": ["id", "title", "url"]},
+    },
+    "status_show": {"type": "object", "required": ["site_title", "ckan_version"]},
+    "help_show": STRING,
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(action: str, method: str) -> dict[str, Any]:
+    params = ACTIONS[action]
+    operation: dict[str, Any] = {
+        "operationId": f"{action}_{method}",
+        "summary": f"CKAN {action}",
+        "tags": ["CKAN Action API"],
+        "responses": {
+            "200": _json(_envelope(RESULTS[action]), "success"),
+            **{status: _json(_envelope(None), text) for status, text in ERROR_STATUSES.items()},
+        },
+    }
+    if method == "get":
+        operation["parameters"] = [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in params.items()
+        ]
+    else:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": {"type": "object", "properties": params}}},
+        }
+    return operation
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for action in ACTIONS:
+        item = {"get": _operation(action, "get"), "post": _operation(action, "post")}
+        paths[f"/api/3/action/{action}"] = item
+    not_found = _json(_envelope(None), "no such dataset")
+    for suffix, media in (("jsonld", "application/ld+json"), ("ttl", "text/turtle")):
+        paths[f"/dataset/{{name}}.{suffix}"] = {
+            "get": {
+                "operationId": f"dataset_{suffix}",
+                "summary": f"DCAT-AP 3 of one dataset ({suffix})",
+                "tags": ["DCAT"],
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": STRING}],
+                "responses": {
+                    "200": {"description": "the dataset", "content": {media: {}}},
+                    "404": not_found,
+                },
+            }
+        }
+    for path, media, text in (
+        (
+            "/catalog.json",
+            "application/json",
+            "the CKAN package_search result of the whole catalog",
+        ),
+        ("/catalog.jsonld", "application/ld+json", "DCAT-AP 3 of the catalog (JSON-LD)"),
+        ("/catalog.ttl", "text/turtle", "DCAT-AP 3 of the catalog (Turtle)"),
+    ):
+        paths[path] = {
+            "get": {
+                "operationId": path.strip("/").replace(".", "_"),
+                "summary": text,
+                "tags": ["files"],
+                "responses": {"200": {"description": text, "content": {media: {}}}},
+            }
+        }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "港区オープンデータ CKAN 互換 API / Minato City open data, CKAN-compatible read API",
+            "version": "1.0.0",
+            "description": "CKAN Action API v3 (read side) with Japanese substring search; DCAT-AP 3 feeds; "
+            "dataset files under /datasets/<name>/ with ETag, Last-Modified and Range. "
+            "/api/action/<action> answers the same as /api/3/action/<action>.",
+        },
+        "paths": paths,
+    }
