@@ -286,7 +286,14 @@ def _int(params: dict[str, Any], key: str, default: int, low: int, high: int) ->
 
 def _bool(params: dict[str, Any], key: str) -> bool:
     value = params.get(key, False)
-    return value is True or str(value).lower() in ("true", "1", "yes")
+    if isinstance(value, list):
+        value = value[-1] if value else False
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise invalid(key, "Must be true or false")
+    return text in ("true", "1", "yes")
 
 
 def _paging(params: dict[str, Any]) -> tuple[int | None, int]:

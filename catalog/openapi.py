@@ -8,22 +8,24 @@ from typing import Any
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
+LIMIT = {"type": "integer", "minimum": -1, "maximum": 100000}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 1000000}
 
 # action → its parameters (name → schema); the same for GET (query) and POST (JSON body).
 ACTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "package_list": {"limit": INTEGER, "offset": INTEGER},
+    "package_list": {"limit": LIMIT, "offset": OFFSET},
     "package_show": {"id": STRING},
     "package_search": {
-        "q": STRING,
-        "fq": STRING,
-        "rows": INTEGER,
-        "start": INTEGER,
+        "q": {"type": "string", "maxLength": 500},
+        "fq": STRING,  # Solr-like clauses; one it cannot parse is a 400 Search Query Error
+        "rows": {"type": "integer", "minimum": 0, "maximum": 1000},
+        "start": OFFSET,
         "sort": STRING,
         "facet.field": STRING,
-        "facet.limit": INTEGER,
-        "facet.mincount": INTEGER,
+        "facet.limit": {"type": "integer", "minimum": -1, "maximum": 1000},
+        "facet.mincount": {"type": "integer", "minimum": 0, "maximum": 100000},
     },
-    "current_package_list_with_resources": {"limit": INTEGER, "offset": INTEGER},
+    "current_package_list_with_resources": {"limit": LIMIT, "offset": OFFSET},
     "organization_list": {"all_fields": BOOLEAN},
     "organization_show": {"id": STRING, "include_datasets": BOOLEAN},
     "group_list": {"all_fields": BOOLEAN},

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.writers import sha256_file
 
 from .api import ActionError, Actions
-from .openapi import openapi
+from .openapi import ACTIONS, openapi
 
 for media_type, suffix in (
     ("application/vnd.apache.parquet", ".parquet"),
@@ -33,6 +33,8 @@ for media_type, suffix in (
 ):
     mimetypes.add_type(media_type, suffix)
 
+# Every method reaches the action route, which answers 405 with `Allow: GET, POST` itself.
+ACTION_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 MAX_BODY = 64 * 1024
 MAX_QUERY = 8 * 1024
 GZIP_MIN = 1024
@@ -80,8 +82,9 @@ def _matches(scope: Scope, etag: str) -> bool:
     return etag in [tag.strip() for tag in wanted.split(",")]
 
 
-class AllowAnyOrigin:
-    """`Access-Control-Allow-Origin: *` on every answer: the API and files are public."""
+class PublicHeaders:
+    """`Access-Control-Allow-Origin: *` on every answer (the API and files are public), and the
+    `Allow` header that a 405 owes the client."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -120,6 +123,14 @@ def create_app(site: Path) -> Starlette:
 
     async def action(request: Request) -> Response:
         name = request.path_params["action"]
+        if request.method not in ("GET", "POST"):
+            error = ActionError(
+                "Bad Request", f"{request.method} は使えません（GET / POST） / method not allowed"
+            )
+            response = envelope(request, name, error=error)
+            response.status_code = 405
+            response.headers["allow"] = "GET, POST"
+            return response
         try:
             params = await _params(request)
             return envelope(request, name, actions.call(name, params))
@@ -141,12 +152,12 @@ def create_app(site: Path) -> Starlette:
 
     routes = [
         Route("/openapi.json", spec, methods=["GET"]),
-        Route("/api/3/action/{action}", action, methods=["GET", "POST"], name="action"),
-        Route("/api/action/{action}", action, methods=["GET", "POST"]),
+        Route("/api/3/action/{action}", action, methods=ACTION_METHODS, name="action"),
+        Route("/api/action/{action}", action, methods=ACTION_METHODS),
         Route("/dataset/{name}.{suffix:str}", dcat_file, methods=["GET"]),
         Mount("/", app=SiteFiles(site)),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(AllowAnyOrigin)])
+    app = Starlette(routes=routes, middleware=[Middleware(PublicHeaders)])
     return app
 
 
@@ -179,5 +190,23 @@ async def _params(request: Request) -> dict[str, Any]:
                     "Bad Request",
                     "本文は JSON オブジェクトにしてください / body must be a JSON object",
                 )
+            _check_types(request.path_params["action"], data)
             params.update(data)
     return params
+
+
+JSON_TYPES = {"integer": int, "boolean": bool, "string": str}
+
+
+def _check_types(action: str, body: dict[str, Any]) -> None:
+    """A JSON body says its types: a wrong one is a Validation Error, as the OpenAPI says."""
+    errors = {}
+    for key, schema in ACTIONS.get(action, {}).items():
+        if key not in body:
+            continue
+        expected = JSON_TYPES[schema["type"]]
+        value = body[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            errors[key] = [f"Must be a JSON {schema['type']}"]
+    if errors:
+        raise ActionError("Validation Error", errors)
