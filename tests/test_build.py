@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+
 from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, write_dataset
 
 

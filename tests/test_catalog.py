@@ -8,8 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, opendata, write_dataset
 from frictionless_ckan_mapper import ckan_to_frictionless
+
+from conftest import MINIMAL, opendata, write_dataset
 
 PACKAGE_KEYS = {
     "id", "name", "title", "type", "state", "private", "notes", "url", "version", "author",

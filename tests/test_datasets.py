@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+
 from conftest import ROOT, SHARED
 
 UPSTREAM = SHARED / "sources/minato-basic-plan-policies-24-26.txt"

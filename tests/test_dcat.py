@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 from pyshacl import validate
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
+
+from conftest import SHARED
 
 SHAPES = SHARED / "reference/dcat-ap-3.0.1"
 SPDX = "http://spdx.org/rdf/terms#"

@@ -285,7 +285,7 @@ def test_dcat_routes(server: str) -> None:
 
 
 def test_the_static_site_is_served_at_the_root(server: str) -> None:
-    status, headers, body = _get(f"{server}/")
+    status, _, body = _get(f"{server}/")
     assert status == 200 and "港区オープンデータカタログサイト" in body.decode()
 
 
