@@ -18,6 +18,7 @@ from .context import FREQUENCIES, THEMES, Catalog, fiscal_period, issued, meta, 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 ADMS = Namespace("http://www.w3.org/ns/adms#")
+DCAT_VERSION = URIRef("http://www.w3.org/ns/dcat#version")  # DCAT 3; rdflib's DCAT is version 2
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
 JAPANESE = URIRef(f"{EU}language/JPN")
@@ -137,7 +138,7 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     graph.add((node, DCTERMS.language, _typed(graph, JAPANESE, DCTERMS.LinguisticSystem)))
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
     if package.get("version"):
-        graph.add((node, DCAT.version, Literal(package["version"])))
+        graph.add((node, DCAT_VERSION, Literal(package["version"])))
     for key, predicate in (
         (issued(package), DCTERMS.issued),
         (modified(package), DCTERMS.modified),

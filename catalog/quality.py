@@ -39,6 +39,8 @@ def metadata_problems(package: dict[str, Any]) -> list[Problem]:
         problems.append(
             "英語のタイトル・説明（title_en, description_en）がありません / no English title or description"
         )
+    if not package.get("created"):
+        problems.append("作成日（created）がありません / no created date, so no catalog dates")
     if not package.get("sources"):
         problems.append("出典（sources）がありません / no upstream source")
     if not extra.get("department"):

@@ -1,10 +1,16 @@
-"""Japanese search over the catalog, column-wise with Arrow.
+"""Japanese search over the catalog, column-wise with Arrow and NumPy.
 
-`opendata build` writes `dist/api/index.parquet`: one row per dataset with its folded title and
-folded text (NFKC, lower case, no spaces or hyphens — the same folding as the site's search),
-facet values as lists, and the modification time. A query is a substring scan of those two
-columns, so any Japanese word matches, two characters long or ten (「人権」 inside 「人権意識」),
-which CKAN's whitespace tokenizer cannot do. Title hits rank above description hits.
+`opendata build` writes two files into `dist/api/`:
+- `index.arrow`: one row per dataset (sorted by name) with its folded title and folded text
+  (NFKC, lower case, no spaces or hyphens — the folding of the site's search too), facet
+  values as lists, and the modification time;
+- `bigrams.arrow`: for every two-character sequence of the folded texts, the rows having it.
+
+A query term is looked up by its bigrams (the rows having all of them), then confirmed by a
+substring test on those rows only, so any Japanese word matches — two characters long or ten,
+「人権」 inside 「人権意識」 — which CKAN's whitespace tokenizer cannot do. A one-character term
+scans every row. Title hits rank above description hits. Facets are counted with bincount over
+pre-coded values.
 """
 
 from __future__ import annotations
@@ -18,27 +24,30 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from .site import fold
+from .text import bigrams, fold
 
-INDEX = Path("api") / "index.parquet"
+# Arrow IPC files, uncompressed: the server memory-maps them, so start-up reads next to nothing.
+INDEX = Path("api") / "index.arrow"
+BIGRAMS = Path("api") / "bigrams.arrow"
 FACETS = ("tags", "organization", "groups", "res_format", "license_id")
 LIST_FIELDS = {"tags", "groups", "res_format"}
 FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
 SORTS = ("score", "metadata_modified", "name", "title_string")
 MAX_CLAUSES = 20
+CLAUSE = re.compile(r'(\S+?):("[^"]*"|\[[^\]]*\]|\S+)')
 
 
 class QueryError(ValueError):
     """A query the index cannot run (CKAN's 'Search Query Error')."""
 
 
+# -- building (opendata build) ------------------------------------------------------------------
 def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str]]) -> pa.Table:
     """The search index of these CKAN package dicts (and their fields' Japanese titles)."""
 
     def text(p: dict[str, Any]) -> str:
-        extras = {e["key"]: e["value"] for e in p["extras"]}
+        extras = {e["key"]: e["value"] for e in p.get("extras", [])}
         return " ".join(
             [
                 p["title"],
@@ -63,7 +72,7 @@ def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str
             "res_format": [sorted({r["format"] for r in p["resources"]}) for p in packages],
             "license_id": [p["license_id"] for p in packages],
             "metadata_modified": pa.array(
-                [datetime.fromisoformat(p["metadata_modified"]) for p in packages],
+                [_modified(p) for p in packages],
                 pa.timestamp("s", tz="UTC"),
             ),
             "resource_ids": [[r["id"] for r in p["resources"]] for p in packages],
@@ -71,14 +80,43 @@ def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str
     ).sort_by("name")
 
 
+def _modified(package: dict[str, Any]) -> datetime:
+    """When the package last changed; a package without dates sorts as the oldest."""
+    stamp = package.get("metadata_modified")
+    return datetime.fromisoformat(stamp) if stamp else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bigram_table(index: pa.Table) -> pa.Table:
+    """For each bigram of the folded texts, the (ascending) rows that contain it."""
+    postings: dict[str, list[int]] = {}
+    for row, text in enumerate(index.column("text_key").to_pylist()):
+        for gram in bigrams(text):
+            postings.setdefault(gram, []).append(row)
+    grams = sorted(postings)
+    return pa.table(
+        {"bigram": grams, "rows": pa.array([postings[g] for g in grams], pa.list_(pa.int32()))}
+    )
+
+
 def write_index(
     site: Path, packages: list[dict[str, Any]], field_titles: dict[str, list[str]]
 ) -> None:
-    path = site / INDEX
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(index_table(packages, field_titles), path, compression="zstd")
+    (site / INDEX).parent.mkdir(parents=True, exist_ok=True)
+    index = index_table(packages, field_titles)
+    _write_arrow(index, site / INDEX)
+    _write_arrow(bigram_table(index), site / BIGRAMS)
 
 
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+
+
+# -- searching (opendata serve) -----------------------------------------------------------------
 @dataclass
 class SearchResult:
     count: int
@@ -86,30 +124,47 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
 
 
+@dataclass
+class Coded:
+    """A facet's values as codes: for list fields one (row, code) pair per value."""
+
+    values: list[str]
+    rows: np.ndarray
+    codes: np.ndarray
+
+
 class SearchIndex:
-    def __init__(self, table: pa.Table):
+    def __init__(self, table: pa.Table, grams: pa.Table):
         self.table = table
+        self.size = table.num_rows
         self.names = table.column("name").to_pylist()
         self._positions = {name: i for i, name in enumerate(self.names)}
-        self._ids = dict(zip(table.column("id").to_pylist(), self.names, strict=True))
-        self._modified = table.column("metadata_modified").cast(pa.int64()).to_numpy()
+        self._ids: dict[str, str] | None = None  # built on the first lookup by id
+        self._modified = _ints(table.column("metadata_modified").cast(pa.int64()))
         self._titles: np.ndarray | None = None
+        rows = grams.column("rows").combine_chunks()
+        self._gram_rows = _ints(rows.values)
+        self._gram_offsets = _ints(rows.offsets)
+        self._grams = {g: i for i, g in enumerate(grams.column("bigram").to_pylist())}
+        self._coded = {field: _code(table.column(field), field in LIST_FIELDS) for field in FACETS}
 
     @classmethod
     def load(cls, site: Path) -> SearchIndex:
-        return cls(pq.read_table(site / INDEX))
+        return cls(_read_arrow(site / INDEX), _read_arrow(site / BIGRAMS))
 
     def resolve(self, name_or_id: str) -> str | None:
-        return name_or_id if name_or_id in self._positions else self._ids.get(name_or_id)
+        if name_or_id in self._positions:
+            return name_or_id
+        if self._ids is None:
+            self._ids = dict(zip(self.table.column("id").to_pylist(), self.names, strict=True))
+        return self._ids.get(name_or_id)
 
     def dataset_of_resource(self, resource_id: str) -> str | None:
         ids = self.table.column("resource_ids")
-        found = pc.is_in(pc.list_flatten(ids), value_set=pa.array([resource_id]))
-        hits = np.flatnonzero(found.to_numpy(zero_copy_only=False))
+        hits = np.flatnonzero(_mask(pc.equal(pc.list_flatten(ids), resource_id)))
         if not len(hits):
             return None
-        parents = pc.list_parent_indices(ids).to_numpy()
-        return self.names[int(parents[hits[0]])]
+        return self.names[int(_ints(pc.list_parent_indices(ids))[hits[0]])]
 
     def search(
         self,
@@ -122,38 +177,55 @@ class SearchIndex:
         facet_limit: int = 50,
         facet_mincount: int = 1,
     ) -> SearchResult:
-        keep = self._filter(fq)
         score = self._score(q)
-        keep &= score > 0
+        keep = self._filter(fq) & (score > 0)
         positions = np.flatnonzero(keep)
-        order = self._order(positions, score, sort)
-        page = order[start : start + rows]
+        page = self._order(positions, score, sort, start + rows)[start : start + rows]
         facets = {
-            field: self._facet(positions, field, facet_limit, facet_mincount)
+            field: self._facet(keep, field, facet_limit, facet_mincount)
             for field in facet_fields or []
         }
         return SearchResult(len(positions), [self.names[int(i)] for i in page], facets)
 
+    def _candidates(self, term: str) -> np.ndarray | None:
+        """Rows having every bigram of the term (None: too short to look up, scan them all)."""
+        if len(term) < 2:
+            return None
+        found: np.ndarray | None = None
+        for gram in sorted(bigrams(term), key=lambda g: self._postings_length(g)):
+            index = self._grams.get(gram)
+            if index is None:
+                return np.empty(0, dtype=np.int32)
+            rows = self._gram_rows[self._gram_offsets[index] : self._gram_offsets[index + 1]]
+            found = rows if found is None else np.intersect1d(found, rows, assume_unique=True)
+            if not len(found):
+                break
+        return found
+
+    def _postings_length(self, gram: str) -> int:
+        index = self._grams.get(gram)
+        return (
+            0 if index is None else int(self._gram_offsets[index + 1] - self._gram_offsets[index])
+        )
+
     def _score(self, q: str) -> np.ndarray:
         """0 for no match; per term, 2 for a title hit and 1 for a hit elsewhere."""
-        score = np.ones(self.table.num_rows, dtype=np.int64)
-        terms = [fold(term) for term in q.split() if term not in ("*:*", "*")]
-        for term in filter(None, terms):
-            in_title = pc.match_substring(self.table.column("title_key"), term).to_numpy(
-                zero_copy_only=False
-            )
-            in_text = pc.match_substring(self.table.column("text_key"), term).to_numpy(
-                zero_copy_only=False
-            )
-            score = score * np.where(in_title, 2, np.where(in_text, 1, 0))
+        score = np.ones(self.size, dtype=np.int64)
+        for term in filter(None, (fold(t) for t in q.split() if t not in ("*:*", "*"))):
+            rows = self._candidates(term)
+            rows = np.arange(self.size) if rows is None else rows
+            taken = _arrow_ints(rows)
+            in_text = _mask(pc.match_substring(self.table.column("text_key").take(taken), term))
+            in_title = _mask(pc.match_substring(self.table.column("title_key").take(taken), term))
+            term_score = np.zeros(self.size, dtype=np.int64)
+            term_score[rows] = np.where(in_title, 2, np.where(in_text, 1, 0))
+            score *= term_score
         return score
 
     def _filter(self, fq: str) -> np.ndarray:
-        keep = np.ones(self.table.num_rows, dtype=bool)
-        clauses = re.findall(r'(\S+?):("[^"]*"|\[[^\]]*\]|\S+)', fq or "")
-        leftover = (
-            re.sub(r'(\S+?):("[^"]*"|\[[^\]]*\]|\S+)', "", fq or "").replace("AND", "").strip()
-        )
+        keep = np.ones(self.size, dtype=bool)
+        clauses = CLAUSE.findall(fq or "")
+        leftover = CLAUSE.sub("", fq or "").replace("AND", "").strip()
         if leftover:
             raise QueryError(f"fq の書式が読めません / cannot parse fq: {leftover!r}")
         if len(clauses) > MAX_CLAUSES:
@@ -168,26 +240,28 @@ class SearchIndex:
         return keep
 
     def _clause(self, field: str, value: str) -> np.ndarray:
-        column = self.table.column(field)
         if field == "metadata_modified":
             low, high = _range(value)
-            return pc.and_(pc.greater_equal(column, low), pc.less_equal(column, high)).to_numpy(
-                zero_copy_only=False
-            )
-        if field in LIST_FIELDS:
-            flat = pc.is_in(pc.list_flatten(column), value_set=pa.array([value]))
-            mask = np.zeros(self.table.num_rows, dtype=bool)
-            parents = pc.list_parent_indices(column).to_numpy()
-            mask[parents[flat.to_numpy(zero_copy_only=False)]] = True
+            return (self._modified >= low) & (self._modified <= high)
+        if field == "name":
+            mask = np.zeros(self.size, dtype=bool)
+            if value in self._positions:
+                mask[self._positions[value]] = True
             return mask
-        return pc.equal(column, value).to_numpy(zero_copy_only=False)
+        coded = self._coded[field]
+        mask = np.zeros(self.size, dtype=bool)
+        if value in coded.values:
+            mask[coded.rows[coded.codes == coded.values.index(value)]] = True
+        return mask
 
-    def _order(self, positions: np.ndarray, score: np.ndarray, sort: str) -> np.ndarray:
+    def _order(
+        self, positions: np.ndarray, score: np.ndarray, sort: str, needed: int
+    ) -> np.ndarray:
         keys = []
         for part in (sort or "score desc").split(","):
             words = part.split()
             if len(words) != 2 or words[0] not in SORTS or words[1] not in ("asc", "desc"):
-                raise QueryError(f"sort {part.strip()!r} is not one of {sorted(SORTS)} asc|desc")
+                raise QueryError(f"sort {part.strip()!r} is not one of {list(SORTS)} asc|desc")
             values = {
                 "score": lambda: score[positions],
                 "metadata_modified": lambda: self._modified[positions],
@@ -196,47 +270,92 @@ class SearchIndex:
             }[words[0]]()
             keys.append(-values if words[1] == "desc" else values)
         keys.append(positions)  # ties in name order
+        if len(positions) > 4 * needed and len(keys) > 1:
+            # Only the first page is wanted: keep the rows that can reach it by the first key.
+            cut = np.partition(keys[0], needed - 1)[needed - 1] if needed else keys[0].min()
+            near = keys[0] <= cut
+            positions, keys = positions[near], [k[near] for k in keys]
         return positions[np.lexsort(keys[::-1])]
 
     def _title_ranks(self) -> np.ndarray:
         if self._titles is None:
-            self._titles = np.unique(
-                self.table.column("title").to_numpy(zero_copy_only=False), return_inverse=True
-            )[1]
+            titles = np.array(self.table.column("title").to_pylist(), dtype=object)
+            self._titles = np.unique(titles, return_inverse=True)[1]
         return self._titles
 
     def _facet(
-        self, positions: np.ndarray, field: str, limit: int, mincount: int
+        self, keep: np.ndarray, field: str, limit: int, mincount: int
     ) -> list[tuple[str, int]]:
         if field not in FACETS:
             raise QueryError(f"facet.field {field!r} is not one of {list(FACETS)}")
-        column = self.table.column(field).take(pa.array(positions))
-        values = pc.list_flatten(column) if field in LIST_FIELDS else column
-        counts = pc.value_counts(values).to_pylist() if len(values) else []
-        items = sorted(
-            ((c["values"], c["counts"]) for c in counts if c["counts"] >= mincount),
-            key=lambda x: (-x[1], x[0]),
-        )
+        coded = self._coded[field]
+        counts = np.bincount(coded.codes[keep[coded.rows]], minlength=len(coded.values))
+        items = [(coded.values[i], int(n)) for i, n in enumerate(counts) if n >= max(mincount, 1)]
+        items.sort(key=lambda item: (-item[1], item[0]))
         return items[:limit] if limit >= 0 else items
 
 
-def _range(value: str) -> tuple[pa.Scalar, pa.Scalar]:
+def _code(column: pa.ChunkedArray, is_list: bool) -> Coded:
+    column = column.combine_chunks()
+    values = pc.list_flatten(column) if is_list else column
+    rows = _ints(pc.list_parent_indices(column)) if is_list else np.arange(len(column))
+    encoded = values.dictionary_encode()
+    return Coded(encoded.dictionary.to_pylist(), rows, _ints(encoded.indices))
+
+
+# Arrow ↔ NumPy by buffers: pyarrow's own to_numpy() and pa.array() import pandas on first
+# use, a third of a second that the server's start-up and first query need not pay.
+_INTS = {pa.int32(): np.int32, pa.int64(): np.int64}
+
+
+def _ints(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A null-free int32/int64 Arrow array as NumPy, without copying."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    dtype = np.dtype(_INTS[array.type])
+    return np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
+    )
+
+
+def _arrow_ints(values: np.ndarray) -> pa.Array:
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as NumPy (null is False)."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    validity, values = array.buffers()[:2]
+    window = slice(array.offset, array.offset + len(array))
+    mask = np.unpackbits(np.frombuffer(values, dtype=np.uint8), bitorder="little")[window].astype(
+        bool
+    )
+    if validity is not None and array.null_count:
+        mask &= np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[
+            window
+        ].astype(bool)
+    return mask
+
+
+def _range(value: str) -> tuple[int, int]:
     match = re.fullmatch(r"\[\s*(\S+)\s+TO\s+(\S+)\s*\]", value)
     if not match:
         raise QueryError(f"metadata_modified wants [FROM TO TO]: {value!r}")
     return _time(match.group(1), low=True), _time(match.group(2), low=False)
 
 
-def _time(text: str, low: bool) -> pa.Scalar:
+def _time(text: str, low: bool) -> int:
+    """Seconds since the epoch, as the index stores modification times."""
     if text == "*":
-        stamp = datetime(1, 1, 1, tzinfo=UTC) if low else datetime(9999, 12, 31, tzinfo=UTC)
-    elif text.upper() == "NOW":
-        stamp = datetime.now(UTC)
-    else:
-        try:
-            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise QueryError(f"not a time: {text!r}") from exc
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-    return pa.scalar(stamp, pa.timestamp("s", tz="UTC"))
+        return -(2**62) if low else 2**62
+    if text.upper() == "NOW":
+        return int(datetime.now(UTC).timestamp())
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise QueryError(f"not a time: {text!r}") from exc
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp())

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.writers import sha256_file
+from pipeline.checksum import sha256_file
 
 from .api import ActionError, Actions
 from .openapi import ACTIONS, openapi

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from markupsafe import Markup
 from . import schemaorg
 from .charts import indicator_charts
 from .context import FORMAT_LABELS, FREQUENCIES, Catalog, fiscal_period, issued, meta, modified
+from .text import fold
 
 PREVIEW_ROWS = 10
 ENV = Environment(
@@ -27,12 +27,6 @@ ENV = Environment(
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
-
-
-def fold(text: str) -> str:
-    """The search's folding, the same as search.js: NFKC, lower case, no spaces or hyphens."""
-    folded = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-‐‑–—・")
 
 
 def write_site(catalog: Catalog) -> None:

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from . import definition as defs
 from .atomic import replace_directory
+from .checksum import sha256_file
 from .convert import bind, convert
 from .errors import DefinitionError, Problem, Report
 from .package import BuiltResource, descriptor
@@ -30,7 +31,6 @@ from .writers import (
     ParquetSink,
     WrittenFile,
     parquet_schema,
-    sha256_file,
 )
 
 

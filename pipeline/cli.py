@@ -7,13 +7,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from . import build as pipeline
-from .build import RunResult
 from .errors import HINTS
-from .publisher import load_publisher
+
+if TYPE_CHECKING:
+    from .build import RunResult
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 2
@@ -88,9 +89,12 @@ def build_command(
 ) -> None:
     """全データセットとカタログを作る / build every dataset, then the catalog and site."""
 
-    def catalog_step(site: Path, result: RunResult) -> None:
-        from catalog.build import build_catalog
+    from catalog.build import build_catalog
 
+    from . import build as pipeline
+    from .publisher import load_publisher
+
+    def catalog_step(site: Path, result: RunResult) -> None:
         publisher = load_publisher(datasets_dir)
         build_catalog(site, publisher, base_url or publisher.site_url, result)
 
@@ -115,6 +119,8 @@ def build_command(
 )
 def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
+    from . import build as pipeline
+
     result = pipeline.validate(datasets_dir, list(names) or None, limit=limit)
     _print_result(result, as_json, "validate")
     sys.exit(0 if result.valid else EXIT_INVALID)
@@ -133,7 +139,7 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve_command(site: Path, host: str, port: int) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
-    if not (site / "api" / "index.parquet").is_file():
+    if not (site / "api" / "index.arrow").is_file():
         click.echo(
             f"{site} に作成済みのカタログがありません。先に opendata build を実行してください"
             f" / no built catalog in {site}; run `opendata build` first",

@@ -39,14 +39,6 @@ class Sink(Protocol):
     def close(self) -> WrittenFile: ...
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class HashingFile(io.RawIOBase):
     """A file that hashes what is written to it, so outputs are never read back to hash."""
 
