@@ -4,10 +4,11 @@
 - `index.arrow`: one row per dataset (sorted by name) with its folded title and folded text
   (NFKC, lower case, no spaces or hyphens — the folding of the site's search too), facet
   values as lists, and the modification time;
-- `bigrams.arrow`: for every two-character sequence of the folded texts, the rows having it.
+- `bigrams.arrow` and `title-bigrams.arrow`: for every two-character sequence of the folded
+  texts (titles), the rows having it.
 
-A query term is looked up by its bigrams (the rows having all of them), then confirmed by a
-substring test on those rows only, so any Japanese word matches — two characters long or ten,
+A query term is looked up by its bigrams (the rows having all of them); a longer term is then
+confirmed by a substring test on those rows only, so any Japanese word matches — two characters long or ten,
 「人権」 inside 「人権意識」 — which CKAN's whitespace tokenizer cannot do. A one-character term
 scans every row. Title hits rank above description hits. Facets are counted with bincount over
 pre-coded values.
@@ -29,7 +30,10 @@ from .text import bigrams, fold
 
 # Arrow IPC files, uncompressed: the server memory-maps them, so start-up reads next to nothing.
 INDEX = Path("api") / "index.arrow"
-BIGRAMS = Path("api") / "bigrams.arrow"
+BIGRAMS = {
+    "text_key": Path("api") / "bigrams.arrow",
+    "title_key": Path("api") / "title-bigrams.arrow",
+}
 FACETS = ("tags", "organization", "groups", "res_format", "license_id")
 LIST_FIELDS = {"tags", "groups", "res_format"}
 FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
@@ -86,10 +90,10 @@ def _modified(package: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(stamp) if stamp else datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def bigram_table(index: pa.Table) -> pa.Table:
-    """For each bigram of the folded texts, the (ascending) rows that contain it."""
+def bigram_table(index: pa.Table, column: str) -> pa.Table:
+    """For each bigram of a folded column, the (ascending) rows that contain it."""
     postings: dict[str, list[int]] = {}
-    for row, text in enumerate(index.column("text_key").to_pylist()):
+    for row, text in enumerate(index.column(column).to_pylist()):
         for gram in bigrams(text):
             postings.setdefault(gram, []).append(row)
     grams = sorted(postings)
@@ -104,7 +108,8 @@ def write_index(
     (site / INDEX).parent.mkdir(parents=True, exist_ok=True)
     index = index_table(packages, field_titles)
     _write_arrow(index, site / INDEX)
-    _write_arrow(bigram_table(index), site / BIGRAMS)
+    for column, path in BIGRAMS.items():
+        _write_arrow(bigram_table(index, column), site / path)
 
 
 def _write_arrow(table: pa.Table, path: Path) -> None:
@@ -124,6 +129,34 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
 
 
+class Postings:
+    """A bigram → rows index, as memory-mapped Arrow lists."""
+
+    def __init__(self, table: pa.Table):
+        rows = table.column("rows").combine_chunks()
+        self._rows = _ints(rows.values)
+        self._offsets = _ints(rows.offsets)
+        self._grams = {g: i for i, g in enumerate(table.column("bigram").to_pylist())}
+
+    def _list(self, gram: str) -> np.ndarray:
+        index = self._grams.get(gram)
+        if index is None:
+            return np.empty(0, dtype=np.int32)
+        return self._rows[self._offsets[index] : self._offsets[index + 1]]
+
+    def rows(self, term: str) -> np.ndarray | None:
+        """Rows having every bigram of the term (None: too short to look up)."""
+        if len(term) < 2:
+            return None
+        lists = sorted((self._list(g) for g in bigrams(term)), key=len)
+        found = lists[0]
+        for other in lists[1:]:
+            if not len(found):
+                break
+            found = np.intersect1d(found, other, assume_unique=True)
+        return found
+
+
 @dataclass
 class Coded:
     """A facet's values as codes: for list fields one (row, code) pair per value."""
@@ -134,7 +167,7 @@ class Coded:
 
 
 class SearchIndex:
-    def __init__(self, table: pa.Table, grams: pa.Table):
+    def __init__(self, table: pa.Table, grams: dict[str, pa.Table]):
         self.table = table
         self.size = table.num_rows
         self.names = table.column("name").to_pylist()
@@ -142,15 +175,14 @@ class SearchIndex:
         self._ids: dict[str, str] | None = None  # built on the first lookup by id
         self._modified = _ints(table.column("metadata_modified").cast(pa.int64()))
         self._titles: np.ndarray | None = None
-        rows = grams.column("rows").combine_chunks()
-        self._gram_rows = _ints(rows.values)
-        self._gram_offsets = _ints(rows.offsets)
-        self._grams = {g: i for i, g in enumerate(grams.column("bigram").to_pylist())}
+        self._postings = {column: Postings(table) for column, table in grams.items()}
         self._coded = {field: _code(table.column(field), field in LIST_FIELDS) for field in FACETS}
 
     @classmethod
     def load(cls, site: Path) -> SearchIndex:
-        return cls(_read_arrow(site / INDEX), _read_arrow(site / BIGRAMS))
+        return cls(
+            _read_arrow(site / INDEX), {c: _read_arrow(site / p) for c, p in BIGRAMS.items()}
+        )
 
     def resolve(self, name_or_id: str) -> str | None:
         if name_or_id in self._positions:
@@ -187,38 +219,27 @@ class SearchIndex:
         }
         return SearchResult(len(positions), [self.names[int(i)] for i in page], facets)
 
-    def _candidates(self, term: str) -> np.ndarray | None:
-        """Rows having every bigram of the term (None: too short to look up, scan them all)."""
-        if len(term) < 2:
-            return None
-        found: np.ndarray | None = None
-        for gram in sorted(bigrams(term), key=lambda g: self._postings_length(g)):
-            index = self._grams.get(gram)
-            if index is None:
-                return np.empty(0, dtype=np.int32)
-            rows = self._gram_rows[self._gram_offsets[index] : self._gram_offsets[index + 1]]
-            found = rows if found is None else np.intersect1d(found, rows, assume_unique=True)
-            if not len(found):
-                break
-        return found
-
-    def _postings_length(self, gram: str) -> int:
-        index = self._grams.get(gram)
-        return (
-            0 if index is None else int(self._gram_offsets[index + 1] - self._gram_offsets[index])
-        )
+    def _matches(self, column: str, term: str, within: np.ndarray | None = None) -> np.ndarray:
+        """Rows (ascending) whose folded column contains the term."""
+        rows = self._postings[column].rows(term)
+        if rows is None:  # one character: every row is a candidate
+            rows = np.arange(self.size)
+        if within is not None:
+            rows = np.intersect1d(rows, within, assume_unique=True)
+        if len(term) == 2:
+            return rows  # a two-character term is its own bigram: no check needed
+        found = pc.match_substring(self.table.column(column).take(_arrow_ints(rows)), term)
+        return rows[_mask(found)]
 
     def _score(self, q: str) -> np.ndarray:
         """0 for no match; per term, 2 for a title hit and 1 for a hit elsewhere."""
         score = np.ones(self.size, dtype=np.int64)
         for term in filter(None, (fold(t) for t in q.split() if t not in ("*:*", "*"))):
-            rows = self._candidates(term)
-            rows = np.arange(self.size) if rows is None else rows
-            taken = _arrow_ints(rows)
-            in_text = _mask(pc.match_substring(self.table.column("text_key").take(taken), term))
-            in_title = _mask(pc.match_substring(self.table.column("title_key").take(taken), term))
+            in_text = self._matches("text_key", term)
+            in_title = self._matches("title_key", term, within=in_text)
             term_score = np.zeros(self.size, dtype=np.int64)
-            term_score[rows] = np.where(in_title, 2, np.where(in_text, 1, 0))
+            term_score[in_text] = 1
+            term_score[in_title] = 2
             score *= term_score
         return score
 

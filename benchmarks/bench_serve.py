@@ -1,0 +1,115 @@
+"""`opendata serve` at scale: a synthetic catalog of 100,000 datasets, loaded over HTTP from a
+second process on loopback.
+
+Measures start-up (process start → first answer), `package_search` latency (p50/p95/p99) for
+Japanese queries with facets, and `package_show` throughput against the same JSON served as a
+static file by the same server.
+
+    .venv/bin/python benchmarks/bench_serve.py [--datasets N] [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from synthetic_catalog import generate
+
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+QUERIES = ["防災", "保育園", "人権", "Wi-Fi", "図書館", "赤坂 公園", "子育て", "避難所", "文化財", "ごみ",
+           "ＷｉＦｉ", "公衆トイレ", "芝浦港南 統計", "介護", "自転車"]  # fmt: skip
+FACETS = json.dumps(["tags", "groups", "res_format", "organization", "license_id"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(site: Path, port: int) -> tuple[subprocess.Popen, float]:
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(BIN / "opendata"), "serve", "--site", str(site), "--port", str(port)]
+    )
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/3/action/status_show", timeout=1)
+            return process, time.monotonic() - started
+        except OSError:
+            time.sleep(0.01)
+
+
+def load(port: int, concurrency: int, paths: list[str]) -> dict:
+    paths_file = HERE / "data" / "paths.txt"
+    paths_file.write_text("\n".join(paths), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "load.py"),
+            "127.0.0.1",
+            str(port),
+            str(concurrency),
+            str(paths_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    site = HERE / "data" / f"serve-site-{args.datasets}"
+    if not (site / "api" / "index.arrow").exists():
+        print(f"generating {args.datasets:,} datasets into {site} …", flush=True)
+        generate(site, args.datasets)
+    port = free_port()
+    process, startup = start(site, port)
+    rng = random.Random(1)
+    names = [f"dataset-{rng.randrange(args.datasets):06d}" for _ in range(args.requests)]
+    search = [
+        "/api/3/action/package_search?"
+        + urllib.parse.urlencode({"q": rng.choice(QUERIES), "facet.field": FACETS, "rows": 10})
+        for _ in range(args.requests)
+    ]
+    try:
+        load(port, 4, search[:200])  # warm-up
+        results = {
+            "package_search (Japanese q + 5 facets), 4 clients": load(port, 4, search),
+            "package_show, 8 clients": load(
+                port, 8, [f"/api/3/action/package_show?id={n}" for n in names]
+            ),
+            "same JSON as a static file, 8 clients": load(
+                port, 8, [f"/datasets/{n}/package.json" for n in names]
+            ),
+        }
+    finally:
+        process.terminate()
+        process.wait()
+    print(f"\n{args.datasets:,} datasets; start-up to first answer: {startup:.2f} s\n")
+    print(f"{'':52} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
+    for name, r in results.items():
+        print(
+            f"{name:52} {r['per_second']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f}  {r['statuses']}"
+        )
+    show = results["package_show, 8 clients"]["per_second"]
+    static = results["same JSON as a static file, 8 clients"]["per_second"]
+    print(f"\npackage_show throughput is {show / static:.2f}× the static file's")
+
+
+if __name__ == "__main__":
+    main()
