@@ -89,7 +89,9 @@ def main() -> None:
     try:
         load(port, 4, search[:200])  # warm-up
         results = {
-            "package_search (Japanese q + 5 facets), 1 client": load(port, 1, search[: args.requests // 3]),
+            "package_search (Japanese q + 5 facets), 1 client": load(
+                port, 1, search[: args.requests // 3]
+            ),
             "package_search (Japanese q + 5 facets), 4 clients": load(port, 4, search),
             "package_show, 8 clients": load(
                 port, 8, [f"/api/3/action/package_show?id={n}" for n in names]

@@ -16,9 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("svg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: a second of start-up, and global state
 
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
@@ -27,7 +25,7 @@ TARGET = "#b8430b"
 GROUP_LABELS = {"all": "", "resident": "在住", "worker": "在勤"}
 MARKERS = {"=": "o", ">=": "^", "<=": "v", "between": "_"}
 
-plt.rcParams.update(
+matplotlib.rcParams.update(
     {
         "svg.fonttype": "none",
         "svg.hashsalt": "minato-opendata",
@@ -54,7 +52,8 @@ def indicator_charts(
 
 
 def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    figure, axes = plt.subplots(figsize=(4.8, 2.6))
+    figure = Figure(figsize=(4.8, 2.6))
+    axes = figure.subplots()
     years = sorted({r["fiscal_year"] for r in rows})
     for kind, colour in (("actual", ACTUAL), ("target", TARGET)):
         for group in sorted({r["respondent_group"] for r in rows if r["kind"] == kind}):
@@ -75,7 +74,6 @@ def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # glyph metrics of Japanese labels; the browser draws them
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(figure)
     return _inline(buffer.getvalue(), indicator["indicator_id"])
 
 

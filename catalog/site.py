@@ -11,13 +11,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from . import schemaorg
-from .charts import indicator_charts
 from .context import FORMAT_LABELS, FREQUENCIES, Catalog, fiscal_period, issued, meta, modified
 from .text import fold
 
@@ -91,10 +89,13 @@ def _size(count: int) -> str:
 
 
 def _preview(folder: Path, resource: dict[str, Any]) -> tuple[list[list[str]], int]:
-    table = pacsv.read_csv(folder / resource["path"])
-    head = table.slice(0, PREVIEW_ROWS).to_pylist()
-    cells = [["" if v is None else str(v) for v in row.values()] for row in head]
-    return cells, table.num_rows
+    """The first rows and the row count, from the Parquet twin: its footer knows the count and
+    its first batch is all that is read, however large the file."""
+    parquet = pq.ParquetFile(folder / Path(resource["path"]).with_suffix(".parquet"))
+    batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
+    rows = batch.to_pylist() if batch is not None else []
+    cells = [["" if v is None else str(v) for v in row.values()] for row in rows]
+    return cells, parquet.metadata.num_rows
 
 
 def _dataset_page(catalog: Catalog, name: str) -> str:
@@ -154,6 +155,8 @@ def _script_json(text: str) -> Markup:
 
 
 def _charts(folder: Path) -> list[dict[str, str]]:
+    from .charts import indicator_charts  # matplotlib only for the pages that have charts
+
     indicators = pq.read_table(folder / "indicators.parquet").to_pylist()
     values = pq.read_table(folder / "indicator-values.parquet").to_pylist()
     svgs = indicator_charts(indicators, values)

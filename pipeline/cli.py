@@ -89,12 +89,14 @@ def build_command(
 ) -> None:
     """全データセットとカタログを作る / build every dataset, then the catalog and site."""
 
-    from catalog.build import build_catalog
-
     from . import build as pipeline
     from .publisher import load_publisher
 
     def catalog_step(site: Path, result: RunResult) -> None:
+        # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
+        # Jinja2) stay out of the data phase's memory peak.
+        from catalog.build import build_catalog
+
         publisher = load_publisher(datasets_dir)
         build_catalog(site, publisher, base_url or publisher.site_url, result)
 
