@@ -80,12 +80,23 @@ def cli() -> None:
 @click.option(
     "--base-url", default=None, help="公開URL（既定は catalog.yaml） / URL dist/ is served at"
 )
+@click.option(
+    "--catalog/--no-catalog",
+    default=True,
+    show_default=True,
+    help="カタログとサイトも作る / also build the catalog and site",
+)
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
 @click.option(
     "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
 )
 def build_command(
-    datasets_dir: Path, out_dir: Path, base_url: str | None, as_json: bool, limit: int
+    datasets_dir: Path,
+    out_dir: Path,
+    base_url: str | None,
+    catalog: bool,
+    as_json: bool,
+    limit: int,
 ) -> None:
     """全データセットとカタログを作る / build every dataset, then the catalog and site."""
 
@@ -100,7 +111,8 @@ def build_command(
         publisher = load_publisher(datasets_dir)
         build_catalog(site, publisher, base_url or publisher.site_url, result)
 
-    result = pipeline.build(datasets_dir, out_dir, limit=limit, finish=catalog_step)
+    finish = catalog_step if catalog else None
+    result = pipeline.build(datasets_dir, out_dir, limit=limit, finish=finish)
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 
