@@ -1,7 +1,8 @@
 """`opendata build` against `frictionless validate` on the same 1,000,000-row CSV, side by side.
 
 Also times the practical floor: raw pyarrow read-CSV + write-Parquet of the same file. Each
-contender runs as its own process; wall time and peak RSS come from os.wait4.
+contender runs as its own process; wall time and peak RSS come from os.wait4. Our commands run
+--repeat times (median time, highest peak), frictionless once (it takes about a minute).
 
     .venv/bin/python benchmarks/bench_build.py [--rows N] [--skip-frictionless]
 """
@@ -22,6 +23,9 @@ from generate import generate
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 
+PACKAGES = "opendata build --no-catalog (read, validate, CSV+Parquet, sha256)"
+WHOLE = "opendata build (the same, then catalog, DCAT, site, index)"
+FLOOR_NAME = "pyarrow read_csv + write_parquet (floor)"
 FLOOR = """
 import sys, pyarrow.csv as c, pyarrow.parquet as pq
 pq.write_table(c.read_csv(sys.argv[1]), sys.argv[2], compression="zstd")
@@ -41,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-frictionless", action="store_true", help="it takes about a minute")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each of our commands")
     args = parser.parse_args()
 
     work = HERE / "data"
@@ -49,22 +54,12 @@ def main() -> None:
     size = csv_path.stat().st_size / 1e6
     print(f"{args.rows:,} rows, {size:.1f} MB of CSV ({csv_path.relative_to(HERE.parent)})\n")
 
+    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]
+    floor = [sys.executable, "-c", FLOOR, str(csv_path), str(work / "floor.parquet")]
     runs = {
-        "opendata build (read, validate, CSV + Parquet, sha256)": [
-            str(BIN / "opendata"),
-            "build",
-            "--datasets",
-            "datasets",
-            "--out",
-            "dist",
-        ],
-        "pyarrow read_csv + write_parquet (floor)": [
-            sys.executable,
-            "-c",
-            FLOOR,
-            str(csv_path),
-            str(work / "floor.parquet"),
-        ],
+        PACKAGES: [*build, "--no-catalog"],
+        WHOLE: build,
+        FLOOR_NAME: floor,
     }
     if not args.skip_frictionless:
         runs["frictionless validate (same CSV, same schema)"] = [
@@ -73,16 +68,17 @@ def main() -> None:
             "frictionless.json",
         ]
     results = {}
-    print(f"{'':66} {'seconds':>8} {'peak MB':>8}")
+    print(f"{'':66} {'seconds':>8} {'peak MB':>8}   (median of {args.repeat}; frictionless once)")
     for name, command in runs.items():
-        seconds, peak, code = measure(command, work)
-        results[name] = (seconds, peak)
+        repeat = 1 if command[0].endswith("frictionless") else args.repeat
+        measured = sorted(measure(command, work) for _ in range(repeat))
+        seconds, _, code = measured[len(measured) // 2]
+        results[name] = (seconds, max(m[1] for m in measured))
         status = "" if code == 0 else f"  (exit {code})"
-        print(f"{name:66} {seconds:8.2f} {peak:8.0f}{status}")
+        spread = f"  [{measured[0][0]:.2f}–{measured[-1][0]:.2f}]" if repeat > 1 else ""
+        print(f"{name:66} {seconds:8.2f} {results[name][1]:8.0f}{status}{spread}")
 
-    ours = results["opendata build --no-catalog (read, validate, CSV+Parquet, sha256)"]
-    whole = results["opendata build (the same, then catalog, DCAT, site, index)"]
-    floor = results["pyarrow read_csv + write_parquet (floor)"]
+    ours, whole, floor = results[PACKAGES], results[WHOLE], results[FLOOR_NAME]
     print(f"\nopendata build --no-catalog is {ours[0] / floor[0]:.1f}× the pyarrow floor's time")
     if not args.skip_frictionless:
         theirs = results["frictionless validate (same CSV, same schema)"]

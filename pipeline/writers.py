@@ -135,35 +135,38 @@ class ParquetSink:
 
 
 class BackgroundWriter:
-    """Writes batches to the sinks on a second thread while the next batch is converted.
+    """Writes batches on threads of their own — one per sink — while the next batch is read
+    and converted.
 
-    pyarrow releases the GIL while it encodes CSV and Parquet, so on two cores the writing
-    mostly hides behind reading and checking. At most one batch waits, which bounds memory.
+    pyarrow releases the GIL while it encodes CSV and Parquet, so the writing mostly hides
+    behind reading and checking. At most one batch waits per sink, which bounds memory.
     """
 
     def __init__(self, sinks: list[Sink]):
         self.sinks = sinks
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opendata-writer")
-        self._pending: Future[None] | None = None
+        self._pools = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="opendata-writer") for _ in sinks
+        ]
+        self._pending: list[Future[None]] = []
 
     def write(self, table: pa.Table) -> None:
         self._wait()
-        self._pending = self._pool.submit(self._write_all, table)
-
-    def _write_all(self, table: pa.Table) -> None:
-        for sink in self.sinks:
-            sink.write(table)
+        self._pending = [
+            pool.submit(sink.write, table)
+            for pool, sink in zip(self._pools, self.sinks, strict=True)
+        ]
 
     def _wait(self) -> None:
-        if self._pending is not None:
-            self._pending.result()  # re-raises a writer's exception here
-            self._pending = None
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()  # re-raises a writer's exception here
 
     def close(self) -> list[WrittenFile]:
         try:
             self._wait()
         finally:
-            self._pool.shutdown()
+            for pool in self._pools:
+                pool.shutdown()
         return [sink.close() for sink in self.sinks]
 
 
