@@ -54,14 +54,8 @@ def _print_result(result: RunResult, as_json: bool, action: str) -> None:
         click.echo(f"{action}: 問題があります / invalid {tail}", err=True)
 
 
-@click.group()
-@click.version_option(package_name="minato-opendata")
-def cli() -> None:
-    """港区オープンデータの公開パイプライン / Minato City open-data publishing pipeline."""
-
-
-@cli.command("build")
-@click.option(
+# Options the data commands share.
+datasets_option = click.option(
     "--datasets",
     "datasets_dir",
     default="datasets",
@@ -69,6 +63,25 @@ def cli() -> None:
     show_default=True,
     help="データセットのフォルダ / folder of dataset folders",
 )
+
+
+def report_options(command):  # type: ignore[no-untyped-def]
+    command = click.option(
+        "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
+    )(command)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report"
+    )(command)
+
+
+@click.group()
+@click.version_option(package_name="minato-opendata")
+def cli() -> None:
+    """港区オープンデータの公開パイプライン / Minato City open-data publishing pipeline."""
+
+
+@cli.command("build")
+@datasets_option
 @click.option(
     "--out",
     "out_dir",
@@ -86,10 +99,7 @@ def cli() -> None:
     show_default=True,
     help="カタログとサイトも作る / also build the catalog and site",
 )
-@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
-@click.option(
-    "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
-)
+@report_options
 def build_command(
     datasets_dir: Path,
     out_dir: Path,
@@ -119,18 +129,8 @@ def build_command(
 
 @cli.command("validate")
 @click.argument("names", nargs=-1)
-@click.option(
-    "--datasets",
-    "datasets_dir",
-    default="datasets",
-    type=click.Path(path_type=Path),
-    show_default=True,
-    help="データセットのフォルダ / folder of dataset folders",
-)
-@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
-@click.option(
-    "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
-)
+@datasets_option
+@report_options
 def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
     from . import build as pipeline
