@@ -49,6 +49,12 @@ def metadata_problems(package: dict[str, Any]) -> list[Problem]:
         problems.append(
             f"更新頻度（frequency）は {', '.join(FREQUENCIES)} のいずれかにしてください / unknown or missing frequency"
         )
+    standard = extra.get("standard_dataset")
+    if standard and not {"自治体標準ODS", standard} <= set(package.get("keywords") or []):
+        problems.append(
+            f"自治体標準オープンデータセット「{standard}」には BODIK が探すキーワード「自治体標準ODS」「{standard}」を付けてください"
+            " / a standard dataset needs the BODIK tags"
+        )
     for theme in extra.get("themes") or []:
         if theme not in THEMES:
             problems.append(
