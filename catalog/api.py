@@ -273,7 +273,7 @@ def _text(params: dict[str, Any], key: str) -> str:
 
 def _int(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
     raw = params.get(key)
-    if raw in (None, ""):
+    if raw is None:
         return default
     try:
         value = int(raw if not isinstance(raw, list) else raw[-1])

@@ -194,11 +194,29 @@ async def _params(request: Request) -> dict[str, Any]:
                     "本文は JSON オブジェクトにしてください / body must be a JSON object",
                 )
             _check_types(request.path_params["action"], data)
+            _check_text(data)
             params.update(data)
     return params
 
 
 JSON_TYPES = {"integer": int, "boolean": bool, "string": str}
+
+
+def _check_text(value: Any) -> None:
+    """JSON may escape lone surrogates (\\ud800) that are not text in any encoding."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ActionError(
+                "Bad Request", "本文に不正な文字があります / invalid characters in the body"
+            ) from None
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
 
 
 def _check_types(action: str, body: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from . import normalize as nz
 from .definition import ResourceDef
 from .errors import Problem, Report
 from .reshape import unpivot
-from .sources import RawBatch
+from .sources import RawBatch, column_keys
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -69,9 +69,19 @@ def bind(
             Problem(type_, message, dataset=dataset, resource=resource.name, file=file, **where)
         )
 
+    keys = column_keys(header)
+    blank = {key for key, name in zip(keys, header, strict=True) if not name.strip()}
+    header = keys
     available = list(header)
     if options.unpivot:
         available = [h for h in header if not options.unpivot.columns.search(h)]
+        if len(available) == len(header):
+            problem(
+                "missing-label",
+                f"unpivot.columns（{options.unpivot.columns.pattern}）に合う列がありません"
+                " / no column matches unpivot.columns",
+                column=options.unpivot.columns.pattern,
+            )
         available += [options.unpivot.names_to, options.unpivot.values_to]
     seen: dict[str, str] = {}
     for name in available:
@@ -107,8 +117,8 @@ def bind(
     for name in available:
         if header_key(name) in consumed_keys:
             continue
-        if name.strip() == "":
-            ignored.append(name)
+        if name in blank:
+            ignored.append(name)  # a header-less column: values in it are reported per row
             continue
         problem(
             "extra-label",
@@ -180,6 +190,8 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
     # Trimmed once here; every normaliser downstream expects trimmed text.
     trimmed = {name: pc.utf8_trim_whitespace(text) for name, text in batch.columns.items()}
     batch = _drop_blank_rows(RawBatch(trimmed, batch.rows, batch.origins), binding, report, dataset)
+    for key in binding.ignored:
+        _report_headerless_values(batch, key, binding, report, dataset)
     if options.unpivot:
         batch = unpivot(batch, options.unpivot, binding.missing_values)
     by_key = {header_key(name): name for name in batch.columns}
@@ -251,6 +263,27 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
     return located
 
 
+def _report_headerless_values(
+    batch: RawBatch, key: str, binding: Binding, report: Report, dataset: str
+) -> None:
+    filled = np.flatnonzero(nz.as_mask(pc.not_equal(batch.columns[key], "")))
+    shown = filled[: max(report.limit - len(report.problems), 0)]
+    report.add_count("extra-cell", len(filled) - len(shown))
+    for i in shown:
+        report.add(
+            Problem(
+                "extra-cell",
+                "見出しのない列に値があります / a value in a column without header",
+                dataset=dataset,
+                resource=binding.resource.name,
+                file=binding.file,
+                row=int(batch.rows[int(i)].as_py()),
+                column=key,
+                value=batch.columns[key][int(i)].as_py(),
+            )
+        )
+
+
 def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> RawBatch:
     """Report rows with no value at all (Excel leaves them behind) and leave them out."""
     empty = np.ones(len(batch), dtype=bool)
@@ -260,7 +293,10 @@ def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset:
             return batch
     if not empty.any():
         return batch
-    for i in np.flatnonzero(empty)[: max(report.limit - len(report.problems), 0)]:
+    blank = np.flatnonzero(empty)
+    shown = blank[: max(report.limit - len(report.problems), 0)]
+    report.add_count("blank-row", len(blank) - len(shown))
+    for i in shown:
         report.add(
             Problem(
                 "blank-row",

@@ -7,6 +7,7 @@ resource; catalog metadata beyond Data Package lives under the same key on the p
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,6 +311,16 @@ class _Checker:
         for dup in {n for n in names if names.count(n) > 1}:
             self.fail(f"項目名 {dup!r} が重複しています / duplicate field name", resource=resource)
             ok = False
+        for fld in schema["fields"]:
+            for message in _field_problems(fld) if isinstance(fld, dict) else []:
+                self.fail(message, resource=resource, field=str(fld.get("name")))
+                ok = False
+        if not _is_text_list(schema.get("missingValues", [])):
+            self.fail(
+                "missingValues は文字列のリストにしてください / missingValues must be a list of strings",
+                resource=resource,
+            )
+            ok = False
         for key in schema.get("primaryKey") or []:
             if key not in names:
                 self.fail(
@@ -395,6 +406,72 @@ class _Checker:
                         f"foreignKeys の fields {fields!r} が正しくありません / bad foreign key fields",
                         resource=res.name,
                     )
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _typed_value(value: Any, ftype: str) -> Any:
+    """A constraint value as the field's type; ValueError/TypeError when it is not one."""
+    if isinstance(value, bool) and ftype != "boolean":
+        raise TypeError("a boolean")
+    if ftype in ("integer", "year"):
+        if float(value) != int(value):
+            raise ValueError("not whole")
+        return int(value)
+    if ftype == "number":
+        return float(value)
+    if ftype == "date":
+        return dt.date.fromisoformat(str(value))
+    if ftype == "boolean":
+        if not isinstance(value, bool):
+            raise TypeError("not a boolean")
+        return value
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _field_problems(fld: dict[str, Any]) -> list[str]:
+    """Constraints and options a field cannot be checked with (said before any row is read)."""
+    name, ftype = fld.get("name"), fld.get("type", "string")
+    constraints = fld.get("constraints") or {}
+    problems = []
+    if not isinstance(constraints, dict):
+        return [f"{name}: constraints は項目の一覧にしてください / constraints must be a mapping"]
+    for key in ("minimum", "maximum"):
+        if key in constraints:
+            try:
+                _typed_value(constraints[key], ftype)
+            except (TypeError, ValueError):
+                problems.append(
+                    f"{name}: {key} {constraints[key]!r} は {ftype} ではありません / {key} is not a {ftype}"
+                )
+    if "enum" in constraints:
+        try:
+            [_typed_value(v, ftype) for v in constraints["enum"]]
+        except (TypeError, ValueError):
+            problems.append(
+                f"{name}: enum の値がすべて {ftype} ではありません / every enum value must be a {ftype}"
+            )
+    for key in ("minLength", "maxLength"):
+        if key in constraints and (
+            isinstance(constraints[key], bool) or not isinstance(constraints[key], int)
+        ):
+            problems.append(f"{name}: {key} は整数にしてください / {key} must be an integer")
+    if "pattern" in constraints:
+        try:
+            re.compile(str(constraints["pattern"]))
+        except re.error as exc:
+            problems.append(
+                f"{name}: pattern が正規表現として読めません / pattern is not a regular expression: {exc}"
+            )
+    if "missingValues" in fld and not _is_text_list(fld["missingValues"]):
+        problems.append(
+            f"{name}: missingValues は文字列のリストにしてください / missingValues must be a list of strings"
+        )
+    return problems
 
 
 def _unpivot(raw: Any) -> Unpivot | None:

@@ -5,6 +5,7 @@ column plus a mask of cells it could not read — never guessing, never row by r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,7 @@ def missing_mask(text: pa.Array, missing_values: list[str]) -> np.ndarray:
 
 def strip_marker(text: pa.Array, marker: str) -> tuple[pa.Array, np.ndarray]:
     """Remove an annotation such as 「（見込）」 and say which cells carried it."""
+    marker = re.escape(marker)
     pattern = rf"\s*[(（]\s*{marker}\s*[)）]\s*|\s*{marker}\s*"
     has = as_mask(pc.fill_null(pc.match_substring_regex(text, pattern), False))
     if not has.any():
@@ -98,7 +100,8 @@ def group(parts: pa.Array, index: int, to: pa.DataType | None = None) -> pa.Arra
 
 
 def _numeric_text(text: pa.Array, fld: dict) -> pa.Array:
-    text = fold(text)
+    # ▲ and △ are the minus signs of Japanese accounts: 「▲1,000」 is -1000.
+    text = pc.replace_substring_regex(fold(text), pattern="^[▲△]", replacement="-")
     group = fld.get("groupChar")
     if group:
         text = pc.replace_substring(text, pattern=group, replacement="")
@@ -143,7 +146,9 @@ def parse_integer(text: pa.Array, fld: dict) -> Parsed:
     values = pc.cast(digits, pa.int64())
     bad = as_mask(pc.is_null(digits))
     reason = "整数として読めません / not an integer"
-    era_cells = bad & as_mask(pc.match_substring_regex(folded, YEAR_LIKE))
+    # Checked on every cell, not only unreadable ones: with bareNumber false 「令和4年度」 would
+    # otherwise read as 4.
+    era_cells = as_mask(pc.match_substring_regex(folded, YEAR_LIKE))
     if era_cells.any():
         years = parse_year(text)
         values = pc.if_else(pa.array(era_cells), years.values, values)

@@ -189,7 +189,8 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
             read_options=pacsv.ReadOptions(
                 use_threads=False,  # keeps the line numbers of ragged rows
                 block_size=BLOCK_SIZE,
-                skip_rows=header_row,
+                # Records, not lines: a title or header cell may span lines inside quotes.
+                skip_rows_after_names=header_row,
                 column_names=names,
                 encoding=_arrow_encoding(encoding),
             ),
@@ -205,7 +206,9 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise SourceError(_encoding_problem(path, display)) from exc
+        if _first_undecodable(path, encoding) is not None:
+            raise SourceError(_encoding_problem(path, display)) from exc
+        batches.reader = None  # nothing below the header: a table with no rows
     return Source(display, header, header_row, iter(batches), batches.problems, encoding)
 
 
@@ -229,8 +232,16 @@ class _CsvBatches:
     def __iter__(self) -> Iterator[RawBatch]:
         try:
             yield from self._read()
-        except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample
-            raise SourceError(_encoding_problem(self.path, self.display)) from exc
+        except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample, or worse
+            if _first_undecodable(self.path, "utf-8") is not None:
+                raise SourceError(_encoding_problem(self.path, self.display)) from exc
+            raise SourceError(
+                Problem(
+                    "format-error",
+                    f"CSV として読めません / not a readable CSV: {exc}",
+                    file=self.display,
+                )
+            ) from exc
         self._report_ragged()
 
     def _read(self) -> Iterator[RawBatch]:
@@ -241,7 +252,7 @@ class _CsvBatches:
                 next_row = int(rows[-1]) + 1
             self._report_ragged()
             yield RawBatch(
-                columns=dict(zip(self.header, batch.columns, strict=True)),
+                columns=dict(zip(column_keys(self.header), batch.columns, strict=True)),
                 rows=pa.array(rows, pa.int64()),
             )
 
@@ -249,6 +260,14 @@ class _CsvBatches:
         for number in sorted(set(self.invalid) - self.reported):
             self.reported.add(number)
             self.problems.append(_ragged_row_problem(self.display, number, *self.invalid[number]))
+
+
+def column_keys(header: list[str]) -> list[str]:
+    """A key per source column: its header, or its position where the header is blank, so two
+    blank-headed columns never merge into one."""
+    return [
+        name if name.strip() else f"(列{i + 1} column {i + 1})" for i, name in enumerate(header)
+    ]
 
 
 def _row_numbers(first: int, count: int, skipped: dict[int, object]) -> np.ndarray:
@@ -316,7 +335,7 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
             )
     columns = {
         name: pa.array([_cell_text(row[i]) if i < len(row) else "" for row in body], pa.string())
-        for i, name in enumerate(header)
+        for i, name in enumerate(column_keys(header))
     }
     rows = pa.array(np.arange(header_row + 1, header_row + 1 + len(body)), pa.int64())
     batch = RawBatch(columns=columns, rows=rows)

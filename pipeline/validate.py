@@ -217,7 +217,9 @@ class KeyChecks:
         starts = np.maximum.accumulate(np.where(np.concatenate([[True], ~same]), positions, 0))
         rows = ordered.column("__row").to_numpy()
         names = ", ".join(fields)
-        for i in repeats[: max(report.limit - len(report.problems), 0)]:
+        shown = repeats[: max(report.limit - len(report.problems), 0)]
+        report.add_count(type_, len(repeats) - len(shown))
+        for i in shown:
             first = rows[starts[i]]
             value = ", ".join(str(ordered.column(f)[int(i)].as_py()) for f in fields)
             report.add(
@@ -233,7 +235,6 @@ class KeyChecks:
                     value=value,
                 )
             )
-        report.add_count(type_, max(len(repeats) - max(report.limit - len(report.problems), 0), 0))
 
     def _header(self, name: str) -> str | None:
         return self.binding.columns.get(name)

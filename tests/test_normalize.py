@@ -155,3 +155,16 @@ def test_booleans_and_dates() -> None:
     ]
     dates = nz.parse_date(pa.array(["2024-04-01", "２０２４-０４-０１", "2024/04/01"]), {})
     assert dates.bad.tolist() == [False, False, True]
+
+
+def test_units_beside_numbers_do_not_turn_wareki_years_into_small_numbers() -> None:
+    parsed = nz.parse_integer(
+        pa.array(["令和4年度", "R4", "令和元年度", "3,200件"]),
+        {"groupChar": ",", "bareNumber": False},
+    )
+    assert parsed.values.to_pylist() == [2022, 2022, 2019, 3200]
+
+
+def test_japanese_minus_signs() -> None:
+    parsed = nz.parse_number(pa.array(["▲1,000", "△500", "1,000"]), {"groupChar": ","})
+    assert parsed.values.to_pylist() == [-1000.0, -500.0, 1000.0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from conftest import MINIMAL, MINIMAL_CSV, errors_of, opendata, report, write_dataset
 
 
@@ -100,3 +102,32 @@ def test_unknown_extension_options_are_named(tmp_path: Path) -> None:
     definition["resources"][0]["x-opendata"] = {"sheeet": "予算"}
     code, errors = _errors(tmp_path, definition)
     assert code == 1 and errors[0]["value"] == "sheeet"
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("schema", {"missingValues": ["", -999]}),
+        ("id", {"constraints": {"maximum": 1.5}}),
+        ("id", {"constraints": {"minimum": "abc"}}),
+        ("label", {"constraints": {"enum": ["a", 1]}}),
+        ("label", {"constraints": {"minLength": "3"}}),
+        ("label", {"constraints": {"pattern": "[a-"}}),
+    ],
+)
+def test_constraints_that_cannot_be_checked_are_definition_errors(
+    tmp_path: Path, where: str, change: dict
+) -> None:
+    definition = copy.deepcopy(MINIMAL)
+    schema = definition["resources"][0]["schema"]
+    target = (
+        schema if where == "schema" else next(f for f in schema["fields"] if f["name"] == where)
+    )
+    target.update(change)
+    write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    done = opendata("validate", "--datasets", str(tmp_path / "datasets"))
+    assert (
+        done.returncode == 1
+        and "[package-error]" in done.stderr
+        and "内部エラー" not in done.stderr
+    )

@@ -375,3 +375,12 @@ def test_openapi_describes_every_action(server: str) -> None:
     described = {p.rsplit("/", 1)[1] for p in spec["paths"] if p.startswith("/api/3/action/")}
     implemented = {n.removeprefix("action_") for n in dir(Actions) if n.startswith("action_")}
     assert described == implemented
+
+
+def test_a_lone_surrogate_in_a_json_body_is_a_400_not_a_500(server: str) -> None:
+    for action, body in (
+        ("package_search", b'{"q": "a\\ud800b"}'),
+        ("package_show", b'{"id": "\\ud800"}'),
+    ):
+        status, data = _post(f"{server}/api/3/action/{action}", body)
+        assert status == 400 and data["success"] is False

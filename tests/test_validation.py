@@ -167,3 +167,42 @@ def test_problem_list_is_capped_but_counted(tmp_path: Path) -> None:
     dataset = result["datasets"][0]
     assert code == 1
     assert len(dataset["errors"]) == 10 and dataset["error_count"] == 50
+
+
+def test_a_header_cell_spanning_lines_keeps_row_numbers_true(tmp_path: Path) -> None:
+    code, errors = _validate(tmp_path, '番号,名称,"金\n額",年度\n1,a,10,2022\n2,b,zz,2022\n')
+    assert code == 1 and [(e["type"], e["row"]) for e in errors] == [("type-error", 3)]
+
+
+def test_a_header_without_rows_is_a_valid_empty_table(tmp_path: Path) -> None:
+    code, _ = _validate(tmp_path, "番号,名称,金額,年度")
+    assert code == 0
+
+
+def test_blank_rows_are_counted_even_beyond_the_limit(tmp_path: Path) -> None:
+    write_dataset(
+        tmp_path, MINIMAL, {"items.csv": "番号,名称,金額,年度\n1,a,1,2022\n,,,\n,,,\n,,,\n"}
+    )
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"), "--limit", "0")
+    assert code == 1 and result["datasets"][0]["error_counts"] == {"blank-row": 3}
+
+
+def test_duplicate_keys_are_counted_once_each_whatever_the_limit(tmp_path: Path) -> None:
+    write_dataset(tmp_path, MINIMAL, {"items.csv": "番号,名称,金額,年度\n" + "1,a,1,2022\n" * 5})
+    for limit in ("1", "3"):
+        _, result = report("validate", "--datasets", str(tmp_path / "datasets"), "--limit", limit)
+        assert result["datasets"][0]["error_counts"] == {"primary-key": 4}
+
+
+def test_values_under_a_blank_header_are_reported(tmp_path: Path) -> None:
+    _, errors = _validate(tmp_path, "番号,名称,金額,年度,,\n1,a,1,2022,,\n2,b,1,2022,,x\n")
+    assert [(e["type"], e["row"], e["value"]) for e in errors] == [("extra-cell", 3, "x")]
+
+
+def test_an_unpivot_pattern_matching_no_column_is_named(tmp_path: Path) -> None:
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["x-opendata"] = {
+        "unpivot": {"columns": "令和", "names_to": "年度", "values_to": "金額"}
+    }
+    code, errors = _validate(tmp_path, MINIMAL_CSV, definition=definition)
+    assert code == 1 and any("unpivot" in e["message"] for e in errors)
