@@ -128,11 +128,13 @@ def _plain_cast(text: pa.Array, to: pa.DataType) -> pa.Array | None:
 
 def parse_number(text: pa.Array, fld: dict) -> Parsed:
     reason = "数値として読めません / not a number"
-    if (plain := _plain_cast(text, pa.float64())) is not None:
-        return Parsed(plain, np.zeros(len(text), dtype=bool), reason)
-    folded = _numeric_text(text, fld)
-    digits = _extract_number(folded, NUMBER, fld.get("bareNumber", True))
-    return Parsed(pc.cast(digits, pa.float64()), as_mask(pc.is_null(digits)), reason)
+    values = _plain_cast(text, pa.float64())
+    if values is None:
+        digits = _extract_number(_numeric_text(text, fld), NUMBER, fld.get("bareNumber", True))
+        values = pc.cast(digits, pa.float64())
+    # nan, inf and 1e400 cast, but are no number a published table should hold.
+    bad = as_mask(pc.invert(pc.is_finite(values))) & ~as_mask(pc.is_null(text))
+    return Parsed(values, bad | (as_mask(pc.is_null(values)) & ~as_mask(pc.is_null(text))), reason)
 
 
 def parse_integer(text: pa.Array, fld: dict) -> Parsed:
@@ -275,7 +277,7 @@ def parse_bound(text: pa.Array, fld: dict) -> Bound:
     is_range = pc.and_(pc.is_valid(high), pc.is_in(qualifier, value_set=pa.array(["", "以内"])))
     comparator = pc.if_else(is_range, "between", comparator)
     unreadable = pc.or_(pc.is_null(parts), pc.is_null(comparator))
-    bad = as_mask(pc.fill_null(unreadable, True))
+    bad = as_mask(pc.fill_null(unreadable, True)) | as_mask(pc.less(high, low))  # 「80～70％」
     reason = (
         "数値・範囲として読めません（例: 3,200件, 1.00以上, 70～80％以内）"
         " / not a number, bound or range (e.g. 3,200件, 1.00以上, 70～80％以内)"

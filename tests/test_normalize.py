@@ -168,3 +168,12 @@ def test_units_beside_numbers_do_not_turn_wareki_years_into_small_numbers() -> N
 def test_japanese_minus_signs() -> None:
     parsed = nz.parse_number(pa.array(["▲1,000", "△500", "1,000"]), {"groupChar": ","})
     assert parsed.values.to_pylist() == [-1000.0, -500.0, 1000.0]
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400"])
+def test_non_finite_numbers_are_refused(text: str) -> None:
+    assert nz.parse_number(pa.array([text, "1.5"]), {}).bad.tolist() == [True, False]
+
+
+def test_an_inverted_range_is_refused() -> None:
+    assert nz.parse_bound(pa.array(["80～70％以内"]), {"bareNumber": False}).bad[0]
