@@ -7,7 +7,7 @@ the resource's normalisations and Table Schema types, recording every cell it ca
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -263,25 +263,32 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
     return located
 
 
+def _report_rows(
+    batch: RawBatch,
+    flagged: np.ndarray,
+    problem: Problem,
+    report: Report,
+    column: str | None = None,
+) -> None:
+    """One problem per flagged source row (as many as the report lists; all are counted)."""
+    rows = np.flatnonzero(flagged)
+    shown = rows[: max(report.limit - len(report.problems), 0)]
+    report.add_count(problem.type, len(rows) - len(shown))
+    for i in shown:
+        value = batch.columns[column][int(i)].as_py() if column else None
+        report.add(replace(problem, row=int(batch.rows[int(i)].as_py()), value=value))
+
+
 def _report_headerless_values(
     batch: RawBatch, key: str, binding: Binding, report: Report, dataset: str
 ) -> None:
-    filled = np.flatnonzero(nz.as_mask(pc.not_equal(batch.columns[key], "")))
-    shown = filled[: max(report.limit - len(report.problems), 0)]
-    report.add_count("extra-cell", len(filled) - len(shown))
-    for i in shown:
-        report.add(
-            Problem(
-                "extra-cell",
-                "見出しのない列に値があります / a value in a column without header",
-                dataset=dataset,
-                resource=binding.resource.name,
-                file=binding.file,
-                row=int(batch.rows[int(i)].as_py()),
-                column=key,
-                value=batch.columns[key][int(i)].as_py(),
-            )
-        )
+    message = "見出しのない列に値があります / a value in a column without header"
+    problem = Problem(
+        "extra-cell", message, dataset, binding.resource.name, binding.file, column=key
+    )
+    _report_rows(
+        batch, nz.as_mask(pc.not_equal(batch.columns[key], "")), problem, report, column=key
+    )
 
 
 def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> RawBatch:
@@ -293,20 +300,10 @@ def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset:
             return batch
     if not empty.any():
         return batch
-    blank = np.flatnonzero(empty)
-    shown = blank[: max(report.limit - len(report.problems), 0)]
-    report.add_count("blank-row", len(blank) - len(shown))
-    for i in shown:
-        report.add(
-            Problem(
-                "blank-row",
-                "空の行です / the row is empty",
-                dataset=dataset,
-                resource=binding.resource.name,
-                file=binding.file,
-                row=int(batch.rows[int(i)].as_py()),
-            )
-        )
+    problem = Problem(
+        "blank-row", "空の行です / the row is empty", dataset, binding.resource.name, binding.file
+    )
+    _report_rows(batch, empty, problem, report)
     keep = pa.array(~empty)
     return RawBatch(
         columns={k: v.filter(keep) for k, v in batch.columns.items()},
