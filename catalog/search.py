@@ -311,7 +311,7 @@ class SearchIndex:
             raise QueryError(f"facet.field {field!r} is not one of {list(FACETS)}")
         coded = self._coded[field]
         counts = np.bincount(coded.codes[keep[coded.rows]], minlength=len(coded.values))
-        items = [(coded.values[i], int(n)) for i, n in enumerate(counts) if n >= max(mincount, 1)]
+        items = [(coded.values[i], int(n)) for i, n in enumerate(counts) if n >= mincount]
         items.sort(key=lambda item: (-item[1], item[0]))
         return items[:limit] if limit >= 0 else items
 

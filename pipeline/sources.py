@@ -163,13 +163,15 @@ def _read_header(path: Path, encoding: str, header_row: int, display: str) -> li
     with path.open("r", encoding=encoding, newline="") as fh:
         reader = csv.reader(fh)
         for number, record in enumerate(reader, start=1):
-            if number == header_row:
+            if number == header_row and any(cell.lstrip("\ufeff").strip() for cell in record):
                 return [cell.lstrip("\ufeff") for cell in record]
+            if number == header_row:
+                break
     raise SourceError(
         Problem(
             "format-error",
-            f"{header_row} 行目に見出しがありません（ファイルが短すぎます）"
-            f" / no header at row {header_row}",
+            f"{header_row} 行目に見出しがありません（空の行か、ファイルが短すぎます）"
+            f" / no header at row {header_row} (an empty row, or the file is too short)",
             file=display,
             row=header_row,
         )

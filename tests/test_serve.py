@@ -384,3 +384,16 @@ def test_a_lone_surrogate_in_a_json_body_is_a_400_not_a_500(server: str) -> None
     ):
         status, data = _post(f"{server}/api/3/action/{action}", body)
         assert status == 400 and data["success"] is False
+
+
+def test_facet_mincount_zero_lists_values_no_result_has(ckan) -> None:
+    result = ckan.action.package_search(
+        fq="tags:公衆無線LAN", **{"facet.field": '["res_format"]', "facet.mincount": 0}
+    )
+    formats = {i["name"]: i["count"] for i in result["search_facets"]["res_format"]["items"]}
+    assert formats["CSV"] == 1
+    result = ckan.action.package_search(
+        fq="name:survey-results", **{"facet.field": '["groups"]', "facet.mincount": 0}
+    )
+    groups = {i["name"]: i["count"] for i in result["search_facets"]["groups"]["items"]}
+    assert groups["human-rights"] == 1 and groups["ict"] == 0

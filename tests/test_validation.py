@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from conftest import MINIMAL, MINIMAL_CSV, errors_of, opendata, report, write_dataset
 
 
@@ -206,3 +208,9 @@ def test_an_unpivot_pattern_matching_no_column_is_named(tmp_path: Path) -> None:
     }
     code, errors = _validate(tmp_path, MINIMAL_CSV, definition=definition)
     assert code == 1 and any("unpivot" in e["message"] for e in errors)
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b",,,\n1,a,1,2022\n"])
+def test_an_empty_header_row_is_named(tmp_path: Path, content: bytes) -> None:
+    _, errors = _validate(tmp_path, content)
+    assert [(e["type"], e["row"]) for e in errors] == [("format-error", 1)]
