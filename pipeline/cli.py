@@ -140,6 +140,23 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
     sys.exit(0 if result.valid else EXIT_INVALID)
 
 
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument(
+    "new", type=click.Path(path_type=Path, exists=True, file_okay=False), default="dist"
+)
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+def diff_command(old: Path, new: Path, as_json: bool) -> None:
+    """二つのビルドの差分（メタデータ・項目・行） / what changed between two builds."""
+    from .diff import diff_sites, render, to_json
+
+    diffs = diff_sites(old, new)
+    if as_json:
+        click.echo(json.dumps(to_json(diffs), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(render(diffs))
+
+
 @cli.command("serve")
 @click.option(
     "--site",

@@ -1,0 +1,234 @@
+"""What changed between two builds, per dataset: metadata, schema, and rows keyed on the
+primary key with the changed cells (old → new). Columnar: Arrow joins over the Parquet files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SHOWN = 20  # rows of each kind listed; all are counted
+IGNORED_METADATA = {"resources", "x-opendata"}
+
+
+@dataclass
+class ResourceDiff:
+    name: str
+    schema: list[dict[str, Any]] = field(default_factory=list)
+    key: list[str] = field(default_factory=list)
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    added_rows: list[dict[str, Any]] = field(default_factory=list)
+    removed_rows: list[dict[str, Any]] = field(default_factory=list)
+    changed_rows: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.schema or self.added or self.removed or self.changed or self.note)
+
+
+@dataclass
+class DatasetDiff:
+    name: str
+    status: str  # added, removed, changed, unchanged
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    resources: list[ResourceDiff] = field(default_factory=list)
+
+
+def diff_sites(old: Path, new: Path) -> list[DatasetDiff]:
+    """Every dataset of either build, compared."""
+    old_names = {p.parent.name for p in old.glob("datasets/*/datapackage.json")}
+    new_names = {p.parent.name for p in new.glob("datasets/*/datapackage.json")}
+    result = []
+    for name in sorted(old_names | new_names):
+        if name not in old_names:
+            result.append(DatasetDiff(name, "added"))
+        elif name not in new_names:
+            result.append(DatasetDiff(name, "removed"))
+        else:
+            result.append(diff_dataset(old / "datasets" / name, new / "datasets" / name))
+    return result
+
+
+def _package(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+
+
+def diff_dataset(old: Path, new: Path) -> DatasetDiff:
+    before, after = _package(old), _package(new)
+    metadata = [
+        {"key": key, "old": before.get(key), "new": after.get(key)}
+        for key in sorted((set(before) | set(after)) - IGNORED_METADATA)
+        if before.get(key) != after.get(key)
+    ]
+    old_meta = {k: v for k, v in (before.get("x-opendata") or {}).items() if k != "provenance"}
+    new_meta = {k: v for k, v in (after.get("x-opendata") or {}).items() if k != "provenance"}
+    metadata += [
+        {"key": f"x-opendata.{key}", "old": old_meta.get(key), "new": new_meta.get(key)}
+        for key in sorted(set(old_meta) | set(new_meta))
+        if old_meta.get(key) != new_meta.get(key)
+    ]
+    old_tables = {r["name"]: r for r in before["resources"] if r["format"] == "csv"}
+    new_tables = {r["name"]: r for r in after["resources"] if r["format"] == "csv"}
+    resources = []
+    for name in sorted(set(old_tables) | set(new_tables)):
+        if name not in old_tables or name not in new_tables:
+            status = "added" if name not in old_tables else "removed"
+            resources.append(ResourceDiff(name, note=f"resource {status}"))
+            continue
+        resources.append(diff_resource(old, new, old_tables[name], new_tables[name]))
+    resources = [r for r in resources if not r.empty]
+    status = "changed" if metadata or resources else "unchanged"
+    return DatasetDiff(old.name, status, metadata, resources)
+
+
+def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fields added, removed, renamed (same place and type, new name), retyped, re-constrained."""
+    before = {f["name"]: f for f in old["fields"]}
+    after = {f["name"]: f for f in new["fields"]}
+    changes: list[dict[str, Any]] = []
+    gone = [f for f in old["fields"] if f["name"] not in after]
+    came = [f for f in new["fields"] if f["name"] not in before]
+    for removed in list(gone):
+        position = old["fields"].index(removed)
+        twin = new["fields"][position] if position < len(new["fields"]) else None
+        if twin in came and twin.get("type") == removed.get("type"):
+            changes.append(
+                {"change": "renamed", "field": removed["name"], "new_name": twin["name"]}
+            )
+            gone.remove(removed)
+            came.remove(twin)
+    changes += [{"change": "removed", "field": f["name"]} for f in gone]
+    changes += [{"change": "added", "field": f["name"]} for f in came]
+    for name in before.keys() & after.keys():
+        if before[name].get("type") != after[name].get("type"):
+            changes.append(
+                {
+                    "change": "retyped",
+                    "field": name,
+                    "old": before[name].get("type"),
+                    "new": after[name].get("type"),
+                }
+            )
+        if (before[name].get("constraints") or {}) != (after[name].get("constraints") or {}):
+            changes.append(
+                {
+                    "change": "constraints",
+                    "field": name,
+                    "old": before[name].get("constraints"),
+                    "new": after[name].get("constraints"),
+                }
+            )
+    if old.get("primaryKey") != new.get("primaryKey"):
+        changes.append(
+            {"change": "primaryKey", "old": old.get("primaryKey"), "new": new.get("primaryKey")}
+        )
+    return sorted(changes, key=lambda c: (c["change"], c.get("field", "")))
+
+
+def diff_resource(
+    old: Path, new: Path, before: dict[str, Any], after: dict[str, Any]
+) -> ResourceDiff:
+    result = ResourceDiff(before["name"], schema=schema_changes(before["schema"], after["schema"]))
+    key = list(after["schema"].get("primaryKey") or [])
+    old_table = _table(old, before)
+    new_table = _table(new, after)
+    if (
+        not key
+        or not set(key) <= set(old_table.column_names)
+        or before["schema"].get("primaryKey") != key
+    ):
+        result.note = "行の比較には両方に同じ主キーが必要です / rows are compared only under the same primary key"
+        return result
+    result.key = key
+    added = new_table.join(old_table.select(key), keys=key, join_type="left anti")
+    removed = old_table.join(new_table.select(key), keys=key, join_type="left anti")
+    result.added, result.removed = added.num_rows, removed.num_rows
+    result.added_rows = added.slice(0, SHOWN).to_pylist()
+    result.removed_rows = removed.slice(0, SHOWN).to_pylist()
+    common = [c for c in new_table.column_names if c in old_table.column_names and c not in key]
+    joined = old_table.select([*key, *common]).join(
+        new_table.select([*key, *common]), keys=key, join_type="inner", right_suffix=" (new)"
+    )
+    differs = pa.array([False] * joined.num_rows, pa.bool_())
+    for column in common:
+        differs = pc.or_(differs, _differs(joined.column(column), joined.column(f"{column} (new)")))
+    changed = joined.filter(differs)
+    result.changed = changed.num_rows
+    for row in changed.slice(0, SHOWN).to_pylist():
+        cells = {
+            c: {"old": row[c], "new": row[f"{c} (new)"]}
+            for c in common
+            if row[c] != row[f"{c} (new)"]
+        }
+        result.changed_rows.append({"key": {k: row[k] for k in key}, "cells": cells})
+    return result
+
+
+def _table(folder: Path, resource: dict[str, Any]) -> pa.Table:
+    table = pq.read_table(folder / Path(resource["path"]).with_suffix(".parquet"))
+    # Enum columns are dictionary-encoded; joins and comparisons want their plain values.
+    return table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+                for f in table.schema
+            ]
+        )
+    )
+
+
+def _differs(old: pa.ChunkedArray, new: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells whose value changed, a null on one side only counting as a change."""
+    if old.type != new.type:
+        old, new = old.cast(pa.string()), new.cast(pa.string())
+    both_null = pc.and_(pc.is_null(old), pc.is_null(new))
+    return pc.and_(pc.invert(both_null), pc.fill_null(pc.not_equal(old, new), True))
+
+
+def to_json(diffs: list[DatasetDiff]) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    return [asdict(d) for d in diffs]
+
+
+def render(diffs: list[DatasetDiff]) -> str:
+    """Counts first, then the first rows of each kind — for a reviewing officer."""
+    lines = []
+    for d in diffs:
+        if d.status == "unchanged":
+            continue
+        lines.append(f"■ {d.name}: {d.status}")
+        for m in d.metadata:
+            lines.append(
+                f"  metadata {m['key']}: {json.dumps(m['old'], ensure_ascii=False)[:80]} → {json.dumps(m['new'], ensure_ascii=False)[:80]}"
+            )
+        for r in d.resources:
+            counts = f"+{r.added} 追加 added, -{r.removed} 削除 removed, ~{r.changed} 変更 changed"
+            lines.append(f"  [{r.name}] {counts}" + (f" ({r.note})" if r.note else ""))
+            lines += [
+                f"    schema {c['change']}: {json.dumps(c, ensure_ascii=False)}" for c in r.schema
+            ]
+            lines += [
+                f"    + {json.dumps(row, ensure_ascii=False, default=str)}" for row in r.added_rows
+            ]
+            lines += [
+                f"    - {json.dumps(row, ensure_ascii=False, default=str)}"
+                for row in r.removed_rows
+            ]
+            for row in r.changed_rows:
+                cells = ", ".join(
+                    f"{c}: {v['old']!r} → {v['new']!r}" for c, v in row["cells"].items()
+                )
+                lines.append(
+                    f"    ~ {json.dumps(row['key'], ensure_ascii=False, default=str)} {cells}"
+                )
+    return "\n".join(lines) if lines else "変更はありません / no changes"
