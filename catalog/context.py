@@ -86,10 +86,6 @@ def modified(package: dict[str, Any]) -> str | None:
     return meta(package).get("modified") or package.get("created")
 
 
-def csv_resources(package: dict[str, Any]) -> list[dict[str, Any]]:
-    return [r for r in package["resources"] if r["format"] == "csv"]
-
-
 def fiscal_period(package: dict[str, Any]) -> tuple[str, str] | None:
     """Temporal coverage in fiscal years (2019–2026) as dates: 2019-04-01 … 2027-03-31."""
     temporal = meta(package).get("temporal") or {}

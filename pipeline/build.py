@@ -10,7 +10,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -251,8 +251,6 @@ def _open_sinks(
 
 
 def _located(problem: Problem, dataset: str, resource: str) -> Problem:
-    from dataclasses import replace
-
     return replace(
         problem, dataset=problem.dataset or dataset, resource=problem.resource or resource
     )

@@ -112,9 +112,6 @@ class DatasetDef:
         """Catalog metadata beyond Data Package (English title, department, coverage...)."""
         return self.descriptor.get(EXTENSION) or {}
 
-    def resource(self, name: str) -> ResourceDef | None:
-        return next((r for r in self.resources if r.name == name), None)
-
 
 def discover(datasets_dir: Path) -> list[Path]:
     """Every dataset folder (one holding a dataset.yaml), in a stable order."""
@@ -394,8 +391,8 @@ class _Checker:
             for fk in res.schema.get("foreignKeys") or []:
                 ref = fk.get("reference", {})
                 target = by_name.get(ref.get("resource") or res.name)
-                fields = _as_list(fk.get("fields"))
-                ref_fields = _as_list(ref.get("fields"))
+                fields = as_list(fk.get("fields"))
+                ref_fields = as_list(ref.get("fields"))
                 if target is None or not set(ref_fields) <= set(target.field_names()):
                     self.fail(
                         f"foreignKeys の参照先 {ref!r} が見つかりません / foreign key target not found",
@@ -484,7 +481,8 @@ def _unpivot(raw: Any) -> Unpivot | None:
     )
 
 
-def _as_list(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
+    """Table Schema lets key fields be one name or a list of names."""
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)

@@ -46,7 +46,6 @@ class Source:
     header_row: int
     batches: Iterator[RawBatch]
     problems: list[Problem] = field(default_factory=list)
-    encoding: str | None = None
 
 
 class SourceError(Exception):
@@ -211,7 +210,7 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
         if _first_undecodable(path, encoding) is not None:
             raise SourceError(_encoding_problem(path, display)) from exc
         batches.reader = None  # nothing below the header: a table with no rows
-    return Source(display, header, header_row, iter(batches), batches.problems, encoding)
+    return Source(display, header, header_row, iter(batches), batches.problems)
 
 
 class _CsvBatches:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .convert import Binding, Located
+from .definition import as_list
 from .errors import Problem, Report
 from .normalize import NUMBER, as_mask
 
@@ -153,46 +154,33 @@ class KeyChecks:
     binding: Binding
     dataset: str
     keys: dict[tuple[str, ...], KeyColumns] = field(default_factory=dict)
+    checks: dict[tuple[str, ...], str] = field(default_factory=dict)  # key → its problem type
 
     @classmethod
     def for_resource(
         cls, binding: Binding, dataset: str, referenced: list[tuple[str, ...]]
     ) -> KeyChecks:
         schema = binding.resource.schema
-        wanted = [
-            (f["name"],)
+        checks = {
+            (f["name"],): "unique-error"
             for f in binding.resource.fields
             if (f.get("constraints") or {}).get("unique")
-        ]
+        }
         if schema.get("primaryKey"):
-            wanted.append(tuple(_as_list(schema["primaryKey"])))
-        wanted += referenced
-        return cls(binding, dataset, {k: KeyColumns(k) for k in dict.fromkeys(wanted)})
+            checks[tuple(as_list(schema["primaryKey"]))] = "primary-key"
+        keys = {k: KeyColumns(k) for k in dict.fromkeys([*checks, *referenced])}
+        return cls(binding, dataset, keys, checks)
 
     def add(self, located: Located) -> None:
         for key in self.keys.values():
             key.add(located)
 
     def check(self, report: Report) -> None:
-        primary = tuple(_as_list(self.binding.resource.schema.get("primaryKey")))
-        for fields, key in self.keys.items():
-            unique = len(fields) == 1 and (
-                self.binding.resource.schema["fields"][self._index(fields[0])].get("constraints")
-                or {}
-            ).get("unique")
-            if fields == primary or unique:
-                self._duplicates(
-                    key.table(),
-                    fields,
-                    report,
-                    "primary-key" if fields == primary else "unique-error",
-                )
+        for fields, type_ in self.checks.items():
+            self._duplicates(self.keys[fields].table(), fields, report, type_)
 
     def values(self, fields: tuple[str, ...]) -> pa.Table:
         return self.keys[fields].table()
-
-    def _index(self, name: str) -> int:
-        return [f["name"] for f in self.binding.resource.fields].index(name)
 
     def _duplicates(
         self, table: pa.Table, fields: tuple[str, ...], report: Report, type_: str
@@ -252,9 +240,9 @@ def check_foreign_keys(
 ) -> None:
     """Rows whose reference is not among the referenced resource's values."""
     for fk in binding.resource.schema.get("foreignKeys") or []:
-        fields = tuple(_as_list(fk["fields"]))
+        fields = tuple(as_list(fk["fields"]))
         ref = fk["reference"]
-        ref_fields = tuple(_as_list(ref["fields"]))
+        ref_fields = tuple(as_list(ref["fields"]))
         parent = parents.get(ref.get("resource") or binding.resource.name)
         if parent is None:
             continue
@@ -280,9 +268,3 @@ def check_foreign_keys(
             mask,
             f"参照先 {reference} にない値です / not found in {reference}",
         )
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
