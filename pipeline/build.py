@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import definition as defs
+from . import history
 from .atomic import replace_directory
 from .checksum import sha256_file
 from .convert import bind, convert
@@ -88,14 +89,18 @@ def build(
 ) -> RunResult:
     """Build every dataset; replace `out_dir` only if all of them are valid.
 
-    `finish` adds to the staged output once the datasets are valid (the catalog step) and
-    may add problems of its own; the swap waits for it."""
+    Releases made from earlier builds are carried into the new one. `finish` adds to the
+    staged output once the datasets are valid (the catalog step) and may add problems of its
+    own; the swap waits for it."""
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the output is published
     try:
         result = _run(datasets_dir, staging, None, limit)
+        if result.valid and out_dir.is_dir():
+            history.carry_forward(out_dir, staging)
+            history.stamp_released(staging)
         if result.valid and finish is not None:
             finish(staging, result)
         if result.valid:
@@ -238,7 +243,6 @@ def _open_sinks(
             "dataset": dataset.name,
             "resource": resource.name,
             "title": dataset.descriptor.get("title"),
-            "version": str(dataset.descriptor.get("version", "1.0.0")),
             "license": [lic["name"] for lic in dataset.descriptor["licenses"]],
         }
     }

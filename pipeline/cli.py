@@ -157,8 +157,18 @@ def diff_command(old: Path, new: Path, as_json: bool) -> None:
         click.echo(render(diffs))
 
 
-@cli.command("serve")
-@click.option(
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """NAME=TEXT options as a dict; a malformed one is a usage error."""
+    pairs = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r}: NAME=… の形で / use NAME=…", param_hint=option)
+        pairs[name.strip()] = text.strip()
+    return pairs
+
+
+site_option = click.option(
     "--site",
     "site",
     default="dist",
@@ -166,6 +176,85 @@ def diff_command(old: Path, new: Path, as_json: bool) -> None:
     show_default=True,
     help="作成済みのサイト / a built site folder",
 )
+
+
+@cli.command("release")
+@site_option
+@datasets_option
+@click.option("--notes", default="", help="リリースノート / release notes")
+@click.option(
+    "--dataset-notes", multiple=True, metavar="NAME=TEXT", help="データセットごとのノート / notes"
+)
+@click.option(
+    "--set-version", multiple=True, metavar="NAME=X.Y.Z", help="版を手で決める / override"
+)
+@click.option("--reason", multiple=True, metavar="NAME=TEXT", help="版を決めた理由 / why")
+@click.option("--dry-run", is_flag=True, help="版の判定だけ表示する / only show the versions")
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+def release_command(
+    site: Path,
+    datasets_dir: Path,
+    notes: str,
+    dataset_notes: tuple[str, ...],
+    set_version: tuple[str, ...],
+    reason: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """現在のビルドをリリースにする / turn the current build into a dated, immutable release."""
+    from catalog import release
+
+    from .publisher import load_publisher
+
+    reasons = _pairs(reason, "--reason")
+    overrides = {
+        name: release.Override(version, reasons.get(name, ""))
+        for name, version in _pairs(set_version, "--set-version").items()
+    }
+    try:
+        if dry_run:
+            made, decisions = None, release.plan(site, overrides)
+        else:
+            made, decisions = release.create(
+                site,
+                load_publisher(datasets_dir),
+                notes,
+                _pairs(dataset_notes, "--dataset-notes"),
+                overrides,
+            )
+    except release.ReleaseError as exc:
+        _print_problems(exc.problems, as_json, "release")
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        report = {"release": made.manifest if made else None}
+        report["decisions"] = [d.to_dict() for d in decisions]
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for d in decisions:
+        before = d.previous["version"] if d.previous else "—"
+        why = "; ".join(d.reasons[:3]) + (f"（指定 override: {d.override}）" if d.override else "")
+        click.echo(f"{d.name}: {before} → {d.version} [{d.change or '変更なし unchanged'}] {why}")
+    if made:
+        click.echo(f"release: {made.id} → {made.folder}")
+    elif not dry_run:
+        click.echo("変更がないためリリースしません / nothing changed, no release made")
+
+
+def _print_problems(problems: list, as_json: bool, action: str) -> None:
+    if as_json:
+        report = {"valid": False, "errors": [p.to_dict() for p in problems]}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for problem in problems:
+        click.echo(problem.render(), err=True)
+        click.echo(f"  → {problem.hint_ja} / {problem.hint_en}", err=True)
+    click.echo(
+        f"{action}: 問題があります / refused (何も変更していません / nothing changed)", err=True
+    )
+
+
+@cli.command("serve")
+@site_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve_command(site: Path, host: str, port: int) -> None:

@@ -14,7 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SHOWN = 20  # rows of each kind listed; all are counted
-IGNORED_METADATA = {"resources", "x-opendata"}
+# Not compared as metadata: resources are compared on their own; the version and the release
+# facts are what a release decides; provenance is the source file's bytes, whose content the
+# rows already compare.
+IGNORED_METADATA = {"resources", "x-opendata", "version"}
+IGNORED_EXTENSION = {"provenance", "modified", "data_modified", "versions"}
+DESCRIBING_KEYS = ("title", "description")
 
 
 @dataclass
@@ -69,8 +74,8 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
         for key in sorted((set(before) | set(after)) - IGNORED_METADATA)
         if before.get(key) != after.get(key)
     ]
-    old_meta = {k: v for k, v in (before.get("x-opendata") or {}).items() if k != "provenance"}
-    new_meta = {k: v for k, v in (after.get("x-opendata") or {}).items() if k != "provenance"}
+    old_meta = _extension(before)
+    new_meta = _extension(after)
     metadata += [
         {"key": f"x-opendata.{key}", "old": old_meta.get(key), "new": new_meta.get(key)}
         for key in sorted(set(old_meta) | set(new_meta))
@@ -84,14 +89,29 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
             status = "added" if name not in old_tables else "removed"
             resources.append(ResourceDiff(name, note=f"resource {status}"))
             continue
+        metadata += [
+            {
+                "key": f"resources.{name}.{key}",
+                "old": old_tables[name].get(key),
+                "new": new_tables[name].get(key),
+            }
+            for key in DESCRIBING_KEYS
+            if old_tables[name].get(key) != new_tables[name].get(key)
+        ]
         resources.append(diff_resource(old, new, old_tables[name], new_tables[name]))
     resources = [r for r in resources if not r.empty]
     status = "changed" if metadata or resources else "unchanged"
     return DatasetDiff(old.name, status, metadata, resources)
 
 
+def _extension(package: dict[str, Any]) -> dict[str, Any]:
+    extension = package.get("x-opendata") or {}
+    return {k: v for k, v in extension.items() if k not in IGNORED_EXTENSION}
+
+
 def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fields added, removed, renamed (same place and type, new name), retyped, re-constrained."""
+    """Fields added, removed, renamed (same place and type, new name), reordered, retyped,
+    re-constrained or re-described."""
     before = {f["name"]: f for f in old["fields"]}
     after = {f["name"]: f for f in new["fields"]}
     changes: list[dict[str, Any]] = []
@@ -108,7 +128,12 @@ def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, A
             came.remove(twin)
     changes += [{"change": "removed", "field": f["name"]} for f in gone]
     changes += [{"change": "added", "field": f["name"]} for f in came]
+    kept = [f["name"] for f in old["fields"] if f["name"] in after]
+    if kept != [f["name"] for f in new["fields"] if f["name"] in before]:
+        changes.append({"change": "reordered", "old": kept})
     for name in before.keys() & after.keys():
+        if any(before[name].get(k) != after[name].get(k) for k in DESCRIBING_KEYS):
+            changes.append({"change": "described", "field": name})
         if before[name].get("type") != after[name].get("type"):
             changes.append(
                 {

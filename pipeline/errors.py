@@ -81,6 +81,18 @@ HINTS: dict[str, tuple[str, str]] = {
         "公開前にメタデータを補ってください",
         "complete the metadata before publishing",
     ),
+    "metadata-error": (
+        "dataset.yaml のメタデータを補い、build してから release し直してください",
+        "complete the metadata in dataset.yaml, build, then release again",
+    ),
+    "release-error": (
+        "opendata release の指定を直してください",
+        "fix the release options",
+    ),
+    "publish-error": (
+        "公開先と指定を確認し、もう一度 publish してください（済んだ分は繰り返されません）",
+        "check the target and options, then publish again (what was done is not redone)",
+    ),
 }
 
 

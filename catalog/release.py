@@ -1,0 +1,323 @@
+"""`opendata release`: turn the current build into an immutable, dated release.
+
+Each dataset's version is decided from its change since the previous release (the Data
+Package version recipe in pipeline/versioning.py); an unchanged dataset keeps its version.
+The release is staged beside the site and swapped in whole, like a build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import history, versioning
+from pipeline.atomic import replace_directory
+from pipeline.build import RunResult
+from pipeline.checksum import sha256_file
+from pipeline.diff import diff_dataset
+from pipeline.errors import Problem
+from pipeline.history import Release
+from pipeline.package import JST
+from pipeline.publisher import Publisher
+
+from .build import build_catalog
+from .opendata_list import NAME as OPENDATA_LIST
+from .quality import metadata_problems
+
+
+class ReleaseError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Override:
+    version: str
+    reason: str
+
+
+@dataclass
+class Decision:
+    """One dataset's version in the coming release, and why."""
+
+    name: str
+    previous: dict[str, Any] | None  # its entry in the previous release
+    version: str
+    change: str | None  # new, major, minor, patch; None when unchanged
+    reasons: list[str] = field(default_factory=list)
+    override: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "previous_version": self.previous["version"] if self.previous else None,
+            "version": self.version,
+            "change": self.change,
+            "reasons": self.reasons,
+            "override": self.override,
+        }
+
+
+def release_time() -> dt.datetime:
+    """Now in Japan time, or SOURCE_DATE_EPOCH when set (reproducible releases, tests)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = dt.datetime.fromtimestamp(int(epoch), JST) if epoch else dt.datetime.now(JST)
+    return now.replace(microsecond=0)
+
+
+def released_names(site: Path) -> list[str]:
+    """The datasets a release versions: every built one but the catalog's own list, which
+    is regenerated from the others."""
+    names = [p.parent.name for p in sorted(site.glob("datasets/*/datapackage.json"))]
+    return [n for n in names if n != OPENDATA_LIST]
+
+
+def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
+    """Every dataset's decision against the site's last release."""
+    previous = history.latest(site)
+    decisions = []
+    for name in released_names(site):
+        package = history.read_package(site, name)
+        entry = previous.datasets.get(name) if previous else None
+        decisions.append(_decide(site, previous, name, package, entry))
+    _apply(decisions, overrides or {})
+    return decisions
+
+
+def _decide(
+    site: Path,
+    previous: Release | None,
+    name: str,
+    package: dict[str, Any],
+    entry: dict[str, Any] | None,
+) -> Decision:
+    if previous is None or entry is None:
+        version = str(package.get("version", "1.0.0"))
+        return Decision(name, None, version, "new", ["初めての公開 / first release"])
+    if history.content_digest(package) == entry["digest"]:
+        return Decision(name, entry, entry["version"], None)
+    diff = diff_dataset(previous.site / "datasets" / name, site / "datasets" / name)
+    changes = versioning.changes(diff)
+    # Something outside what the diff compares (a foreign key, a dialect) still changed.
+    level = versioning.level_of(changes) or "patch"
+    reasons = [c.reason for c in changes] or ["other metadata changed"]
+    return Decision(name, entry, versioning.bump(entry["version"], level), level, reasons)
+
+
+def _apply(decisions: list[Decision], overrides: dict[str, Override]) -> None:
+    """The officer's versions, each with a reason; refused where they would mislead."""
+    by_name = {d.name: d for d in decisions}
+    problems = []
+    for name, override in sorted(overrides.items()):
+        decision = by_name.get(name)
+        problem = _override_problem(decision, override)
+        if problem:
+            problems.append(Problem("release-error", problem, dataset=name, value=override.version))
+        else:
+            assert decision is not None
+            decision.version = override.version
+            decision.override = override.reason
+    if problems:
+        raise ReleaseError(problems)
+
+
+def _override_problem(decision: Decision | None, override: Override) -> str | None:
+    if decision is None:
+        return "そのデータセットはこのビルドにありません / no such dataset in this build"
+    if not override.reason.strip():
+        return "版を指定するときは理由が必要です（--reason） / an override needs a reason"
+    try:
+        wanted = versioning.parse(override.version)
+    except ValueError:
+        return "版は 1.2.3 の形で指定してください / a version is MAJOR.MINOR.PATCH"
+    if decision.change is None:
+        return (
+            "変更のないデータセットに新しい版は付けられません / nothing changed, so no new version"
+        )
+    if decision.previous and wanted <= versioning.parse(decision.previous["version"]):
+        return (
+            f"前の版 {decision.previous['version']} より大きな版にしてください"
+            f" / must be above the previous version {decision.previous['version']}"
+        )
+    return None
+
+
+def check_metadata(site: Path, names: list[str]) -> list[Problem]:
+    """What `build` warns about, a release refuses."""
+    problems = []
+    for name in names:
+        for warning in metadata_problems(history.read_package(site, name)):
+            problems.append(
+                Problem("metadata-error", warning.message, dataset=name, file=warning.file)
+            )
+    return problems
+
+
+def create(
+    site: Path,
+    publisher: Publisher,
+    notes: str = "",
+    dataset_notes: dict[str, str] | None = None,
+    overrides: dict[str, Override] | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Release | None, list[Decision]]:
+    """Make a release of the site's current build; (None, decisions) when nothing changed."""
+    site = site.resolve()
+    base_url = _base_url(site)
+    decisions = plan(site, overrides)
+    problems = check_metadata(site, [d.name for d in decisions])
+    if problems:
+        raise ReleaseError(problems)
+    previous = history.latest(site)
+    removed = sorted(set(previous.datasets) - {d.name for d in decisions}) if previous else []
+    if all(d.change is None for d in decisions) and not removed:
+        return None, decisions
+    now = now or release_time()
+    release_id = _new_id(site, now)
+    staging = Path(tempfile.mkdtemp(prefix=f".{site.name}-release-", dir=site.parent))
+    staging.chmod(0o755)
+    try:
+        history.link_tree(site, staging, link=lambda p: history.never_rewritten(site, p))
+        manifest = _manifest(
+            staging, release_id, now, previous, decisions, notes, dataset_notes or {}, removed
+        )
+        build_catalog(staging, publisher, base_url, RunResult([]))
+        folder = staging / history.RELEASES / release_id
+        history.write_json(folder / history.MANIFEST, manifest)
+        _snapshot(staging, folder / "site")
+        replace_directory(staging, site)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return history.latest(site), decisions
+
+
+def _base_url(site: Path) -> str:
+    status = site / "api" / "site.json"
+    if not status.is_file():
+        raise ReleaseError(
+            [
+                Problem(
+                    "release-error",
+                    f"{site} にカタログがありません。opendata build（--no-catalog なし）を先に実行してください"
+                    f" / {site} has no catalog; run `opendata build` with the catalog first",
+                )
+            ]
+        )
+    return json.loads(status.read_text(encoding="utf-8"))["status"]["site_url"]
+
+
+def _new_id(site: Path, now: dt.datetime) -> str:
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    taken = {r.id for r in history.releases(site)}
+    candidate, n = stamp, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
+
+
+def _manifest(
+    site: Path,
+    release_id: str,
+    now: dt.datetime,
+    previous: Release | None,
+    decisions: list[Decision],
+    notes: str,
+    dataset_notes: dict[str, str],
+    removed: list[str],
+) -> dict[str, Any]:
+    """Each dataset's entry; the new versions are stamped and their folders put in place."""
+    stamp = now.isoformat()
+    datasets = {
+        d.name: d.previous
+        if d.change is None
+        else _entry(site, d, release_id, stamp, dataset_notes.get(d.name) or notes)
+        for d in decisions
+    }
+    manifest = {
+        "id": release_id,
+        "created": stamp,
+        "previous": previous.id if previous else None,
+        "notes": notes,
+        "datasets": datasets,
+        "removed": removed,
+    }
+    done = [*history.releases(site), Release(site / history.RELEASES / release_id, manifest)]
+    for decision in decisions:
+        entry = datasets[decision.name]
+        assert entry is not None
+        history.stamp(site, decision.name, entry, history.changelog(done, decision.name))
+        if decision.change is not None:
+            entry["files"] = _version_folder(site, decision.name, decision.version)
+    return manifest
+
+
+def _snapshot(site: Path, target: Path) -> None:
+    """The site as this release publishes it: everything but the other releases' snapshots."""
+    skip = {r.site for r in history.releases(site)} | {target}
+    history.link_tree(site, target, skip=skip)
+
+
+def _entry(
+    site: Path, decision: Decision, release_id: str, stamp: str, notes: str
+) -> dict[str, Any]:
+    package = history.read_package(site, decision.name)
+    data = _data_digest(package)
+    before = decision.previous
+    data_changed = before is None or before["data_digest"] != data
+    return {
+        "version": decision.version,
+        "previous_version": before["version"] if before else None,
+        "released": release_id,
+        "change": decision.change,
+        "reasons": decision.reasons,
+        "override": decision.override,
+        "notes": notes,
+        "digest": history.content_digest(package),
+        "data_digest": data,
+        "metadata_modified": stamp,
+        "data_modified": stamp if data_changed else before["data_modified"],
+        "files": [],
+    }
+
+
+def _data_digest(package: dict[str, Any]) -> str:
+    hashes = sorted((r["path"], r["hash"]) for r in package["resources"])
+    return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
+
+
+def _version_folder(site: Path, name: str, version: str) -> list[dict[str, Any]]:
+    """datasets/<name>/<version>/: the package and its files, listed with sizes and sha256."""
+    folder = site / "datasets" / name
+    target = folder / version
+    if target.exists():
+        raise ReleaseError(
+            [
+                Problem(
+                    "release-error",
+                    f"版 {version} は公開済みです / version {version} exists",
+                    dataset=name,
+                )
+            ]
+        )
+    target.mkdir()
+    package = history.read_package(site, name)
+    files = []
+    for path in ["datapackage.json", *(r["path"] for r in package["resources"])]:
+        history.link_file(folder / path, target / path)
+        files.append(
+            {
+                "path": f"datasets/{name}/{version}/{path}",
+                "bytes": (target / path).stat().st_size,
+                "sha256": sha256_file(target / path),
+            }
+        )
+    return files
