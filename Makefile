@@ -2,13 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+CKAN_VENV := .venv-ckan
+CKAN_PLUGIN := tests/ckan/ckanext-opendata_test
 
 .PHONY: build test lint bench browser
 
 build: $(VENV)/.core
 	$(BIN)/opendata build
 
-test: $(VENV)/.test browser
+test: $(VENV)/.test browser $(CKAN_VENV)/.ckan
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.test
@@ -31,3 +33,14 @@ $(VENV)/.test: pyproject.toml
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+# A real CKAN 2.12 for tests/ckan_site.py: its own venv (its pins clash with ours; plain
+# `ckan` installs none of its runtime deps), the test-only plugin, and Debian's PostgreSQL 15
+# and Redis, which the fixture starts itself on free loopback ports.
+$(CKAN_VENV)/.ckan: $(CKAN_PLUGIN)/pyproject.toml $(wildcard $(CKAN_PLUGIN)/ckanext/opendata_test/*.py)
+	@{ test -x /usr/lib/postgresql/15/bin/initdb && command -v redis-server >/dev/null; } || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq postgresql-15 redis-server >/dev/null; }
+	$(PYTHON) -m venv $(CKAN_VENV)
+	$(CKAN_VENV)/bin/pip install -q 'ckan[requirements]==2.12.0' ./$(CKAN_PLUGIN)
+	touch $@

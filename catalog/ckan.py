@@ -13,10 +13,12 @@ from .context import (
     FREQUENCIES,
     THEMES,
     Catalog,
+    data_modified,
     fiscal_period,
     issued,
     meta,
     modified,
+    version_notes,
 )
 
 FACET_FIELDS = ["tags", "organization", "groups", "res_format", "license_id"]
@@ -127,13 +129,17 @@ def extras(package: dict[str, Any]) -> list[dict[str, str]]:
     if extra.get("upstream"):
         values["source_sha256"] = extra["upstream"].get("sha256", "")
     values["language"] = "ja"
+    if meta(package).get("data_modified"):
+        values["data_modified"] = data_modified(package) or ""
+    if notes := version_notes(package):
+        values["version_notes"] = notes
     return [{"key": k, "value": v} for k, v in sorted(values.items())]
 
 
 def resource_dicts(catalog: Catalog, name: str) -> list[dict[str, Any]]:
     package = catalog.packages[name]
     files = [*package["resources"], _datapackage_file(catalog, name)]
-    stamp = modified(package)
+    changed, stamp = data_modified(package), modified(package)
     result = []
     for position, resource in enumerate(files):
         label = FORMAT_LABELS.get(resource["format"], resource["format"].upper())
@@ -150,7 +156,7 @@ def resource_dicts(catalog: Catalog, name: str) -> list[dict[str, Any]]:
                 "size": resource["bytes"],
                 "hash": resource["hash"].removeprefix("sha256:"),
                 "created": issued(package),
-                "last_modified": stamp,
+                "last_modified": changed,
                 "metadata_modified": stamp,
                 "position": position,
                 "url_type": None,

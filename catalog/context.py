@@ -63,6 +63,10 @@ class Catalog:
     def file_url(self, name: str, path: str) -> str:
         return f"{self.dataset_url(name)}{path}"
 
+    def version_url(self, name: str, version: str) -> str:
+        """A released version's folder: its files never change (the latest are one up)."""
+        return f"{self.dataset_url(name)}{version}/"
+
     @property
     def catalog_url(self) -> str:
         return self.base_url
@@ -83,7 +87,23 @@ def issued(package: dict[str, Any]) -> str | None:
 
 
 def modified(package: dict[str, Any]) -> str | None:
+    """When anything of the dataset last changed (a release's date; `created` before one)."""
     return meta(package).get("modified") or package.get("created")
+
+
+def data_modified(package: dict[str, Any]) -> str | None:
+    """When its data last changed — a metadata-only release leaves this alone."""
+    return meta(package).get("data_modified") or modified(package)
+
+
+def versions(package: dict[str, Any]) -> list[dict[str, Any]]:
+    """The released versions, newest first (empty before the first release)."""
+    return list(meta(package).get("versions") or [])
+
+
+def version_notes(package: dict[str, Any]) -> str | None:
+    current = [v for v in versions(package) if v["version"] == package.get("version")]
+    return current[0]["notes"] or None if current else None
 
 
 def fiscal_period(package: dict[str, Any]) -> tuple[str, str] | None:

@@ -13,12 +13,27 @@ from typing import Any
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
-from .context import FREQUENCIES, THEMES, Catalog, fiscal_period, issued, meta, modified
+from .context import (
+    FREQUENCIES,
+    THEMES,
+    Catalog,
+    data_modified,
+    fiscal_period,
+    issued,
+    meta,
+    modified,
+    version_notes,
+    versions,
+)
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 ADMS = Namespace("http://www.w3.org/ns/adms#")
-DCAT_VERSION = URIRef("http://www.w3.org/ns/dcat#version")  # DCAT 3; rdflib's DCAT is version 2
+# DCAT 3 terms; rdflib's DCAT namespace is version 2.
+DCAT_VERSION = URIRef("http://www.w3.org/ns/dcat#version")
+DCAT_HAS_VERSION = URIRef("http://www.w3.org/ns/dcat#hasVersion")
+DCAT_PREVIOUS_VERSION = URIRef("http://www.w3.org/ns/dcat#previousVersion")
+DCAT_HAS_CURRENT_VERSION = URIRef("http://www.w3.org/ns/dcat#hasCurrentVersion")
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
 JAPANESE = URIRef(f"{EU}language/JPN")
@@ -139,6 +154,9 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
     if package.get("version"):
         graph.add((node, DCAT_VERSION, Literal(package["version"])))
+    if notes := version_notes(package):
+        graph.add((node, ADMS.versionNotes, Literal(notes, lang="ja")))
+    _versions(graph, catalog, name, node)
     for key, predicate in (
         (issued(package), DCTERMS.issued),
         (modified(package), DCTERMS.modified),
@@ -176,6 +194,42 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     for resource in package["resources"]:
         graph.add((node, DCAT.distribution, _distribution(graph, catalog, name, package, resource)))
     return node
+
+
+def _versions(graph: Graph, catalog: Catalog, name: str, node: URIRef) -> None:
+    """Each released version as a dataset of its own, chained by dcat:previousVersion."""
+    package = catalog.packages[name]
+    released = versions(package)
+    nodes = [URIRef(catalog.version_url(name, v["version"]) + "#dataset") for v in released]
+    for position, (version, here) in enumerate(zip(released, nodes, strict=True)):
+        graph.add((here, RDF.type, DCAT.Dataset))
+        graph.add(
+            (
+                here,
+                DCTERMS.title,
+                Literal(f"{package['title']}（{version['version']}版）", lang="ja"),
+            )
+        )
+        graph.add((here, DCTERMS.description, Literal(package.get("description", ""), lang="ja")))
+        graph.add((here, DCAT_VERSION, Literal(version["version"])))
+        graph.add((here, DCTERMS.issued, Literal(version["date"], datatype=XSD.dateTime)))
+        graph.add(
+            (
+                here,
+                DCAT.landingPage,
+                _typed(graph, URIRef(catalog.version_url(name, version["version"])), FOAF.Document),
+            )
+        )
+        if version.get("notes"):
+            graph.add((here, ADMS.versionNotes, Literal(version["notes"], lang="ja")))
+        if position + 1 < len(nodes):
+            graph.add((here, DCAT_PREVIOUS_VERSION, nodes[position + 1]))
+        graph.add((node, DCAT_HAS_VERSION, here))
+        graph.add((node, DCTERMS.hasVersion, here))  # DCAT-AP 3's term for the same link
+    if released and released[0]["version"] == package.get("version"):
+        graph.add((node, DCAT_HAS_CURRENT_VERSION, nodes[0]))
+        if len(nodes) > 1:
+            graph.add((node, DCAT_PREVIOUS_VERSION, nodes[1]))
 
 
 def _contact(graph: Graph, node: URIRef, catalog: Catalog, extra: dict[str, Any]) -> None:
@@ -220,7 +274,7 @@ def _distribution(
     graph.add((node, SPDX.checksum, checksum))
     for key, predicate in (
         (issued(package), DCTERMS.issued),
-        (modified(package), DCTERMS.modified),
+        (data_modified(package), DCTERMS.modified),
     ):
         if key:
             graph.add((node, predicate, Literal(key, datatype=XSD.dateTime)))

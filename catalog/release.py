@@ -290,7 +290,8 @@ def _entry(
 
 
 def _data_digest(package: dict[str, Any]) -> str:
-    hashes = sorted((r["path"], r["hash"]) for r in package["resources"])
+    """The values alone: the CSV files (Parquet also carries titles, which are metadata)."""
+    hashes = sorted((r["path"], r["hash"]) for r in package["resources"] if r["format"] == "csv")
     return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
 
 

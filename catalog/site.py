@@ -15,16 +15,41 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from pipeline import history
+
 from . import schemaorg
-from .context import FORMAT_LABELS, FREQUENCIES, Catalog, fiscal_period, issued, meta, modified
+from .context import (
+    FORMAT_LABELS,
+    FREQUENCIES,
+    Catalog,
+    fiscal_period,
+    issued,
+    meta,
+    modified,
+    versions,
+)
+from .opendata_list import NAME as OPENDATA_LIST
 from .text import fold
 
 PREVIEW_ROWS = 10
+DIFF_STATUSES = {
+    "added": "新規 new",
+    "removed": "削除 removed",
+    "changed": "変更あり changed",
+}
+CHANGE_LABELS = {
+    "new": "初版 first release",
+    "major": "互換性のない変更 breaking (major)",
+    "minor": "追加 additions (minor)",
+    "patch": "訂正 corrections (patch)",
+}
 ENV = Environment(
     loader=PackageLoader("catalog"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
+# Readable JSON in pages (Jinja's tojson escapes every Japanese character).
+ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 
 
 def write_site(catalog: Catalog) -> None:
@@ -34,6 +59,26 @@ def write_site(catalog: Catalog) -> None:
     for name in catalog.packages:
         page = catalog.site / "datasets" / name / "index.html"
         page.write_text(_dataset_page(catalog, name), encoding="utf-8")
+    (catalog.site / "changes.html").write_text(_changes_page(catalog), encoding="utf-8")
+
+
+def _changes_page(catalog: Catalog) -> str:
+    """What the officer reviews before `opendata release`: the last release against this build."""
+    from pipeline.diff import DatasetDiff, diff_sites
+
+    previous = history.latest(catalog.site)
+    names = [n for n in catalog.packages if n != OPENDATA_LIST]
+    if previous:
+        diffs = [d for d in diff_sites(previous.site, catalog.site) if d.name in names]
+    else:
+        diffs = [DatasetDiff(name, "added") for name in names]
+    return ENV.get_template("changes.html").render(
+        root="",
+        publisher=catalog.publisher,
+        previous=previous,
+        diffs=diffs,
+        statuses=DIFF_STATUSES,
+    )
 
 
 def _summary(text: str, limit: int = 120) -> str:
@@ -142,6 +187,8 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
         else "—",
         issued=issued(package) or "",
         modified=modified(package) or "",
+        versions=versions(package),
+        changes=CHANGE_LABELS,
         charts=_charts(folder) if name == "plan-indicators" else [],
         snippets=_snippets(catalog, name, package),
     )

@@ -65,6 +65,16 @@ datasets_option = click.option(
 )
 
 
+site_option = click.option(
+    "--site",
+    "site",
+    default="dist",
+    type=click.Path(path_type=Path),
+    show_default=True,
+    help="作成済みのサイト / a built site folder",
+)
+
+
 def report_options(command):  # type: ignore[no-untyped-def]
     command = click.option(
         "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
@@ -141,15 +151,30 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
 
 
 @cli.command("diff")
-@click.argument("old", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.argument(
-    "new", type=click.Path(path_type=Path, exists=True, file_okay=False), default="dist"
-)
+@click.argument("old", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.argument("new", required=False, type=click.Path(path_type=Path, file_okay=False))
+@site_option
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
-def diff_command(old: Path, new: Path, as_json: bool) -> None:
-    """二つのビルドの差分（メタデータ・項目・行） / what changed between two builds."""
+def diff_command(old: Path | None, new: Path | None, site: Path, as_json: bool) -> None:
+    """差分（既定は最後のリリースと現在のビルド） / what changed (default: last release → build)."""
     from .diff import diff_sites, render, to_json
+    from .history import latest
 
+    if old is None:
+        last = latest(site)
+        if last is None:
+            click.echo(
+                f"{site} にはまだリリースがありません（全データセットが初版です）"
+                f" / no release in {site} yet: every dataset is new",
+                err=True,
+            )
+            sys.exit(EXIT_INVALID)
+        old = last.site
+    new = new or site
+    for folder in (old, new):
+        if not folder.is_dir():
+            click.echo(f"{folder} がありません / no such folder", err=True)
+            sys.exit(EXIT_INVALID)
     diffs = diff_sites(old, new)
     if as_json:
         click.echo(json.dumps(to_json(diffs), ensure_ascii=False, indent=2, default=str))
@@ -166,16 +191,6 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise click.BadParameter(f"{value!r}: NAME=… の形で / use NAME=…", param_hint=option)
         pairs[name.strip()] = text.strip()
     return pairs
-
-
-site_option = click.option(
-    "--site",
-    "site",
-    default="dist",
-    type=click.Path(path_type=Path),
-    show_default=True,
-    help="作成済みのサイト / a built site folder",
-)
 
 
 @cli.command("release")

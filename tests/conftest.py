@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+pytest_plugins = ["ckan_site"]  # the `ckan_site` fixture: a real CKAN on loopback
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
@@ -33,6 +35,20 @@ MINIMAL = {
             },
         }
     ],
+}
+
+# MINIMAL with the metadata a release asks for (catalog/quality.py).
+PUBLISHABLE = MINIMAL | {
+    "description": "港区の予算事業の例です。テスト用に作った小さな表で、1行が1つの事業、金額は千円単位、年度は会計年度を表します。",
+    "created": "2024-03-01",
+    "keywords": ["予算", "テスト"],
+    "sources": [{"title": "テスト用の表"}],
+    "x-opendata": {
+        "title_en": "Sample budget",
+        "description_en": "A small sample of budget items for tests.",
+        "department": "企画経営部",
+        "frequency": "annual",
+    },
 }
 
 MINIMAL_CSV = "番号,名称,金額,年度\n1,庁舎管理,3200,令和4年度\n2,情報化推進,150.5,2023\n"

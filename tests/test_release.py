@@ -1,0 +1,270 @@
+"""`opendata release`: versions decided by the recipe, immutable releases kept across builds."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
+
+EPOCH = 1764400000  # 2025-11-29T16:06:40+09:00
+
+
+def build(root: Path, definition: dict[str, Any], csv_text: str, *extra: str) -> None:
+    shutil.rmtree(root / "datasets", ignore_errors=True)
+    write_dataset(root, definition, {"items.csv": csv_text})
+    done = opendata(
+        "build", "--datasets", str(root / "datasets"), "--out", str(root / "dist"), *extra
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def release(root: Path, *args: str, epoch: int = EPOCH) -> dict[str, Any]:
+    done = _release(root, *args, epoch=epoch)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def _release(root: Path, *args: str, epoch: int = EPOCH) -> subprocess.CompletedProcess[str]:
+    """The CLI at a fixed release time, so release ids and dates are known."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "release", "--site", str(root / "dist"),
+         "--datasets", str(root / "datasets"), "--json", *args],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+        env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
+    )  # fmt: skip
+
+
+def package(root: Path, name: str = "sample-budget", file: str = "package.json") -> dict:
+    return json.loads((root / "dist/datasets" / name / file).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def first_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample-budget 1.0.0, released once with the full catalog."""
+    root = tmp_path_factory.mktemp("released")
+    build(root, PUBLISHABLE, MINIMAL_CSV)
+    made = release(root, "--notes", "初版")
+    assert made["release"]["datasets"]["sample-budget"]["version"] == "1.0.0"
+    return root
+
+
+@pytest.fixture
+def released(first_release: Path, tmp_path: Path) -> Path:
+    shutil.copytree(first_release / "dist", tmp_path / "dist", symlinks=True)
+    return tmp_path
+
+
+def _fields(d: dict) -> list[dict]:
+    return d["resources"][0]["schema"]["fields"]
+
+
+def _with(change: Callable[[dict], None]) -> dict:
+    definition = copy.deepcopy(PUBLISHABLE)
+    change(definition)
+    return definition
+
+
+SAME = copy.deepcopy(PUBLISHABLE)
+EXTRA_ROW = MINIMAL_CSV + "3,新規事業,10,2024\n"
+SECOND_RESOURCE = {
+    "name": "more",
+    "path": "items.csv",
+    "schema": copy.deepcopy(PUBLISHABLE["resources"][0]["schema"]),
+}
+
+# One case per rule of the recipe: (definition, CSV, expected change, version).
+RULES = {
+    "value corrected": (SAME, MINIMAL_CSV.replace("3200", "3300"), "patch", "1.0.1"),
+    "description changed": (
+        _with(lambda d: d.update(title="予算の例（改訂）")), MINIMAL_CSV, "patch", "1.0.1"),
+    "field described": (
+        _with(lambda d: _fields(d)[2].update(description="千円")), MINIMAL_CSV, "patch", "1.0.1"),
+    "rows added": (SAME, EXTRA_ROW, "minor", "1.1.0"),
+    "resource added": (
+        _with(lambda d: d["resources"].append(SECOND_RESOURCE)), MINIMAL_CSV, "minor", "1.1.0"),
+    "constraint loosened": (
+        _with(lambda d: _fields(d)[2].update(constraints={"maximum": 10**9})), MINIMAL_CSV,
+        "major", "2.0.0"),  # a new maximum is a tightening, however generous
+    "field removed": (
+        _with(lambda d: _fields(d).pop()), "番号,名称,金額\n1,庁舎管理,3200\n2,情報化推進,150.5\n",
+        "major", "2.0.0"),
+    "field renamed": (
+        _with(lambda d: _fields(d)[1].update(name="item_name")), MINIMAL_CSV, "major", "2.0.0"),
+    "field retyped": (
+        _with(lambda d: _fields(d)[3].update(type="string")), MINIMAL_CSV, "major", "2.0.0"),
+    "field added": (
+        _with(lambda d: _fields(d).append({"name": "note", "title": "備考", "type": "string"})),
+        MINIMAL_CSV.replace("年度\n", "年度,備考\n").replace("年度\n1", "年度,備考\n1"),
+        "major", "2.0.0"),
+    "constraint tightened": (
+        _with(lambda d: _fields(d)[1].update(constraints={"required": True})), MINIMAL_CSV,
+        "major", "2.0.0"),
+    "rows removed": (SAME, MINIMAL_CSV.rsplit("2,", 1)[0], "major", "2.0.0"),
+    "primary key changed": (
+        _with(lambda d: d["resources"][0]["schema"].update(primaryKey=["label"])), MINIMAL_CSV,
+        "major", "2.0.0"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_the_version_recipe(released: Path, rule: str) -> None:
+    definition, csv_text, change, version = RULES[rule]
+    if rule == "field added":
+        csv_text = (
+            "番号,名称,金額,年度,備考\n1,庁舎管理,3200,令和4年度,\n2,情報化推進,150.5,2023,\n"
+        )
+    build(released, definition, csv_text)
+    decision = release(released, "--dry-run")["decisions"][0]
+    assert (decision["change"], decision["version"]) == (change, version), decision["reasons"]
+    assert decision["previous_version"] == "1.0.0" and decision["reasons"]
+
+
+def test_a_loosened_constraint_is_minor(released: Path) -> None:
+    tight = _with(lambda d: _fields(d)[2].update(constraints={"maximum": 5000}))
+    build(released, tight, MINIMAL_CSV)
+    assert (
+        release(released, epoch=EPOCH + 60)["release"]["datasets"]["sample-budget"]["version"]
+        == "2.0.0"
+    )
+    loose = _with(lambda d: _fields(d)[2].update(constraints={"maximum": 9000}))
+    build(released, loose, MINIMAL_CSV)
+    decision = release(released, "--dry-run")["decisions"][0]
+    assert (decision["change"], decision["version"]) == ("minor", "2.1.0")
+
+
+def test_nothing_changed_means_no_release_and_no_new_version(released: Path) -> None:
+    build(released, PUBLISHABLE, MINIMAL_CSV)
+    made = release(released, epoch=EPOCH + 60)
+    assert made["release"] is None and made["decisions"][0]["change"] is None
+    assert len(list((released / "dist/releases").glob("*/release.json"))) == 1
+    assert package(released)["version"] == "1.0.0"
+
+
+def test_an_override_needs_a_reason_and_a_higher_version(released: Path) -> None:
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    refused = _release(released, "--set-version", "sample-budget=3.0.0")
+    assert refused.returncode == 1 and "理由" in refused.stdout
+    lower = _release(
+        released, "--set-version", "sample-budget=1.0.0", "--reason", "sample-budget=x"
+    )
+    assert lower.returncode == 1 and "1.0.0" in lower.stdout
+    made = release(
+        released, "--set-version", "sample-budget=3.0.0", "--reason", "sample-budget=年度の切替"
+    )
+    entry = made["release"]["datasets"]["sample-budget"]
+    assert (entry["version"], entry["override"]) == ("3.0.0", "年度の切替")
+
+
+def test_an_override_of_an_unchanged_dataset_is_refused(released: Path) -> None:
+    build(released, PUBLISHABLE, MINIMAL_CSV)
+    done = _release(released, "--set-version", "sample-budget=1.1.0", "--reason", "sample-budget=x")
+    assert done.returncode == 1 and "nothing changed" in done.stdout
+
+
+def test_a_release_refuses_unfit_metadata_and_changes_nothing(released: Path) -> None:
+    unfit = _with(lambda d: d.pop("description"))
+    unfit["x-opendata"] = {k: v for k, v in unfit["x-opendata"].items() if k != "department"}
+    build(released, unfit, EXTRA_ROW)
+    before = sorted(p.name for p in (released / "dist/releases").iterdir())
+    done = _release(released)
+    assert done.returncode == 1
+    errors = json.loads(done.stdout)["errors"]
+    messages = " ".join(e["message"] for e in errors)
+    assert "description" in messages and "department" in messages
+    assert {e["dataset"] for e in errors} == {"sample-budget"}
+    assert all(e["type"] == "metadata-error" and e["hint_en"] for e in errors)
+    assert sorted(p.name for p in (released / "dist/releases").iterdir()) == before
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_releases_survive_builds_and_every_version_stays_downloadable(released: Path) -> None:
+    dist = released / "dist"
+    build(released, PUBLISHABLE, MINIMAL_CSV.replace("3200", "3300"))
+    second = release(released, "--notes", "金額の訂正", epoch=EPOCH + 86400)["release"]
+    build(released, PUBLISHABLE, EXTRA_ROW, "--no-catalog")  # a later build, not released
+    manifests = sorted(dist.glob("releases/*/release.json"))
+    assert len(manifests) == 2
+    for manifest in manifests:
+        for entry in json.loads(manifest.read_text())["datasets"].values():
+            for file in entry["files"]:
+                assert _sha256(dist / file["path"]) == file["sha256"]
+                assert (dist / file["path"]).stat().st_size == file["bytes"]
+    # The newest release's snapshot: its latest files are the 1.0.1 files.
+    snapshot = dist / "releases" / second["id"] / "site/datasets/sample-budget"
+    assert _sha256(snapshot / "items.csv") == _sha256(snapshot / "1.0.1/items.csv")
+    assert _sha256(snapshot / "1.0.0/items.csv") != _sha256(snapshot / "1.0.1/items.csv")
+    assert "3300" in (snapshot / "items.csv").read_text(encoding="utf-8-sig")
+
+
+def test_catalog_dates_and_versions_follow_releases(released: Path) -> None:
+    first = package(released)
+    assert first["version"] == "1.0.0" and first["metadata_modified"].startswith("2025-11-29T16:06")
+    # A metadata-only release: metadata modified moves, data modified does not.
+    build(released, _with(lambda d: d.update(title="予算の例（改訂）")), MINIMAL_CSV)
+    release(released, "--notes", "題名の変更", epoch=EPOCH + 86400)
+    after = package(released)
+    extras = {e["key"]: e["value"] for e in after["extras"]}
+    assert after["version"] == "1.0.1"
+    assert after["metadata_modified"].startswith("2025-11-30T16:06")
+    assert extras["data_modified"].startswith("2025-11-29T16:06")
+    assert all(r["last_modified"] == extras["data_modified"] for r in after["resources"][:2])
+    assert extras["version_notes"] == "題名の変更"
+    # A rebuild with no change keeps every date and the version.
+    build(released, _with(lambda d: d.update(title="予算の例（改訂）")), MINIMAL_CSV)
+    assert package(released)["metadata_modified"] == after["metadata_modified"]
+    page = (released / "dist/datasets/sample-budget/index.html").read_text(encoding="utf-8")
+    assert "版の履歴" in page and "題名の変更" in page and 'href="1.0.0/datapackage.json"' in page
+
+
+def test_dcat_links_the_versions(released: Path) -> None:
+    from rdflib import Graph, Namespace, URIRef
+
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    release(released, "--notes", "事業の追加", epoch=EPOCH + 86400)
+    graph = Graph().parse(released / "dist/datasets/sample-budget/dataset.ttl")
+    dcat = Namespace("http://www.w3.org/ns/dcat#")
+    base = "https://opendata.city.minato.tokyo.jp/datasets/sample-budget/"
+    dataset = URIRef(base + "#dataset")
+    v1, v11 = URIRef(base + "1.0.0/#dataset"), URIRef(base + "1.1.0/#dataset")
+    assert set(graph.objects(dataset, dcat.hasVersion)) == {v1, v11}
+    assert (v11, dcat.previousVersion, v1) in graph
+    assert (dataset, dcat.previousVersion, v1) in graph
+    assert str(graph.value(dataset, dcat.version)) == "1.1.0"
+    adms = Namespace("http://www.w3.org/ns/adms#")
+    assert str(graph.value(v11, adms.versionNotes)) == "事業の追加"
+
+
+def test_the_released_catalog_still_conforms_to_dcat_ap(released: Path) -> None:
+    from test_dcat import _graph, _violations
+
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    release(released, epoch=EPOCH + 86400)
+    graph = _graph(released / "dist/catalog.ttl")
+    assert _violations(graph, "shapes.ttl") == [] and _violations(graph, "range.ttl") == []
+
+
+def test_diff_defaults_to_the_last_release_and_the_site_has_a_changes_page(released: Path) -> None:
+    build(released, PUBLISHABLE, MINIMAL_CSV.replace("3200", "3300"))
+    done = opendata("diff", "--site", str(released / "dist"), "--json")
+    assert done.returncode == 0, done.stderr
+    diffs = {d["name"]: d for d in json.loads(done.stdout)}
+    resource = diffs["sample-budget"]["resources"][0]
+    assert resource["changed_rows"] == [
+        {"key": {"id": 1}, "cells": {"amount": {"old": 3200.0, "new": 3300.0}}}
+    ]
+    page = (released / "dist/changes.html").read_text(encoding="utf-8")
+    assert "3200.0 → <strong>3300.0</strong>" in page
