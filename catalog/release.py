@@ -192,6 +192,7 @@ def create(
         build_catalog(staging, publisher, base_url, RunResult([]))
         folder = staging / history.RELEASES / release_id
         history.write_json(folder / history.MANIFEST, manifest)
+        history.write_json(staging / history.LATEST, _pointer(manifest))
         _snapshot(staging, folder / "site")
         replace_directory(staging, site)
     finally:
@@ -258,6 +259,16 @@ def _manifest(
         if decision.change is not None:
             entry["files"] = _version_folder(site, decision.name, decision.version)
     return manifest
+
+
+def _pointer(manifest: dict[str, Any]) -> dict[str, Any]:
+    """releases/latest.json: a stable address for the newest release."""
+    return {
+        "id": manifest["id"],
+        "created": manifest["created"],
+        "manifest": f"{history.RELEASES}/{manifest['id']}/{history.MANIFEST}",
+        "versions": {name: entry["version"] for name, entry in manifest["datasets"].items()},
+    }
 
 
 def _snapshot(site: Path, target: Path) -> None:

@@ -268,6 +268,89 @@ def _print_problems(problems: list, as_json: bool, action: str) -> None:
     )
 
 
+@cli.command("publish")
+@site_option
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="公開先フォルダ（Web サーバーの公開ディレクトリ） / a web server's folder",
+)
+@click.option("--ckan", "ckan_url", metavar="URL", help="公開先の CKAN / a CKAN site's URL")
+@click.option(
+    "--organization", default=None, help="CKAN の組織（既定はサイトの組織） / CKAN organization"
+)
+@click.option("--dry-run", is_flag=True, help="計画だけ表示する / only print the plan")
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+def publish_command(
+    site: Path,
+    target: Path | None,
+    ckan_url: str | None,
+    organization: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """最新のリリースを公開する / publish the site's latest release (--to DIR or --ckan URL).
+
+    CKAN の API トークンは環境変数 CKAN_API_TOKEN から読みます / the CKAN API token is read
+    from the CKAN_API_TOKEN environment variable."""
+    if (target is None) == (ckan_url is None):
+        raise click.UsageError(
+            "--to か --ckan のどちらか一つを指定してください / give --to or --ckan"
+        )
+    say = (lambda _text: None) if as_json else click.echo
+    if target is not None:
+        from catalog.publish.webroot import PublishError, publish
+
+        try:
+            changed = publish(site, target, say)
+        except PublishError as exc:
+            click.echo(f"publish: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        if as_json:
+            click.echo(json.dumps({"ok": True, "changed": changed, "target": str(target)}))
+        return
+    from catalog.publish import ckan
+
+    try:
+        outcome = ckan.publish(
+            site,
+            ckan_url,
+            os.environ.get("CKAN_API_TOKEN"),
+            organization or ckan.site_organization(site),
+            dry_run,
+            say,
+        )
+    except (ckan.CkanError, ckan.PublishError) as exc:
+        click.echo(f"publish: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_outcome(outcome, dry_run)
+    sys.exit(0 if outcome.ok else EXIT_INVALID)
+
+
+def _print_outcome(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+    if outcome.unchanged:
+        click.echo(f"変更なし unchanged: {', '.join(outcome.unchanged)}")
+    if dry_run:
+        click.echo(
+            f"dry-run: {len(outcome.planned)} 件の操作 / steps planned; 何も変更していません"
+        )
+        return
+    not_done = [s for s in outcome.planned if s not in outcome.done]
+    click.echo(f"publish: {len(outcome.done)} 件完了 / steps done")
+    if outcome.failed:
+        for step in not_done:
+            click.echo(f"  未実施 not done: {step.render()}", err=True)
+        click.echo(
+            "publish: 途中で止まりました。原因を直して同じコマンドを再実行すると残りを行います"
+            " / stopped midway; fix the cause and run the same command again to finish",
+            err=True,
+        )
+
+
 @cli.command("serve")
 @site_option
 @click.option("--host", default="127.0.0.1", show_default=True)

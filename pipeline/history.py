@@ -23,6 +23,7 @@ from .versioning import SEMVER
 
 RELEASES = "releases"
 MANIFEST = "release.json"
+LATEST = f"{RELEASES}/latest.json"
 EXTENSION = "x-opendata"
 
 
@@ -128,10 +129,8 @@ def carry_forward(old_site: Path, new_site: Path) -> None:
     """Bring the release history and the released versions' files into a new build."""
     if (old_site / RELEASES).is_dir():
         link_tree(old_site / RELEASES, new_site / RELEASES)
-    for folder in version_folders(old_site):
-        target = new_site / folder.relative_to(old_site)
-        if target.parent.is_dir():  # a dataset no longer built keeps its files in the snapshots
-            link_tree(folder, target)
+    for folder in version_folders(old_site):  # a dataset no longer built keeps them too
+        link_tree(folder, new_site / folder.relative_to(old_site))
 
 
 def stamp(site: Path, name: str, entry: dict[str, Any], history: list[dict[str, Any]]) -> None:

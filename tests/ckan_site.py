@@ -21,11 +21,13 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pipeline.definition import LICENSES
 
 ROOT = Path(__file__).resolve().parent.parent
 CKAN_VENV = ROOT / ".venv-ckan"
@@ -38,8 +40,9 @@ START_TIMEOUT = 120.0
 @dataclass(frozen=True)
 class CkanSite:
     url: str
-    token: str  # `user`'s: editor of `organization`
-    other_token: str  # `other_user`'s: editor of `other_organization`, no rights on ours
+    # Secrets: kept out of reprs, so no test report prints them.
+    token: str = field(repr=False)  # `user`'s: editor of `organization`
+    other_token: str = field(repr=False)  # `other_user`'s: editor of `other_organization` only
     user: str
     other_user: str
     organization: str
@@ -178,6 +181,12 @@ def _start(root: Path, services: _Services) -> CkanSite:
     )
     services.finish("config", config)
     (root / "storage").mkdir()
+    # The licences the ward's CKAN lists (stock CKAN knows `cc-by`, not `CC-BY-4.0`).
+    licences = [
+        {"id": key, "title": value["title"], "url": value["path"], "status": "active"}
+        for key, value in LICENSES.items()
+    ]
+    (root / "licenses.json").write_text(json.dumps(licences), encoding="utf-8")
     _set_options(
         ini,
         {
@@ -186,6 +195,7 @@ def _start(root: Path, services: _Services) -> CkanSite:
             "ckan.redis.url": f"redis://127.0.0.1:{redis_port}/0",
             "ckan.storage_path": root / "storage",  # where resource uploads go
             "ckan.max_resource_size": MAX_RESOURCE_SIZE_MB,
+            "licenses_group_url": f"file://{root / 'licenses.json'}",
             "ckan.plugins": "opendata_test",
             "solr_url": f"http://127.0.0.1:{no_solr_port}/solr",  # refused at once: no Solr
         },

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from ckan_site import CkanSite
 from ckanapi import NotAuthorized, RemoteCKAN, ValidationError
+
+from ckan_site import CkanSite
 
 
 def _sha256(data: bytes) -> str:

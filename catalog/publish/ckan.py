@@ -1,0 +1,437 @@
+"""`opendata publish --ckan URL`: the latest release into a CKAN site through its Action API.
+
+Plan first, then act: each dataset is created or patched only where it differs, each file
+uploaded (streamed, never read whole into memory) only when its sha256 differs from the
+`hash` CKAN keeps for it, and files no longer released are deleted. Datasets this tool did not
+create — those without the `opendata_managed` extra, or of another organization — are never
+touched. Running it again after a failure completes what was left; running it twice changes
+nothing the second time. The API token comes from the environment and is never shown.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests_toolbelt import MultipartEncoder
+
+from .webroot import PublishError, latest_release
+
+MARKER = "opendata_managed"  # the extra that says: this tool created and keeps this dataset
+MARKER_VALUE = "minato-opendata"
+PACKAGE_FIELDS = (
+    "title",
+    "notes",
+    "url",
+    "version",
+    "author",
+    "author_email",
+    "maintainer",
+    "maintainer_email",
+    "license_id",
+)
+RESOURCE_FIELDS = ("name", "description", "format", "mimetype", "hash", "opendata_path")
+RETRIES = 4
+TIMEOUT = (10, 300)  # connect, read: an upload of a large file takes a while
+
+
+class CkanError(Exception):
+    """An answer CKAN refused, or no answer at all; the message is for the officer."""
+
+    def __init__(self, message: str, status: int | None = None, error: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.error = error or {}
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str  # create, update, upload, delete, reorder
+    dataset: str
+    resource: str | None = None
+    detail: str = ""
+
+    def render(self) -> str:
+        where = f"{self.dataset}/{self.resource}" if self.resource else self.dataset
+        return f"{self.action:8} {where}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class Outcome:
+    planned: list[Step] = field(default_factory=list)
+    done: list[Step] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (dataset, message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "planned": [s.render() for s in self.planned],
+            "done": [s.render() for s in self.done],
+            "not_done": [s.render() for s in self.planned if s not in self.done],
+            "unchanged": self.unchanged,
+            "failed": [{"dataset": d, "message": m} for d, m in self.failed],
+        }
+
+
+class Ckan:
+    """CKAN's Action API over requests: retries with backoff on timeouts and 5xx."""
+
+    def __init__(self, url: str, token: str | None, pause: float = 0.5):
+        self.base = url.rstrip("/") + "/api/3/action/"
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "minato-opendata"
+        if token:
+            self.session.headers["Authorization"] = token
+        self.pause = pause
+
+    def call(self, action: str, **data: Any) -> Any:
+        url = self.base + action
+        return self._send(action, lambda: self.session.post(url, json=data, timeout=TIMEOUT))
+
+    def upload(self, action: str, fields: dict[str, Any], path: Path, mimetype: str) -> Any:
+        """A multipart request whose file part streams from disk, reopened on each attempt."""
+        form = {k: _form_value(v) for k, v in fields.items() if v is not None}
+
+        def attempt() -> requests.Response:
+            with path.open("rb") as stream:
+                encoder = MultipartEncoder({**form, "upload": (path.name, stream, mimetype)})
+                headers = {"Content-Type": encoder.content_type}
+                return self.session.post(
+                    self.base + action, data=encoder, headers=headers, timeout=TIMEOUT
+                )
+
+        return self._send(action, attempt)
+
+    def _send(self, action: str, attempt: Callable[[], requests.Response]) -> Any:
+        for number in range(RETRIES + 1):
+            try:
+                response = attempt()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if number == RETRIES:
+                    raise CkanError(
+                        f"CKAN {self.base} に接続できません / cannot reach CKAN"
+                        f" ({type(exc).__name__})"
+                    ) from None
+            else:
+                if response.status_code < 500 or number == RETRIES:
+                    return _answer(action, response)
+            time.sleep(self.pause * 2**number)
+        raise AssertionError("unreachable")
+
+
+def _form_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _answer(action: str, response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        raise CkanError(
+            f"{action}: CKAN の応答が JSON ではありません (HTTP {response.status_code})"
+            f" / CKAN answered HTTP {response.status_code} without JSON",
+            response.status_code,
+        ) from None
+    if body.get("success"):
+        return body["result"]
+    error = body.get("error") or {}
+    raise CkanError(f"{action}: {_describe(error)}", response.status_code, error)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    if error.get("message"):
+        return str(error["message"])
+    return "; ".join(f"{k}: {v}" for k, v in error.items() if not k.startswith("__"))
+
+
+# What we send: our package.json (CKAN's package_show shape) cut to what CKAN lets us set.
+def package_payload(ours: dict[str, Any], organization: str) -> dict[str, Any]:
+    payload = {key: ours.get(key) for key in PACKAGE_FIELDS}
+    payload["name"] = ours["name"]
+    payload["owner_org"] = organization
+    payload["private"] = False
+    payload["tags"] = [{"name": t["name"]} for t in ours["tags"]]
+    extras = {e["key"]: e["value"] for e in ours["extras"]}
+    extras[MARKER] = MARKER_VALUE
+    payload["extras"] = [{"key": k, "value": v} for k, v in sorted(extras.items())]
+    return payload
+
+
+def resource_payload(ours: dict[str, Any]) -> dict[str, Any]:
+    path = ours["url"].rsplit("/", 1)[-1]
+    return {
+        "name": ours["name"],
+        "description": ours["description"],
+        "format": ours["format"],
+        "mimetype": ours["mimetype"],
+        "hash": ours["hash"],
+        "opendata_path": path,
+    }
+
+
+def _same_package(payload: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    def blank(value: Any) -> Any:
+        return value or None
+
+    if any(blank(payload[k]) != blank(theirs.get(k)) for k in PACKAGE_FIELDS):
+        return False
+    if sorted(t["name"] for t in payload["tags"]) != sorted(t["name"] for t in theirs["tags"]):
+        return False
+    extras = {e["key"]: e["value"] for e in theirs.get("extras") or []}
+    return extras == {e["key"]: e["value"] for e in payload["extras"]}
+
+
+def _same_resource(payload: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    return all((payload[k] or None) == (theirs.get(k) or None) for k in RESOURCE_FIELDS)
+
+
+class Publisher:
+    """One publish of one release into one CKAN organization."""
+
+    def __init__(self, site: Path, ckan: Ckan, organization: str):
+        self.release = latest_release(site)
+        self.ckan = ckan
+        self.organization = organization
+        self.organization_id: str | None = None
+
+    def names(self) -> list[str]:
+        return sorted(self.release.datasets)
+
+    def ours(self, name: str) -> dict[str, Any]:
+        path = self.release.site / "datasets" / name / "package.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def file(self, name: str, resource: dict[str, Any]) -> Path:
+        return self.release.site / "datasets" / name / resource["opendata_path"]
+
+    def check_access(self, writing: bool) -> None:
+        """The organization exists and the token may add datasets to it."""
+        try:
+            found = self.ckan.call(
+                "organization_show",
+                id=self.organization,
+                include_datasets=False,
+                include_dataset_count=False,
+                include_groups=False,
+                include_users=False,
+                include_tags=False,
+                include_extras=False,
+                include_followers=False,
+            )
+        except CkanError as exc:
+            if exc.status == 404:
+                raise CkanError(
+                    f"CKAN に組織 {self.organization!r} がありません / no such organization"
+                    " in CKAN (--organization)",
+                    404,
+                ) from None
+            raise
+        self.organization_id = found["id"]
+        if not writing:
+            return
+        allowed = self.ckan.call("organization_list_for_user", permission="create_dataset")
+        if found["id"] not in {o["id"] for o in allowed}:
+            raise CkanError(
+                f"API トークンが無効か、組織 {self.organization!r} にデータセットを作る権限が"
+                " ありません（CKAN_API_TOKEN を確認してください） / the API token is invalid or"
+                " may not add datasets to this organization (check CKAN_API_TOKEN)",
+                403,
+            )
+
+    def plan(self, name: str) -> tuple[list[Step], dict[str, Any] | None]:
+        """What publishing one dataset takes, and CKAN's current dict of it (None: new)."""
+        ours = self.ours(name)
+        theirs = self._show(name)
+        resources = [resource_payload(r) for r in ours["resources"]]
+        if theirs is None:
+            steps = [Step("create", name, detail=f"version {ours['version']}")]
+            steps += [Step("upload", name, r["opendata_path"], "new") for r in resources]
+            return steps, None
+        self._check_managed(name, theirs)
+        steps = []
+        if not _same_package(package_payload(ours, self.organization), theirs):
+            steps.append(Step("update", name, detail=f"version {ours['version']}"))
+        current = _managed_resources(theirs)
+        for resource in resources:
+            existing = current.get(resource["opendata_path"])
+            path = resource["opendata_path"]
+            if existing is None:
+                steps.append(Step("upload", name, path, "new"))
+            elif existing.get("hash") != resource["hash"]:
+                steps.append(Step("upload", name, path, "sha256 changed"))
+            elif not _same_resource(resource, existing):
+                steps.append(Step("update", name, path, "resource metadata"))
+        wanted = {r["opendata_path"] for r in resources}
+        steps += [Step("delete", name, path) for path in sorted(set(current) - wanted)]
+        order = [r["opendata_path"] for r in resources]
+        if [p for p in current if p in wanted] != [p for p in order if p in current]:
+            steps.append(Step("reorder", name))
+        return steps, theirs
+
+    def _show(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = self.ckan.call("package_show", id=name)
+        except CkanError as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 403:
+                raise CkanError(
+                    f"データセット名 {name!r} は CKAN で別の組織が使っています（非公開） / the"
+                    " name is taken by a dataset this token cannot see (another organization)",
+                    409,
+                ) from None
+            raise
+        return None if found.get("state") == "deleted" else found
+
+    def _check_managed(self, name: str, theirs: dict[str, Any]) -> None:
+        if theirs.get("owner_org") != self.organization_id:
+            owner = (theirs.get("organization") or {}).get("name") or theirs.get("owner_org")
+            raise CkanError(
+                f"データセット名 {name!r} は CKAN で別の組織 {owner!r} が使っています。触りません"
+                f" / the name belongs to organization {owner!r} in CKAN; left untouched",
+                409,
+            )
+        extras = {e["key"]: e["value"] for e in theirs.get("extras") or []}
+        if extras.get(MARKER) != MARKER_VALUE:
+            raise CkanError(
+                f"データセット {name!r} は CKAN で手作業で作られたもので、このツールの管理外です。"
+                f"触りません / {name!r} exists in CKAN but was not created by opendata; left"
+                " untouched (rename ours, or remove theirs)",
+                409,
+            )
+
+    def apply(self, name: str, steps: list[Step], done: list[Step]) -> None:
+        """Carry out one dataset's steps in order, recording each as it completes."""
+        ours = self.ours(name)
+        payloads = {r["opendata_path"]: r for r in map(resource_payload, ours["resources"])}
+        mimetypes = {p: r["mimetype"] for p, r in payloads.items()}
+        theirs: dict[str, Any] | None = None
+        for step in steps:
+            if step.action == "create":
+                theirs = self._create(name, package_payload(ours, self.organization))
+            elif step.action == "update" and step.resource is None:
+                self.ckan.call("package_patch", id=name, **package_payload(ours, self.organization))
+            else:
+                theirs = theirs or self.ckan.call("package_show", id=name)
+                self._resource_step(step, theirs, payloads, mimetypes)
+            done.append(step)
+
+    def _create(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.ckan.call("package_create", **payload)
+        except CkanError as exc:
+            if "name" in exc.error:  # the URL is taken: by an earlier attempt, or by others
+                theirs = self._show(name)
+                if theirs is not None:
+                    self._check_managed(name, theirs)
+                    return theirs
+            raise
+
+    def _resource_step(
+        self,
+        step: Step,
+        theirs: dict[str, Any],
+        payloads: dict[str, dict[str, Any]],
+        mimetypes: dict[str, str],
+    ) -> None:
+        current = _managed_resources(theirs)
+        path = step.resource
+        assert path is not None or step.action == "reorder"
+        if step.action == "reorder":
+            fresh = self.ckan.call("package_show", id=step.dataset)
+            by_path = _managed_resources(fresh)
+            ours = [by_path[p]["id"] for p in payloads if p in by_path]
+            others = [r["id"] for r in fresh["resources"] if r["id"] not in ours]
+            self.ckan.call("package_resource_reorder", id=fresh["id"], order=ours + others)
+        elif step.action == "delete":
+            self.ckan.call("resource_delete", id=current[path]["id"])
+        elif step.action == "update":
+            self.ckan.call("resource_patch", id=current[path]["id"], **payloads[path])
+        else:  # upload
+            file = self.release.site / "datasets" / step.dataset / path
+            fields = dict(payloads[path])
+            if path in current:
+                fields["id"] = current[path]["id"]
+                self._upload("resource_patch", fields, file, mimetypes[path])
+            else:
+                fields["package_id"] = theirs["id"]
+                self._upload("resource_create", fields, file, mimetypes[path])
+
+    def _upload(self, action: str, fields: dict[str, Any], file: Path, mimetype: str) -> None:
+        try:
+            self.ckan.upload(action, fields, file, mimetype)
+        except CkanError as exc:
+            if "upload" in exc.error:
+                size = file.stat().st_size
+                raise CkanError(
+                    f"CKAN がファイル {file.name}（{size:,} バイト）の受け取りを拒否しました:"
+                    f" {_describe(exc.error)}。CKAN の ckan.max_resource_size を確認してください"
+                    f" / CKAN refused the upload of {file.name} ({size:,} bytes); its"
+                    " ckan.max_resource_size may be too small",
+                    exc.status,
+                    exc.error,
+                ) from None
+            raise
+
+
+def site_organization(site: Path) -> str:
+    """The organization the site was built for (its api/site.json)."""
+    status = latest_release(site).site / "api" / "site.json"
+    return json.loads(status.read_text(encoding="utf-8"))["organization"]["name"]
+
+
+def _managed_resources(theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """CKAN's resources that this tool uploaded, by our file path, in CKAN's order."""
+    return {r["opendata_path"]: r for r in theirs["resources"] if r.get("opendata_path")}
+
+
+__all__ = ["CkanError", "PublishError", "publish", "site_organization"]
+FATAL = {401, 403, None}  # no point trying the other datasets
+
+
+def publish(
+    site: Path,
+    url: str,
+    token: str | None,
+    organization: str,
+    dry_run: bool = False,
+    say: Callable[[str], None] = print,
+    pause: float = 0.5,
+) -> Outcome:
+    """Plan every dataset, then (unless a dry run) carry the plan out dataset by dataset."""
+    if not token and not dry_run:
+        raise CkanError(
+            "環境変数 CKAN_API_TOKEN に API トークンを設定してください"
+            " / set the API token in the CKAN_API_TOKEN environment variable"
+        )
+    publisher = Publisher(site, Ckan(url, token, pause), organization)
+    publisher.check_access(writing=not dry_run)
+    outcome = Outcome()
+    say(f"CKAN {url}: リリース {publisher.release.id} / release {publisher.release.id}")
+    for name in publisher.names():
+        try:
+            steps, _theirs = publisher.plan(name)
+            outcome.planned += steps
+            if not steps:
+                outcome.unchanged.append(name)
+                continue
+            for step in steps:
+                say(("(dry-run) " if dry_run else "") + step.render())
+            if not dry_run:
+                publisher.apply(name, steps, outcome.done)
+        except CkanError as exc:
+            outcome.failed.append((name, str(exc)))
+            say(f"✗ {name}: {exc}")
+            if exc.status in FATAL:  # unreachable, or the token refused: stop here
+                break
+    return outcome
