@@ -1,0 +1,82 @@
+"""Retries with backoff in the CKAN client (catalog/publish/ckan.py).
+
+A real CKAN cannot be made to answer 503 or stall on demand, so these tests use a small
+stand-in HTTP server on loopback that does; everything else about CKAN is tested against the
+real one in test_publish_ckan.py."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from catalog.publish.ckan import RETRIES, Ckan, CkanError
+
+
+class Flaky(BaseHTTPRequestHandler):
+    failures = 0  # answers 503 this many times, then succeeds
+    stall = 0.0  # seconds to wait before the first answer
+    seen: ClassVar[list[int]] = []  # bytes of each request body
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Flaky.seen.append(len(body))
+        stall, Flaky.stall = Flaky.stall, 0.0  # only the first request stalls
+        time.sleep(stall)
+        if len(Flaky.seen) <= Flaky.failures:
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"<html>Service Unavailable</html>")
+            return
+        answer = json.dumps({"success": True, "result": {"bytes": len(body)}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    Flaky.failures, Flaky.stall, Flaky.seen = 0, 0.0, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_5xx_is_retried_until_it_succeeds(server: str) -> None:
+    Flaky.failures = 2
+    assert Ckan(server, "t", pause=0.01).call("status_show") == {"bytes": 2}
+    assert len(Flaky.seen) == 3
+
+
+def test_an_upload_is_sent_whole_again_on_each_attempt(server: str, tmp_path: Path) -> None:
+    Flaky.failures = 1
+    file = tmp_path / "items.csv"
+    file.write_bytes(b"x" * 300_000)
+    result = Ckan(server, "t", pause=0.01).upload("resource_patch", {"id": "r"}, file, "text/csv")
+    assert Flaky.seen[0] == Flaky.seen[1] == result["bytes"] > 300_000
+
+
+def test_it_gives_up_after_the_last_retry_with_a_clear_error(server: str) -> None:
+    Flaky.failures = RETRIES + 1
+    with pytest.raises(CkanError) as caught:
+        Ckan(server, "t", pause=0.01).call("status_show")
+    assert caught.value.status == 503 and len(Flaky.seen) == RETRIES + 1
+
+
+def test_a_timeout_is_retried(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("catalog.publish.ckan.TIMEOUT", (1, 0.5))
+    Flaky.stall = 1.0
+    assert Ckan(server, "t", pause=0.01).call("status_show") == {"bytes": 2}
+    assert len(Flaky.seen) == 2

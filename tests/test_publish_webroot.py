@@ -1,0 +1,128 @@
+"""`opendata publish --to DIR`: a web root that always serves one whole release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, opendata
+
+EPOCH = 1764400000
+
+
+def _run(*args: str, epoch: int = EPOCH) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, check=False,
+    )  # fmt: skip
+
+
+def _release(datasets: Path, site: Path, epoch: int) -> None:
+    for args in (
+        ("build", "--datasets", str(datasets), "--out", str(site)),
+        ("release", "--site", str(site), "--datasets", str(datasets)),
+    ):
+        done = _run(*args, epoch=epoch)
+        assert done.returncode == 0, done.stderr + done.stdout
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with its sha256: what a web server would serve."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def two_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The repository's datasets released (site_a), then a corrected value released too
+    (site_b holds both releases)."""
+    root = tmp_path_factory.mktemp("webroot")
+    datasets = root / "datasets"
+    shutil.copytree(ROOT / "datasets", datasets)
+    site_b = root / "b" / "dist"
+    _release(datasets, site_b, EPOCH)
+    site_a = root / "a" / "dist"
+    shutil.copytree(site_b, site_a)
+    survey = datasets / "survey-results" / "survey-results.csv"
+    survey.write_text(survey.read_text(encoding="utf-8").replace("89.3％", "89.4％", 1), "utf-8")
+    _release(datasets, site_b, EPOCH + 86400)
+    return site_a, site_b
+
+
+def _latest_site(site: Path) -> Path:
+    return sorted(site.glob("releases/*/site"))[-1]
+
+
+def test_publish_puts_the_whole_release_in_place_and_again_does_nothing(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, site = two_releases
+    web = tmp_path / "www"
+    done = opendata("publish", "--site", str(site), "--to", str(web))
+    assert done.returncode == 0, done.stderr
+    assert tree(web) == tree(_latest_site(site))
+    pointer = json.loads((web / "releases/latest.json").read_text())
+    assert pointer["versions"]["survey-results"] == "1.0.1"
+    # Both versions downloadable; the latest URL serves the newest.
+    folder = web / "datasets/survey-results"
+    assert "89.3" in (folder / "1.0.0/survey-results.csv").read_text(encoding="utf-8-sig")
+    latest = (folder / "survey-results.csv").read_bytes()
+    assert latest == (folder / "1.0.1/survey-results.csv").read_bytes()
+    stamp = web.stat().st_ino, (web / "index.html").stat().st_mtime_ns
+    again = opendata("publish", "--site", str(site), "--to", str(web))
+    assert again.returncode == 0 and "公開済み" in again.stdout
+    assert (web.stat().st_ino, (web / "index.html").stat().st_mtime_ns) == stamp
+
+
+def test_publish_without_a_release_is_a_clear_error(tmp_path: Path) -> None:
+    done = opendata("publish", "--site", str(tmp_path), "--to", str(tmp_path / "www"))
+    assert done.returncode == 1 and "opendata release" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_killed_at_any_moment_the_web_root_serves_one_whole_release(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    site_a, site_b = two_releases
+    pristine = tmp_path / "pristine"
+    assert opendata("publish", "--site", str(site_a), "--to", str(pristine)).returncode == 0
+    old, new = tree(pristine), tree(_latest_site(site_b))
+    assert old != new
+    web = tmp_path / "www"
+    outcomes = {"old": 0, "new": 0}
+    interrupted = 0
+    for delay_ms in [*range(0, 40, 2), 50, 75, 100, 150, 250]:
+        shutil.rmtree(web, ignore_errors=True)
+        shutil.copytree(pristine, web)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "publish", "--site", str(site_b), "--to", str(web)],
+            stdout=subprocess.PIPE, cwd=ROOT, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        process.stdout.readline()  # "publishing release …": it has started
+        time.sleep(delay_ms / 1000)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        state = tree(web)
+        assert state in (old, new), f"a mix after a kill at +{delay_ms} ms"
+        outcomes["old" if state == old else "new"] += 1
+        interrupted += any(tmp_path.glob(".www-publish-*"))
+        # The next run finishes the job and cleans up after the killed one.
+        done = opendata("publish", "--site", str(site_b), "--to", str(web))
+        assert done.returncode == 0, done.stderr
+        assert tree(web) == new and not list(tmp_path.glob(".www-publish-*"))
+    # The kills landed before, during and after the switch.
+    assert outcomes["old"] and outcomes["new"] and interrupted, (outcomes, interrupted)
