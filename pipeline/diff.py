@@ -225,9 +225,22 @@ def to_json(diffs: list[DatasetDiff]) -> list[dict[str, Any]]:
     return [asdict(d) for d in diffs]
 
 
+def _summary(d: DatasetDiff) -> str:
+    counts = [f"metadata {len(d.metadata)}"] if d.metadata else []
+    for r in d.resources:
+        counts.append(
+            f"[{r.name}] +{r.added} -{r.removed} ~{r.changed}"
+            + (f" schema {len(r.schema)}" if r.schema else "")
+            + (f" ({r.note})" if r.note else "")
+        )
+    return f"{d.name}: {d.status}" + (f" — {', '.join(counts)}" if counts else "")
+
+
 def render(diffs: list[DatasetDiff]) -> str:
     """Counts first, then the first rows of each kind — for a reviewing officer."""
-    lines = []
+    lines = [_summary(d) for d in diffs if d.status != "unchanged"]
+    if lines:
+        lines.append("")
     for d in diffs:
         if d.status == "unchanged":
             continue
