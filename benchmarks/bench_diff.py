@@ -11,12 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from generate import generate
+from generate import change_one_percent, generate
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -34,19 +31,8 @@ def main() -> None:
         capture_output=True,
     )
 
-    table = pacsv.read_csv(csv_path)
-    rows = table.num_rows
-    changed = np.zeros(rows, dtype=bool)
-    changed[np.random.default_rng(3).choice(rows, rows // 100, replace=False)] = True
-    area = pc.if_else(
-        pa.array(changed), pc.add(table.column("延床面積"), 1.0), table.column("延床面積")
-    )
-    table = table.set_column(table.column_names.index("延床面積"), "延床面積", area)
-    new_folder = work / "new" / "datasets" / "facility-ledger"
-    shutil.copytree(csv_path.parent, new_folder)
-    pacsv.write_csv(
-        table, new_folder / csv_path.name, write_options=pacsv.WriteOptions(quoting_style="none")
-    )
+    change_one_percent(csv_path, work / "new")
+    rows = pacsv.read_csv(csv_path).num_rows
     subprocess.run(
         [*build, "--datasets", str(work / "new" / "datasets"), "--out", str(new_site)],
         check=True,

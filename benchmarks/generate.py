@@ -8,6 +8,7 @@ same schema for `frictionless validate`.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,22 @@ def generate(folder: Path, rows: int = 1_000_000, seed: int = 20261129) -> Path:
         json.dumps(resource, ensure_ascii=False), encoding="utf-8"
     )
     return csv_path
+
+
+def change_one_percent(csv_path: Path, folder: Path, seed: int = 3) -> Path:
+    """A copy of the generated dataset under `folder/datasets/` with 1% of the floor areas
+    changed (+1.0): the next version of the table, for the diff and release benchmarks."""
+    table = pacsv.read_csv(csv_path)
+    rows = table.num_rows
+    changed = np.zeros(rows, dtype=bool)
+    changed[np.random.default_rng(seed).choice(rows, rows // 100, replace=False)] = True
+    area = pc.if_else(
+        pa.array(changed), pc.add(table.column("延床面積"), 1.0), table.column("延床面積")
+    )
+    table = table.set_column(table.column_names.index("延床面積"), "延床面積", area)
+    target = folder / "datasets" / csv_path.parent.name
+    shutil.copytree(csv_path.parent, target)
+    pacsv.write_csv(
+        table, target / csv_path.name, write_options=pacsv.WriteOptions(quoting_style="none")
+    )
+    return target / csv_path.name

@@ -82,6 +82,17 @@ def released_names(site: Path) -> list[str]:
 
 def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
     """Every dataset's decision against the site's last release."""
+    if not (site / "datasets").is_dir():
+        raise ReleaseError(
+            [
+                Problem(
+                    "release-error",
+                    f"{site} にビルドがありません。opendata build を先に実行してください"
+                    f" / no build in {site}; run `opendata build` first",
+                    file=str(site),
+                )
+            ]
+        )
     previous = history.latest(site)
     decisions = []
     for name in released_names(site):
@@ -161,6 +172,15 @@ def check_metadata(site: Path, names: list[str]) -> list[Problem]:
     return problems
 
 
+def review(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
+    """The decisions, or the reasons the release would be refused."""
+    decisions = plan(site, overrides)
+    problems = check_metadata(site, [d.name for d in decisions])
+    if problems:
+        raise ReleaseError(problems)
+    return decisions
+
+
 def create(
     site: Path,
     publisher: Publisher,
@@ -172,10 +192,7 @@ def create(
     """Make a release of the site's current build; (None, decisions) when nothing changed."""
     site = site.resolve()
     base_url = _base_url(site)
-    decisions = plan(site, overrides)
-    problems = check_metadata(site, [d.name for d in decisions])
-    if problems:
-        raise ReleaseError(problems)
+    decisions = review(site, overrides)
     previous = history.latest(site)
     removed = sorted(set(previous.datasets) - {d.name for d in decisions}) if previous else []
     if all(d.change is None for d in decisions) and not removed:
@@ -209,6 +226,7 @@ def _base_url(site: Path) -> str:
                     "release-error",
                     f"{site} にカタログがありません。opendata build（--no-catalog なし）を先に実行してください"
                     f" / {site} has no catalog; run `opendata build` with the catalog first",
+                    file=str(site),
                 )
             ]
         )

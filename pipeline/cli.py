@@ -228,7 +228,7 @@ def release_command(
     }
     try:
         if dry_run:
-            made, decisions = None, release.plan(site, overrides)
+            made, decisions = None, release.review(site, overrides)
         else:
             made, decisions = release.create(
                 site,
