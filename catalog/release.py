@@ -49,9 +49,9 @@ class Decision:
     """One dataset's version in the coming release, and why."""
 
     name: str
-    previous: dict[str, Any] | None  # its entry in the previous release
+    previous: dict[str, Any] | None  # its entry in the last release that had it
     version: str
-    change: str | None  # new, major, minor, patch; None when unchanged
+    change: str | None  # new, major, minor, patch, removed; None when unchanged
     reasons: list[str] = field(default_factory=list)
     override: str | None = None
 
@@ -80,42 +80,41 @@ def released_names(site: Path) -> list[str]:
     return [n for n in names if n != OPENDATA_LIST]
 
 
+def _refusal(message: str, **where: Any) -> ReleaseError:
+    return ReleaseError([Problem("release-error", message, **where)])
+
+
 def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
-    """Every dataset's decision against the site's last release."""
+    """Every dataset's decision against its last release, removed datasets included."""
     if not (site / "datasets").is_dir():
-        raise ReleaseError(
-            [
-                Problem(
-                    "release-error",
-                    f"{site} にビルドがありません。opendata build を先に実行してください"
-                    f" / no build in {site}; run `opendata build` first",
-                    file=str(site),
-                )
-            ]
+        raise _refusal(
+            f"{site} にビルドがありません。opendata build を先に実行してください"
+            f" / no build in {site}; run `opendata build` first",
+            file=str(site),
         )
-    previous = history.latest(site)
-    decisions = []
-    for name in released_names(site):
-        package = history.read_package(site, name)
-        entry = previous.datasets.get(name) if previous else None
-        decisions.append(_decide(site, previous, name, package, entry))
+    done = history.releases(site)
+    last = history.last_entries(done)
+    built = released_names(site)
+    decisions = [_decide(site, name, last.get(name)) for name in built]
+    if done:  # in the last release, not in this build
+        decisions += [
+            Decision(name, entry, entry["version"], "removed", ["ビルドにありません / not built"])
+            for name, entry in sorted(done[-1].datasets.items())
+            if name not in built
+        ]
     _apply(decisions, overrides or {})
     return decisions
 
 
-def _decide(
-    site: Path,
-    previous: Release | None,
-    name: str,
-    package: dict[str, Any],
-    entry: dict[str, Any] | None,
-) -> Decision:
-    if previous is None or entry is None:
+def _decide(site: Path, name: str, last: tuple[Release, dict[str, Any]] | None) -> Decision:
+    package = history.read_package(site, name)
+    if last is None:
         version = str(package.get("version", "1.0.0"))
         return Decision(name, None, version, "new", ["初めての公開 / first release"])
+    made, entry = last
     if history.content_digest(package) == entry["digest"]:
         return Decision(name, entry, entry["version"], None)
-    diff = diff_dataset(previous.site / "datasets" / name, site / "datasets" / name)
+    diff = diff_dataset(made.site / "datasets" / name, site / "datasets" / name)
     changes = versioning.changes(diff)
     # Something outside what the diff compares (a foreign key, a dialect) still changed.
     level = versioning.level_of(changes) or "patch"
@@ -172,10 +171,27 @@ def check_metadata(site: Path, names: list[str]) -> list[Problem]:
     return problems
 
 
-def review(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
-    """The decisions, or the reasons the release would be refused."""
+def review(
+    site: Path,
+    overrides: dict[str, Override] | None = None,
+    dataset_notes: dict[str, str] | None = None,
+) -> list[Decision]:
+    """The decisions, or every reason the release would be refused."""
     decisions = plan(site, overrides)
-    problems = check_metadata(site, [d.name for d in decisions])
+    built = [d.name for d in decisions if d.change != "removed"]
+    problems = check_metadata(site, built)
+    for name in sorted(set(dataset_notes or {}) - set(built)):
+        problems.append(
+            Problem("release-error", "そのデータセットはこのビルドにありません（--dataset-notes）"
+                    " / no such dataset in this build (--dataset-notes)", dataset=name)
+        )  # fmt: skip
+    for d in decisions:
+        if d.change not in (None, "removed") and (site / "datasets" / d.name / d.version).exists():
+            problems.append(
+                Problem("release-error", f"版 {d.version} は公開済みです。--set-version で上の版を"
+                        f"指定してください / version {d.version} was released before; choose a"
+                        " higher one with --set-version", dataset=d.name, value=d.version)
+            )  # fmt: skip
     if problems:
         raise ReleaseError(problems)
     return decisions
@@ -192,19 +208,25 @@ def create(
     """Make a release of the site's current build; (None, decisions) when nothing changed."""
     site = site.resolve()
     base_url = _base_url(site)
-    decisions = review(site, overrides)
+    decisions = review(site, overrides, dataset_notes)
     previous = history.latest(site)
-    removed = sorted(set(previous.datasets) - {d.name for d in decisions}) if previous else []
-    if all(d.change is None for d in decisions) and not removed:
+    if all(d.change is None for d in decisions):
         return None, decisions
     now = now or release_time()
-    release_id = _new_id(site, now)
+    if previous and now <= history.created(previous):
+        raise _refusal(
+            f"リリース時刻 {now.isoformat()} が前回のリリース {previous.id} より後ではありません"
+            "（時計か SOURCE_DATE_EPOCH を確認してください） / the release time is not after"
+            " the last release: check the clock or SOURCE_DATE_EPOCH",
+            file=str(site),
+        )
+    release_id = now.strftime("%Y%m%d-%H%M%S")
     staging = Path(tempfile.mkdtemp(prefix=f".{site.name}-release-", dir=site.parent))
     staging.chmod(0o755)
     try:
         history.link_tree(site, staging, link=lambda p: history.never_rewritten(site, p))
         manifest = _manifest(
-            staging, release_id, now, previous, decisions, notes, dataset_notes or {}, removed
+            staging, release_id, now, previous, decisions, notes, dataset_notes or {}
         )
         build_catalog(staging, publisher, base_url, RunResult([]))
         folder = staging / history.RELEASES / release_id
@@ -220,27 +242,12 @@ def create(
 def _base_url(site: Path) -> str:
     status = site / "api" / "site.json"
     if not status.is_file():
-        raise ReleaseError(
-            [
-                Problem(
-                    "release-error",
-                    f"{site} にカタログがありません。opendata build（--no-catalog なし）を先に実行してください"
-                    f" / {site} has no catalog; run `opendata build` with the catalog first",
-                    file=str(site),
-                )
-            ]
+        raise _refusal(
+            f"{site} にカタログがありません。opendata build（--no-catalog なし）を先に実行してください"
+            f" / {site} has no catalog; run `opendata build` with the catalog first",
+            file=str(site),
         )
     return json.loads(status.read_text(encoding="utf-8"))["status"]["site_url"]
-
-
-def _new_id(site: Path, now: dt.datetime) -> str:
-    stamp = now.strftime("%Y%m%d-%H%M%S")
-    taken = {r.id for r in history.releases(site)}
-    candidate, n = stamp, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{stamp}-{n}"
-    return candidate
 
 
 def _manifest(
@@ -251,26 +258,26 @@ def _manifest(
     decisions: list[Decision],
     notes: str,
     dataset_notes: dict[str, str],
-    removed: list[str],
 ) -> dict[str, Any]:
     """Each dataset's entry; the new versions are stamped and their folders put in place."""
-    stamp = now.isoformat()
+    created = now.isoformat()
+    kept = [d for d in decisions if d.change != "removed"]
     datasets = {
         d.name: d.previous
         if d.change is None
-        else _entry(site, d, release_id, stamp, dataset_notes.get(d.name) or notes)
-        for d in decisions
+        else _entry(site, d, release_id, created, dataset_notes.get(d.name) or notes)
+        for d in kept
     }
     manifest = {
         "id": release_id,
-        "created": stamp,
+        "created": created,
         "previous": previous.id if previous else None,
         "notes": notes,
         "datasets": datasets,
-        "removed": removed,
+        "removed": [d.name for d in decisions if d.change == "removed"],
     }
     done = [*history.releases(site), Release(site / history.RELEASES / release_id, manifest)]
-    for decision in decisions:
+    for decision in kept:
         entry = datasets[decision.name]
         assert entry is not None
         history.stamp(site, decision.name, entry, history.changelog(done, decision.name))
@@ -296,7 +303,7 @@ def _snapshot(site: Path, target: Path) -> None:
 
 
 def _entry(
-    site: Path, decision: Decision, release_id: str, stamp: str, notes: str
+    site: Path, decision: Decision, release_id: str, created: str, notes: str
 ) -> dict[str, Any]:
     package = history.read_package(site, decision.name)
     data = _data_digest(package)
@@ -312,8 +319,8 @@ def _entry(
         "notes": notes,
         "digest": history.content_digest(package),
         "data_digest": data,
-        "metadata_modified": stamp,
-        "data_modified": stamp if data_changed else before["data_modified"],
+        "metadata_modified": created,
+        "data_modified": created if data_changed else before["data_modified"],
         "files": [],
     }
 
@@ -328,17 +335,7 @@ def _version_folder(site: Path, name: str, version: str) -> list[dict[str, Any]]
     """datasets/<name>/<version>/: the package and its files, listed with sizes and sha256."""
     folder = site / "datasets" / name
     target = folder / version
-    if target.exists():
-        raise ReleaseError(
-            [
-                Problem(
-                    "release-error",
-                    f"版 {version} は公開済みです / version {version} exists",
-                    dataset=name,
-                )
-            ]
-        )
-    target.mkdir()
+    target.mkdir()  # review() refused a version released before
     package = history.read_package(site, name)
     files = []
     for path in ["datapackage.json", *(r["path"] for r in package["resources"])]:

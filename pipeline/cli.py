@@ -183,13 +183,16 @@ def diff_command(old: Path | None, new: Path | None, site: Path, as_json: bool) 
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
-    """NAME=TEXT options as a dict; a malformed one is a usage error."""
-    pairs = {}
+    """NAME=TEXT options as a dict; a malformed or repeated one is a usage error."""
+    pairs: dict[str, str] = {}
     for value in values:
         name, sep, text = value.partition("=")
+        name = name.strip()
         if not sep or not name:
             raise click.BadParameter(f"{value!r}: NAME=… の形で / use NAME=…", param_hint=option)
-        pairs[name.strip()] = text.strip()
+        if name in pairs:
+            raise click.BadParameter(f"{name} が2回あります / given twice", param_hint=option)
+        pairs[name] = text.strip()
     return pairs
 
 
@@ -222,21 +225,20 @@ def release_command(
     from .publisher import load_publisher
 
     reasons = _pairs(reason, "--reason")
-    overrides = {
-        name: release.Override(version, reasons.get(name, ""))
-        for name, version in _pairs(set_version, "--set-version").items()
-    }
+    versions = _pairs(set_version, "--set-version")
+    if set(reasons) - set(versions):
+        raise click.BadParameter(
+            "--set-version のないデータセットです / a reason without --set-version",
+            param_hint="--reason",
+        )
+    overrides = {name: release.Override(v, reasons.get(name, "")) for name, v in versions.items()}
+    notes_by_name = _pairs(dataset_notes, "--dataset-notes")
     try:
         if dry_run:
-            made, decisions = None, release.review(site, overrides)
+            made, decisions = None, release.review(site, overrides, notes_by_name)
         else:
-            made, decisions = release.create(
-                site,
-                load_publisher(datasets_dir),
-                notes,
-                _pairs(dataset_notes, "--dataset-notes"),
-                overrides,
-            )
+            publisher = load_publisher(datasets_dir)
+            made, decisions = release.create(site, publisher, notes, notes_by_name, overrides)
     except release.ReleaseError as exc:
         _print_problems(exc.problems, as_json, "release")
         sys.exit(EXIT_INVALID)
@@ -247,12 +249,16 @@ def release_command(
         return
     for d in decisions:
         before = d.previous["version"] if d.previous else "—"
+        after = "—" if d.change == "removed" else d.version
         why = "; ".join(d.reasons[:3]) + (f"（指定 override: {d.override}）" if d.override else "")
-        click.echo(f"{d.name}: {before} → {d.version} [{d.change or '変更なし unchanged'}] {why}")
+        click.echo(f"{d.name}: {before} → {after} [{d.change or '変更なし unchanged'}] {why}")
+    changed = any(d.change for d in decisions)
     if made:
         click.echo(f"release: {made.id} → {made.folder}")
-    elif not dry_run:
+    elif not changed:
         click.echo("変更がないためリリースしません / nothing changed, no release made")
+    else:
+        click.echo("dry-run: 上の内容でリリースされます / a release would be made as above")
 
 
 def _print_problems(problems: list, as_json: bool, action: str) -> None:
@@ -303,7 +309,7 @@ def publish_command(
         from catalog.publish.webroot import PublishError, publish
 
         try:
-            changed = publish(site, target, say)
+            changed = publish(site, target, say, dry_run)
         except PublishError as exc:
             click.echo(f"publish: {exc}", err=True)
             sys.exit(EXIT_INVALID)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import DefinitionError, Problem
+from .versioning import SEMVER
 
 EXTENSION = "x-opendata"
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")  # CKAN's rule for dataset and resource names
@@ -181,6 +182,13 @@ class _Checker:
                 self.fail(f"{key} は文字列にしてください / {key} must be text", value=str(raw[key]))
         if not isinstance(raw.get("title"), str):
             self.fail("title（タイトル）がありません / title is missing")
+        if "version" in raw and not SEMVER.fullmatch(str(raw["version"])):
+            self.fail(
+                "version は 1.0.0 の形（MAJOR.MINOR.PATCH）にしてください。初めてのリリースの版"
+                "になり、その後はリリースが決めます / version must be MAJOR.MINOR.PATCH (the"
+                " first release's version; releases decide the later ones)",
+                value=str(raw["version"]),
+            )
         descriptor = {k: v for k, v in raw.items() if k not in ("resources", "license")}
         descriptor["licenses"] = self.licenses(raw)
         if EXTENSION in raw and not isinstance(raw[EXTENSION], dict):

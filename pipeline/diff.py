@@ -25,6 +25,7 @@ DESCRIBING_KEYS = ("title", "description")
 @dataclass
 class ResourceDiff:
     name: str
+    status: str = "changed"  # added, removed, changed
     schema: list[dict[str, Any]] = field(default_factory=list)
     key: list[str] = field(default_factory=list)
     added: int = 0
@@ -33,11 +34,12 @@ class ResourceDiff:
     added_rows: list[dict[str, Any]] = field(default_factory=list)
     removed_rows: list[dict[str, Any]] = field(default_factory=list)
     changed_rows: list[dict[str, Any]] = field(default_factory=list)
-    note: str | None = None
+    note: str | None = None  # how the rows were compared, when not by the primary key
 
     @property
     def empty(self) -> bool:
-        return not (self.schema or self.added or self.removed or self.changed or self.note)
+        changes = self.schema or self.added or self.removed or self.changed
+        return not changes and self.status == "changed"
 
 
 @dataclass
@@ -86,8 +88,7 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
     resources = []
     for name in sorted(set(old_tables) | set(new_tables)):
         if name not in old_tables or name not in new_tables:
-            status = "added" if name not in old_tables else "removed"
-            resources.append(ResourceDiff(name, note=f"resource {status}"))
+            resources.append(ResourceDiff(name, "added" if name in new_tables else "removed"))
             continue
         metadata += [
             {
@@ -163,16 +164,28 @@ def diff_resource(
     old: Path, new: Path, before: dict[str, Any], after: dict[str, Any]
 ) -> ResourceDiff:
     result = ResourceDiff(before["name"], schema=schema_changes(before["schema"], after["schema"]))
+    if before["hash"] == after["hash"] and not result.schema:
+        return result  # the same CSV bytes: the same rows
+    old_table, new_table = _table(old, before), _table(new, after)
     key = list(after["schema"].get("primaryKey") or [])
-    old_table = _table(old, before)
-    new_table = _table(new, after)
     if (
-        not key
-        or not set(key) <= set(old_table.column_names)
-        or before["schema"].get("primaryKey") != key
+        key
+        and before["schema"].get("primaryKey") == key
+        and set(key) <= set(old_table.column_names)
     ):
-        result.note = "行の比較には両方に同じ主キーが必要です / rows are compared only under the same primary key"
-        return result
+        _keyed_rows(result, old_table, new_table, key)
+    else:
+        result.note = (
+            "主キーが同じでないため行全体で比較しました（変更は追加と削除として数えます）"
+            " / no common primary key: whole rows compared, a change counts as removed + added"
+        )
+        _whole_rows(result, old_table, new_table)
+    return result
+
+
+def _keyed_rows(
+    result: ResourceDiff, old_table: pa.Table, new_table: pa.Table, key: list[str]
+) -> None:
     result.key = key
     added = new_table.join(old_table.select(key), keys=key, join_type="left anti")
     removed = old_table.join(new_table.select(key), keys=key, join_type="left anti")
@@ -195,7 +208,25 @@ def diff_resource(
             if row[c] != row[f"{c} (new)"]
         }
         result.changed_rows.append({"key": {k: row[k] for k in key}, "cells": cells})
-    return result
+
+
+def _whole_rows(result: ResourceDiff, old_table: pa.Table, new_table: pa.Table) -> None:
+    """Rows present on one side only, each row compared as a whole over the common columns."""
+    common = [c for c in new_table.column_names if c in old_table.column_names]
+    old_rows, new_rows = _row_text(old_table, common), _row_text(new_table, common)
+    added = new_table.filter(pc.invert(pc.is_in(new_rows, value_set=old_rows)))
+    removed = old_table.filter(pc.invert(pc.is_in(old_rows, value_set=new_rows)))
+    result.added, result.removed = added.num_rows, removed.num_rows
+    result.added_rows = added.slice(0, SHOWN).to_pylist()
+    result.removed_rows = removed.slice(0, SHOWN).to_pylist()
+
+
+def _row_text(table: pa.Table, columns: list[str]) -> pa.Array:
+    """Each row as one string (null written apart from any text), to compare rows whole."""
+    if not columns:
+        return pa.array([""] * table.num_rows)
+    cells = [pc.fill_null(pc.cast(table.column(c), pa.string()), "\x00") for c in columns]
+    return pc.binary_join_element_wise(*cells, "\x1f").combine_chunks()
 
 
 def _table(folder: Path, resource: dict[str, Any]) -> pa.Table:
@@ -228,10 +259,12 @@ def to_json(diffs: list[DatasetDiff]) -> list[dict[str, Any]]:
 def _summary(d: DatasetDiff) -> str:
     counts = [f"metadata {len(d.metadata)}"] if d.metadata else []
     for r in d.resources:
+        if r.status != "changed":
+            counts.append(f"[{r.name}] resource {r.status}")
+            continue
         counts.append(
             f"[{r.name}] +{r.added} -{r.removed} ~{r.changed}"
             + (f" schema {len(r.schema)}" if r.schema else "")
-            + (f" ({r.note})" if r.note else "")
         )
     return f"{d.name}: {d.status}" + (f" — {', '.join(counts)}" if counts else "")
 
@@ -251,6 +284,8 @@ def render(diffs: list[DatasetDiff]) -> str:
             )
         for r in d.resources:
             counts = f"+{r.added} 追加 added, -{r.removed} 削除 removed, ~{r.changed} 変更 changed"
+            if r.status != "changed":
+                counts = f"resource {r.status}"
             lines.append(f"  [{r.name}] {counts}" + (f" ({r.note})" if r.note else ""))
             lines += [
                 f"    schema {c['change']}: {json.dumps(c, ensure_ascii=False)}" for c in r.schema

@@ -9,6 +9,7 @@ Files are never rewritten once released, so carrying them into a new build is a 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -46,16 +47,32 @@ class Release:
 
 
 def releases(site: Path) -> list[Release]:
-    """Every complete release of a site, oldest first (ids sort by time)."""
+    """Every complete release of a site, oldest first (a release is always made after the
+    last one, so their times order them)."""
     found = []
-    for path in sorted((site / RELEASES).glob(f"*/{MANIFEST}")):
+    for path in (site / RELEASES).glob(f"*/{MANIFEST}"):
         found.append(Release(path.parent, json.loads(path.read_text(encoding="utf-8"))))
-    return found
+    return sorted(found, key=created)
+
+
+def created(release: Release) -> dt.datetime:
+    return dt.datetime.fromisoformat(release.manifest["created"])
 
 
 def latest(site: Path) -> Release | None:
     done = releases(site)
     return done[-1] if done else None
+
+
+def last_entries(done: list[Release]) -> dict[str, tuple[Release, dict[str, Any]]]:
+    """Each dataset ever released: its entry in the last release that had it, and the release
+    that made that version (whose snapshot holds its files) — removed datasets included."""
+    by_id = {r.id: r for r in done}
+    entries = {}
+    for release in done:
+        for name, entry in release.datasets.items():
+            entries[name] = (by_id.get(entry["released"], release), entry)
+    return entries
 
 
 def read_package(site: Path, name: str) -> dict[str, Any]:
@@ -76,9 +93,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def content_digest(package: dict[str, Any]) -> str:
-    """What a release compares: data files' hashes and the metadata, without the facts a
-    release itself writes (version, dates, history) or the source file's bytes."""
-    stable = {k: v for k, v in package.items() if k != "version"}
+    """What a release compares: the CSV files' hashes and the metadata, without the facts a
+    release itself writes (version, dates, history), the source file's bytes, or the Parquet
+    files' bytes (they change with the writer's version; their values are the CSV's)."""
+    stable = {k: v for k, v in package.items() if k not in ("version", "resources")}
+    stable["resources"] = [
+        {k: v for k, v in r.items() if r["format"] == "csv" or k not in ("bytes", "hash")}
+        for r in package.get("resources") or []
+    ]
     extension = package.get(EXTENSION) or {}
     stable[EXTENSION] = {k: v for k, v in extension.items() if k not in IGNORED_EXTENSION}
     text = json.dumps(stable, ensure_ascii=False, sort_keys=True)
@@ -165,8 +187,6 @@ def changelog(done: list[Release], name: str) -> list[dict[str, Any]]:
 def stamp_released(site: Path) -> None:
     """A build shows each dataset's last released version, dates and changelog."""
     done = releases(site)
-    if not done:
-        return
-    for name, entry in done[-1].datasets.items():
+    for name, (_release, entry) in last_entries(done).items():
         if (site / "datasets" / name / "datapackage.json").is_file():
             stamp(site, name, entry, changelog(done, name))

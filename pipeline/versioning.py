@@ -57,11 +57,9 @@ def changes(diff: DatasetDiff) -> list[Change]:
     found = [Change("patch", f"metadata {m['key']}") for m in diff.metadata]
     for resource in diff.resources:
         where = f"[{resource.name}]"
-        if resource.note == "resource added":
-            found.append(Change("minor", f"{where} resource added"))
-            continue
-        if resource.note == "resource removed":
-            found.append(Change("major", f"{where} resource removed"))
+        if resource.status != "changed":
+            level = "minor" if resource.status == "added" else "major"
+            found.append(Change(level, f"{where} resource {resource.status}"))
             continue
         found += [_schema_change(where, c) for c in resource.schema]
         if resource.removed:
@@ -87,6 +85,14 @@ def _schema_change(where: str, change: dict[str, Any]) -> Change:
     return Change("major", f"{subject} {kind}")
 
 
+def _raised(before: Any, after: Any, direction: int) -> bool:
+    """The bound moved towards refusing more (numbers, or dates as ISO text, compare alike)."""
+    try:
+        return after > before if direction > 0 else after < before
+    except TypeError:  # a bound of another type: nothing says it is looser
+        return True
+
+
 def constraint_tightened(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """True when some value valid before may now be refused (the change is not only looser)."""
     for key in set(old) | set(new):
@@ -97,9 +103,7 @@ def constraint_tightened(old: dict[str, Any], new: dict[str, Any]) -> bool:
             if after and not before:
                 return True
         elif key in _BOUNDS:
-            if before is None:
-                return True
-            if after is not None and (after - before) * _BOUNDS[key] > 0:
+            if before is None or (after is not None and _raised(before, after, _BOUNDS[key])):
                 return True
         elif key == "enum":
             if before is None or (after is not None and not set(before) <= set(after)):

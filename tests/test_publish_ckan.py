@@ -20,6 +20,12 @@ from ckan_site import CkanSite
 from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, write_dataset
 
 EPOCH = 1764400000
+SECOND_RESOURCE = {
+    "name": "more",
+    "title": "追加の表",
+    "path": "items.csv",
+    "schema": PUBLISHABLE["resources"][0]["schema"],
+}
 
 
 def run(
@@ -258,3 +264,32 @@ def test_the_token_never_appears_in_any_output_or_file(ckan_site: CkanSite, tmp_
     for path in [*tmp_path.rglob("*"), *ROOT.glob("*.log")]:
         if path.is_file():
             assert secret not in path.read_bytes(), path
+
+
+def test_a_resource_added_lands_in_our_order_and_a_rerun_is_a_no_op(
+    ckan_site: CkanSite, tmp_path: Path
+) -> None:
+    datasets = sample(tmp_path, "growing-budget")
+    site = release_of(tmp_path, datasets)
+    assert publish(site, ckan_site).returncode == 0
+    grown = PUBLISHABLE | {"name": "growing-budget"}
+    grown["resources"] = [*PUBLISHABLE["resources"], SECOND_RESOURCE]
+    write_dataset(tmp_path, grown, {"items.csv": MINIMAL_CSV})
+    release_of(tmp_path, datasets, epoch=EPOCH + 86400)
+    assert publish(site, ckan_site).returncode == 0
+    ours = json.loads((site / "datasets/growing-budget/package.json").read_text())
+    theirs = RemoteCKAN(ckan_site.url).action.package_show(id="growing-budget")
+    assert [r["name"] for r in theirs["resources"]] == [r["name"] for r in ours["resources"]]
+    assert outcome(publish(site, ckan_site))["planned"] == []
+
+
+def test_a_url_that_is_not_a_ckan_api_is_a_clear_error(ckan_site: CkanSite, tmp_path: Path) -> None:
+    site = release_of(tmp_path, sample(tmp_path, "wrong-url-budget"))
+    for url, words in (
+        (ckan_site.url + "/wrong-path", "not a CKAN"),
+        ("ckan.example.jp", "https://ckan.example.jp"),
+        ("http://[::1", "https://ckan.example.jp"),
+    ):
+        done = run("publish", "--site", str(site), "--ckan", url, token=ckan_site.token)
+        assert done.returncode == 1 and words in done.stderr, (url, done.stderr)
+        assert "Traceback" not in done.stderr and "内部エラー" not in done.stderr

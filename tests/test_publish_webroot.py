@@ -126,3 +126,35 @@ def test_killed_at_any_moment_the_web_root_serves_one_whole_release(
         assert tree(web) == new and not list(tmp_path.glob(".www-publish-*"))
     # The kills landed before, during and after the switch.
     assert outcomes["old"] and outcomes["new"] and interrupted, (outcomes, interrupted)
+
+
+def test_a_web_root_that_would_lose_something_is_refused(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, site = two_releases
+    project = site.parent  # holds dist/: publishing there would replace the site itself
+    foreign = tmp_path / "www"
+    foreign.mkdir()
+    (foreign / "important.txt").write_text("keep", encoding="utf-8")
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    for target in (project, site / "www", foreign, afile / "sub", Path("/")):
+        done = opendata("publish", "--site", str(site), "--to", str(target))
+        assert done.returncode == 1, (target, done.stdout)
+        assert "publish:" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert (foreign / "important.txt").read_text(encoding="utf-8") == "keep"
+    assert (site / "releases").is_dir()
+
+
+def test_dry_run_and_an_older_release_change_nothing(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    site_a, site_b = two_releases
+    web = tmp_path / "www"
+    dry = opendata("publish", "--site", str(site_b), "--to", str(web), "--dry-run")
+    assert dry.returncode == 0 and "dry-run" in dry.stdout and not web.exists()
+    assert opendata("publish", "--site", str(site_b), "--to", str(web)).returncode == 0
+    newer = tree(web)
+    older = opendata("publish", "--site", str(site_a), "--to", str(web))
+    assert older.returncode == 1 and "newer" in older.stderr
+    assert tree(web) == newer

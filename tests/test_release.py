@@ -17,7 +17,8 @@ import pytest
 
 from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
 
-EPOCH = 1764400000  # 2025-11-29T16:06:40+09:00
+EPOCH = 1764400000  # 2025-11-29T16:06:40+09:00: the first release
+LATER = EPOCH + 3600  # any release after it
 
 
 def build(root: Path, definition: dict[str, Any], csv_text: str, *extra: str) -> None:
@@ -29,13 +30,13 @@ def build(root: Path, definition: dict[str, Any], csv_text: str, *extra: str) ->
     assert done.returncode == 0, done.stderr
 
 
-def release(root: Path, *args: str, epoch: int = EPOCH) -> dict[str, Any]:
+def release(root: Path, *args: str, epoch: int = LATER) -> dict[str, Any]:
     done = _release(root, *args, epoch=epoch)
     assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout)
 
 
-def _release(root: Path, *args: str, epoch: int = EPOCH) -> subprocess.CompletedProcess[str]:
+def _release(root: Path, *args: str, epoch: int = LATER) -> subprocess.CompletedProcess[str]:
     """The CLI at a fixed release time, so release ids and dates are known."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "release", "--site", str(root / "dist"),
@@ -54,7 +55,7 @@ def first_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """sample-budget 1.0.0, released once with the full catalog."""
     root = tmp_path_factory.mktemp("released")
     build(root, PUBLISHABLE, MINIMAL_CSV)
-    made = release(root, "--notes", "初版")
+    made = release(root, "--notes", "初版", epoch=EPOCH)
     assert made["release"]["datasets"]["sample-budget"]["version"] == "1.0.0"
     return root
 
@@ -268,3 +269,89 @@ def test_diff_defaults_to_the_last_release_and_the_site_has_a_changes_page(relea
     ]
     page = (released / "dist/changes.html").read_text(encoding="utf-8")
     assert "3200.0 → <strong>3300.0</strong>" in page
+
+
+def test_a_date_bound_moved_later_is_a_tightening(released: Path) -> None:
+    dated = _with(lambda d: _fields(d).append({"name": "since", "type": "date"}))
+    csv_text = "番号,名称,金額,年度,since\n1,庁舎管理,3200,令和4年度,2022-04-01\n"
+    for minimum, change in (("2020-01-01", None), ("2021-01-01", "major")):
+        _fields(dated)[-1]["constraints"] = {"minimum": minimum}
+        build(released, dated, csv_text)
+        if change is None:
+            release(released)
+            continue
+        decision = release(released, "--dry-run")["decisions"][0]
+        assert decision["change"] == change and "tightened" in decision["reasons"][0]
+
+
+def test_a_version_that_is_not_semver_is_refused_by_the_build(tmp_path: Path) -> None:
+    write_dataset(tmp_path, PUBLISHABLE | {"version": "1.0"}, {"items.csv": MINIMAL_CSV})
+    done = opendata("validate", "--datasets", str(tmp_path / "datasets"))
+    assert done.returncode == 1 and "MAJOR.MINOR.PATCH" in done.stderr
+
+
+def test_a_removed_dataset_is_named_and_a_restored_one_continues_its_versions(
+    released: Path,
+) -> None:
+    other = PUBLISHABLE | {"name": "other-budget"}
+    write_dataset(released, other, {"items.csv": MINIMAL_CSV})
+    both = opendata(
+        "build", "--datasets", str(released / "datasets"), "--out", str(released / "dist")
+    )
+    assert both.returncode == 0
+    release(released, epoch=LATER)  # other-budget 1.0.0
+    build(released, PUBLISHABLE, MINIMAL_CSV)  # other-budget gone
+    gone = release(released, epoch=LATER + 60)
+    removed = [d for d in gone["decisions"] if d["name"] == "other-budget"]
+    assert removed[0]["change"] == "removed" and gone["release"]["removed"] == ["other-budget"]
+    assert (released / "dist/datasets/other-budget/1.0.0/items.csv").is_file()
+    write_dataset(released, other, {"items.csv": EXTRA_ROW})
+    opendata("build", "--datasets", str(released / "datasets"), "--out", str(released / "dist"))
+    back = release(released, epoch=LATER + 120)["release"]["datasets"]["other-budget"]
+    assert (back["previous_version"], back["version"], back["change"]) == (
+        "1.0.0",
+        "1.1.0",
+        "minor",
+    )
+
+
+def test_rows_of_a_table_without_primary_key_are_compared_whole(released: Path) -> None:
+    keyless = _with(lambda d: d["resources"][0]["schema"].pop("primaryKey"))
+    build(released, keyless, MINIMAL_CSV)
+    release(released)  # 2.0.0: the primary key was dropped
+    build(released, keyless, MINIMAL_CSV.rsplit("2,", 1)[0])
+    decision = release(released, "--dry-run", epoch=LATER + 60)["decisions"][0]
+    assert decision["change"] == "major" and "1 rows removed" in decision["reasons"][0]
+    build(released, keyless, MINIMAL_CSV)
+    unchanged = opendata("diff", "--site", str(released / "dist"))
+    assert "sample-budget" not in unchanged.stdout
+
+
+def test_parquet_bytes_alone_do_not_make_a_version(released: Path) -> None:
+    """A new pyarrow writes other Parquet bytes for the same values: no new version."""
+    build(released, PUBLISHABLE, MINIMAL_CSV)
+    path = released / "dist/datasets/sample-budget/datapackage.json"
+    package = json.loads(path.read_text(encoding="utf-8"))
+    for resource in package["resources"]:
+        if resource["format"] == "parquet":
+            resource["hash"] = "sha256:" + "0" * 64
+    path.write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
+    assert release(released, "--dry-run")["decisions"][0]["change"] is None
+
+
+def test_release_options_that_would_be_ignored_are_refused(released: Path) -> None:
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    for args in (
+        ("--reason", "sample-budget=理由だけ"),
+        ("--dataset-notes", "no-such=ノート"),
+        ("--set-version", "sample-budget=2.0.0", "--set-version", "sample-budget=3.0.0"),
+    ):
+        done = _release(released, *args)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, args
+    assert len(list((released / "dist/releases").glob("*/release.json"))) == 1
+
+
+def test_a_release_time_not_after_the_last_one_is_refused(released: Path) -> None:
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    done = _release(released, epoch=EPOCH - 86400)  # a clock behind
+    assert done.returncode == 1 and "SOURCE_DATE_EPOCH" in done.stdout

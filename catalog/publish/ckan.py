@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests_toolbelt import MultipartEncoder
@@ -53,8 +54,9 @@ class CkanError(Exception):
 class Step:
     action: str  # create, update, upload, delete, reorder
     dataset: str
-    resource: str | None = None
+    resource: str | None = None  # our file's path in the dataset folder
     detail: str = ""
+    resource_id: str | None = None  # CKAN's, for a delete
 
     def render(self) -> str:
         where = f"{self.dataset}/{self.resource}" if self.resource else self.dataset
@@ -87,6 +89,16 @@ class Ckan:
     """CKAN's Action API over requests: retries with backoff on timeouts and 5xx."""
 
     def __init__(self, url: str, token: str | None, pause: float = 0.5):
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # an unclosed [IPv6 bracket
+            usable = False
+        if not usable:
+            raise CkanError(
+                f"CKAN の URL {url!r} は https://ckan.example.jp の形にしてください"
+                " / the CKAN URL must look like https://ckan.example.jp"
+            )
         self.base = url.rstrip("/") + "/api/3/action/"
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "minato-opendata"
@@ -98,8 +110,11 @@ class Ckan:
         url = self.base + action
         return self._send(action, lambda: self.session.post(url, json=data, timeout=TIMEOUT))
 
-    def upload(self, action: str, fields: dict[str, Any], path: Path, mimetype: str) -> Any:
-        """A multipart request whose file part streams from disk, reopened on each attempt."""
+    def upload(
+        self, action: str, fields: dict[str, Any], path: Path, mimetype: str, retry: bool = True
+    ) -> Any:
+        """A multipart request whose file part streams from disk, reopened on each attempt.
+        `retry=False` for a create, which a lost answer would otherwise make twice."""
         form = {k: _form_value(v) for k, v in fields.items() if v is not None}
 
         def attempt() -> requests.Response:
@@ -110,20 +125,24 @@ class Ckan:
                     self.base + action, data=encoder, headers=headers, timeout=TIMEOUT
                 )
 
-        return self._send(action, attempt)
+        return self._send(action, attempt, RETRIES if retry else 0)
 
-    def _send(self, action: str, attempt: Callable[[], requests.Response]) -> Any:
-        for number in range(RETRIES + 1):
+    def _send(
+        self, action: str, attempt: Callable[[], requests.Response], retries: int = RETRIES
+    ) -> Any:
+        for number in range(retries + 1):
             try:
                 response = attempt()
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if number == RETRIES:
+                if number == retries:
                     raise CkanError(
                         f"CKAN {self.base} に接続できません / cannot reach CKAN"
                         f" ({type(exc).__name__})"
                     ) from None
+            except requests.RequestException as exc:  # a URL requests cannot use
+                raise CkanError(f"CKAN {self.base}: {type(exc).__name__}") from None
             else:
-                if response.status_code < 500 or number == RETRIES:
+                if response.status_code < 500 or number == retries:
                     return _answer(action, response)
             time.sleep(self.pause * 2**number)
         raise AssertionError("unreachable")
@@ -215,7 +234,17 @@ class Publisher:
         return self.release.site / "datasets" / name / resource["opendata_path"]
 
     def check_access(self, writing: bool) -> None:
-        """The organization exists and the token may add datasets to it."""
+        """It is a CKAN, the organization exists and the token may add datasets to it."""
+        try:
+            self.ckan.call("status_show")
+        except CkanError as exc:
+            if exc.status is None:
+                raise
+            raise CkanError(
+                f"{self.ckan.base} は CKAN の Action API ではありません（status_show が答えません）"
+                f" / not a CKAN Action API: status_show failed ({exc})",
+                None,
+            ) from None
         try:
             found = self.ckan.call(
                 "organization_show",
@@ -272,9 +301,18 @@ class Publisher:
             elif not _same_resource(resource, existing):
                 steps.append(Step("update", name, path, "resource metadata"))
         wanted = {r["opendata_path"] for r in resources}
-        steps += [Step("delete", name, path) for path in sorted(set(current) - wanted)]
+        steps += [
+            Step("delete", name, path, resource_id=current[path]["id"])
+            for path in sorted(set(current) - wanted)
+        ]
+        steps += [
+            Step("delete", name, r["opendata_path"], "duplicate", r["id"])
+            for r in _duplicates(theirs)
+        ]
         order = [r["opendata_path"] for r in resources]
-        if [p for p in current if p in wanted] != [p for p in order if p in current]:
+        # CKAN appends a new resource after the others: where would ours end up?
+        after = [p for p in current if p in wanted] + [p for p in order if p not in current]
+        if after != order:
             steps.append(Step("reorder", name))
         return steps, theirs
 
@@ -354,7 +392,7 @@ class Publisher:
             others = [r["id"] for r in fresh["resources"] if r["id"] not in ours]
             self.ckan.call("package_resource_reorder", id=fresh["id"], order=ours + others)
         elif step.action == "delete":
-            self.ckan.call("resource_delete", id=current[path]["id"])
+            self.ckan.call("resource_delete", id=step.resource_id)
         elif step.action == "update":
             self.ckan.call("resource_patch", id=current[path]["id"], **payloads[path])
         else:  # upload
@@ -365,11 +403,33 @@ class Publisher:
                 self._upload("resource_patch", fields, file, mimetypes[path])
             else:
                 fields["package_id"] = theirs["id"]
-                self._upload("resource_create", fields, file, mimetypes[path])
+                self._create_resource(step.dataset, fields, file, mimetypes[path])
 
-    def _upload(self, action: str, fields: dict[str, Any], file: Path, mimetype: str) -> None:
+    def _create_resource(
+        self, dataset: str, fields: dict[str, Any], file: Path, mimetype: str
+    ) -> None:
+        """resource_create is not repeatable: after a lost answer, look before trying again."""
+        for number in range(RETRIES + 1):
+            try:
+                self._upload("resource_create", fields, file, mimetype, retry=False)
+                return
+            except CkanError as exc:
+                if (exc.status is not None and exc.status < 500) or number == RETRIES:
+                    raise
+            time.sleep(self.ckan.pause * 2**number)
+            made = _managed_resources(self.ckan.call("package_show", id=dataset))
+            existing = made.get(fields["opendata_path"])
+            if existing is not None:  # the lost attempt did create it
+                if existing.get("hash") != fields["hash"]:
+                    patch = {k: v for k, v in fields.items() if k != "package_id"}
+                    self._upload("resource_patch", patch | {"id": existing["id"]}, file, mimetype)
+                return
+
+    def _upload(
+        self, action: str, fields: dict[str, Any], file: Path, mimetype: str, retry: bool = True
+    ) -> None:
         try:
-            self.ckan.upload(action, fields, file, mimetype)
+            self.ckan.upload(action, fields, file, mimetype, retry)
         except CkanError as exc:
             if "upload" in exc.error:
                 size = file.stat().st_size
@@ -391,8 +451,24 @@ def site_organization(site: Path) -> str:
 
 
 def _managed_resources(theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """CKAN's resources that this tool uploaded, by our file path, in CKAN's order."""
-    return {r["opendata_path"]: r for r in theirs["resources"] if r.get("opendata_path")}
+    """CKAN's resources that this tool uploaded, by our file path, in CKAN's order (the first
+    of any duplicates)."""
+    found: dict[str, dict[str, Any]] = {}
+    for resource in theirs["resources"]:
+        if resource.get("opendata_path"):
+            found.setdefault(resource["opendata_path"], resource)
+    return found
+
+
+def _duplicates(theirs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Second copies of one of our files (a create whose answer was lost, before this tool
+    looked before retrying): deleted."""
+    first = _managed_resources(theirs)
+    return [
+        r
+        for r in theirs["resources"]
+        if r.get("opendata_path") and first[r["opendata_path"]]["id"] != r["id"]
+    ]
 
 
 __all__ = ["CkanError", "PublishError", "publish", "site_organization"]

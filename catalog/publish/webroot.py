@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pipeline import history
 from pipeline.atomic import replace_directory
@@ -32,33 +33,80 @@ def latest_release(site: Path) -> Release:
     return release
 
 
-def published_id(target: Path) -> str | None:
+def published(target: Path) -> dict[str, Any] | None:
+    """The release pointer of what `target` serves, if opendata published it."""
     pointer = target / history.LATEST
     if not pointer.is_file():
         return None
-    return json.loads(pointer.read_text(encoding="utf-8")).get("id")
+    return json.loads(pointer.read_text(encoding="utf-8"))
 
 
-def publish(site: Path, target: Path, say: Callable[[str], None] = print) -> bool:
-    """Put the site's latest release at `target`; False when it is there already."""
+def publish(
+    site: Path, target: Path, say: Callable[[str], None] = print, dry_run: bool = False
+) -> bool:
+    """Put the site's latest release at `target`; False when there was nothing to do."""
     release = latest_release(site)
-    target = target.resolve()
-    if target == site.resolve() or site.resolve() in target.parents:
-        raise PublishError(f"公開先 {target} はサイトの外にしてください / publish outside the site")
-    _remove_leftovers(target)
-    if published_id(target) == release.id:
+    target = target.absolute()
+    current = _check_target(site.resolve(), target, release)
+    if not dry_run:
+        _remove_leftovers(target)
+    if current and current["id"] == release.id:
         say(f"{target}: リリース {release.id} は公開済みです / already published")
         return False
+    before = current["id"] if current else "—"
+    if dry_run:
+        say(
+            f"(dry-run) {target}: {before} → {release.id}（何も変更していません / nothing changed）"
+        )
+        return False
     staging = target.with_name(f".{target.name}-publish-{release.id}")
-    say(f"{target}: リリース {release.id} を公開します / publishing release {release.id}")
-    history.link_tree(release.site, staging)
-    if target.exists():
-        replace_directory(staging, target)  # the one step readers can see
-        shutil.rmtree(staging, ignore_errors=True)  # now the previous release
-    else:
-        staging.rename(target)
+    say(
+        f"{target}: リリース {release.id} を公開します / publishing release {release.id} ({before} →)"
+    )
+    try:
+        history.link_tree(release.site, staging)
+        if target.exists():
+            replace_directory(staging, target)  # the one step readers can see
+            shutil.rmtree(staging, ignore_errors=True)  # now the previous release
+        else:
+            staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PublishError(f"{target} に書けません / cannot write: {exc.strerror or exc}") from None
     say(f"{target}: 公開しました / published {release.id}")
     return True
+
+
+def _check_target(site: Path, target: Path, release: Release) -> dict[str, Any] | None:
+    """Refuse a target that would lose something; return what it serves now."""
+    resolved = target.resolve()
+    if not target.name or resolved == site or site in resolved.parents or resolved in site.parents:
+        raise PublishError(
+            f"公開先 {target} はサイト {site} と重ならない専用のフォルダにしてください"
+            f" / the target must be a folder of its own, apart from the site {site}"
+        )
+    if target.parent.exists() and not target.parent.is_dir():
+        raise PublishError(f"{target.parent} はフォルダではありません / is not a folder")
+    if target.exists() and not target.is_dir():
+        raise PublishError(f"{target} はフォルダではありません / is not a folder")
+    current = published(target) if target.is_dir() else None
+    if current is None and target.is_dir() and any(target.iterdir()):
+        raise PublishError(
+            f"{target} には opendata が公開したものでないファイルがあります。空のフォルダか"
+            f"新しいパスを指定してください / {target} holds files opendata did not publish;"
+            " give an empty or new folder"
+        )
+    known = {r.id: r for r in history.releases(site)}
+    if current and current["id"] != release.id:
+        earlier = known.get(current["id"])
+        if earlier is None or history.created(earlier) > history.created(release):
+            raise PublishError(
+                f"{target} はこのサイトの最新リリース {release.id} より新しいか、このサイトにない"
+                f"リリース {current['id']} を公開しています。作ったサイトから公開してください"
+                f" / {target} serves release {current['id']}, newer than or unknown to this"
+                " site; publish from the site that made it"
+            )
+    return current
 
 
 def _remove_leftovers(target: Path) -> None:
