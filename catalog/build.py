@@ -3,11 +3,10 @@ national オープンデータ一覧 and the static site, all written into the s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from pipeline.build import RunResult
+from pipeline.history import write_json
 from pipeline.publisher import Publisher
 
 from . import ckan, dcat, opendata_list
@@ -15,12 +14,6 @@ from .context import THEMES, Catalog
 from .quality import metadata_problems
 from .search import write_index
 from .site import write_site
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(
-        json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
 
 
 def build_catalog(site: Path, publisher: Publisher, base_url: str, result: RunResult) -> None:
