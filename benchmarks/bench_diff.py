@@ -47,7 +47,7 @@ def main() -> None:
         check=True,
     )
     elapsed = time.perf_counter() - started
-    print(done.stdout.splitlines()[1])
+    print(done.stdout.splitlines()[0])
     print(f"{rows:,} rows, {rows // 100:,} changed: opendata diff took {elapsed:.2f} s")
 
 
