@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.build import RunResult
+from pipeline.diff import DatasetDiff
 from pipeline.history import write_json
 from pipeline.publisher import Publisher
 
@@ -16,8 +17,15 @@ from .search import write_index
 from .site import write_site
 
 
-def build_catalog(site: Path, publisher: Publisher, base_url: str, result: RunResult) -> None:
-    """Add everything the catalog site needs next to the packages; problems go into `result`."""
+def build_catalog(
+    site: Path,
+    publisher: Publisher,
+    base_url: str,
+    result: RunResult,
+    diffs: list[DatasetDiff] | None = None,
+) -> None:
+    """Add everything the catalog site needs next to the packages; problems go into `result`.
+    `diffs`: the changes since the last release, when the caller has them already."""
     own = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
     result.datasets.append(own)
     if not own.valid:
@@ -57,4 +65,4 @@ def build_catalog(site: Path, publisher: Publisher, base_url: str, result: RunRe
     turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))
     (site / "catalog.ttl").write_text(turtle, encoding="utf-8")
     (site / "catalog.jsonld").write_text(jsonld, encoding="utf-8")
-    write_site(catalog)
+    write_site(catalog, diffs)

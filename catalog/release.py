@@ -21,7 +21,7 @@ from pipeline import history, versioning
 from pipeline.atomic import replace_directory
 from pipeline.build import RunResult
 from pipeline.checksum import sha256_file
-from pipeline.diff import diff_dataset
+from pipeline.diff import DatasetDiff, diff_dataset
 from pipeline.errors import Problem
 from pipeline.history import Release
 from pipeline.package import JST
@@ -54,6 +54,12 @@ class Decision:
     change: str | None  # new, major, minor, patch, removed; None when unchanged
     reasons: list[str] = field(default_factory=list)
     override: str | None = None
+    diff: DatasetDiff | None = None  # against the release that made the previous version
+
+    def review_diff(self) -> DatasetDiff:
+        """For changes.html: what the release changed in this dataset."""
+        status = {None: "unchanged", "new": "added", "removed": "removed"}
+        return self.diff or DatasetDiff(self.name, status.get(self.change, "changed"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +125,8 @@ def _decide(site: Path, name: str, last: tuple[Release, dict[str, Any]] | None) 
     # Something outside what the diff compares (a foreign key, a dialect) still changed.
     level = versioning.level_of(changes) or "patch"
     reasons = [c.reason for c in changes] or ["other metadata changed"]
-    return Decision(name, entry, versioning.bump(entry["version"], level), level, reasons)
+    version = versioning.bump(entry["version"], level)
+    return Decision(name, entry, version, level, reasons, diff=diff)
 
 
 def _apply(decisions: list[Decision], overrides: dict[str, Override]) -> None:
@@ -228,7 +235,8 @@ def create(
         manifest = _manifest(
             staging, release_id, now, previous, decisions, notes, dataset_notes or {}
         )
-        build_catalog(staging, publisher, base_url, RunResult([]))
+        diffs = [d.review_diff() for d in decisions]
+        build_catalog(staging, publisher, base_url, RunResult([]), diffs)
         folder = staging / history.RELEASES / release_id
         history.write_json(folder / history.MANIFEST, manifest)
         history.write_json(staging / history.LATEST, _pointer(manifest))

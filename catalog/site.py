@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from pipeline import history
+from pipeline.diff import DatasetDiff, diff_sites
 
 from . import schemaorg
 from .context import (
@@ -52,25 +53,24 @@ ENV = Environment(
 ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 
 
-def write_site(catalog: Catalog) -> None:
+def write_site(catalog: Catalog, diffs: list[DatasetDiff] | None = None) -> None:
+    """The pages; `diffs` are the changes since the last release when already known."""
     static = catalog.site / "static"
     shutil.copytree(Path(__file__).with_name("static"), static, dirs_exist_ok=True)
     (catalog.site / "index.html").write_text(_index(catalog), encoding="utf-8")
     for name in catalog.packages:
         page = catalog.site / "datasets" / name / "index.html"
         page.write_text(_dataset_page(catalog, name), encoding="utf-8")
-    (catalog.site / "changes.html").write_text(_changes_page(catalog), encoding="utf-8")
+    (catalog.site / "changes.html").write_text(_changes_page(catalog, diffs), encoding="utf-8")
 
 
-def _changes_page(catalog: Catalog) -> str:
+def _changes_page(catalog: Catalog, diffs: list[DatasetDiff] | None) -> str:
     """What the officer reviews before `opendata release`: the last release against this build."""
-    from pipeline.diff import DatasetDiff, diff_sites
-
     previous = history.latest(catalog.site)
     names = [n for n in catalog.packages if n != OPENDATA_LIST]
-    if previous:
+    if diffs is None and previous:
         diffs = [d for d in diff_sites(previous.site, catalog.site) if d.name in names]
-    else:
+    elif diffs is None:
         diffs = [DatasetDiff(name, "added") for name in names]
     return ENV.get_template("changes.html").render(
         root="",

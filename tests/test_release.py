@@ -269,6 +269,10 @@ def test_diff_defaults_to_the_last_release_and_the_site_has_a_changes_page(relea
     ]
     page = (released / "dist/changes.html").read_text(encoding="utf-8")
     assert "3200.0 → <strong>3300.0</strong>" in page
+    # Released, the page says what this release changed (from the decision's own diff).
+    made = release(released)["release"]
+    snapshot = released / "dist/releases" / made["id"] / "site/changes.html"
+    assert "3200.0 → <strong>3300.0</strong>" in snapshot.read_text(encoding="utf-8")
 
 
 def test_a_date_bound_moved_later_is_a_tightening(released: Path) -> None:
