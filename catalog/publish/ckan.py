@@ -230,9 +230,6 @@ class Publisher:
         path = self.release.site / "datasets" / name / "package.json"
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def file(self, name: str, resource: dict[str, Any]) -> Path:
-        return self.release.site / "datasets" / name / resource["opendata_path"]
-
     def check_access(self, writing: bool) -> None:
         """It is a CKAN, the organization exists and the token may add datasets to it."""
         try:
@@ -277,15 +274,15 @@ class Publisher:
                 403,
             )
 
-    def plan(self, name: str) -> tuple[list[Step], dict[str, Any] | None]:
-        """What publishing one dataset takes, and CKAN's current dict of it (None: new)."""
+    def plan(self, name: str) -> list[Step]:
+        """What publishing one dataset takes; no steps when CKAN has it as we do."""
         ours = self.ours(name)
         theirs = self._show(name)
         resources = [resource_payload(r) for r in ours["resources"]]
         if theirs is None:
             steps = [Step("create", name, detail=f"version {ours['version']}")]
             steps += [Step("upload", name, r["opendata_path"], "new") for r in resources]
-            return steps, None
+            return steps
         self._check_managed(name, theirs)
         steps = []
         if not _same_package(package_payload(ours, self.organization), theirs):
@@ -314,7 +311,7 @@ class Publisher:
         after = [p for p in current if p in wanted] + [p for p in order if p not in current]
         if after != order:
             steps.append(Step("reorder", name))
-        return steps, theirs
+        return steps
 
     def _show(self, name: str) -> dict[str, Any] | None:
         try:
@@ -352,7 +349,6 @@ class Publisher:
         """Carry out one dataset's steps in order, recording each as it completes."""
         ours = self.ours(name)
         payloads = {r["opendata_path"]: r for r in map(resource_payload, ours["resources"])}
-        mimetypes = {p: r["mimetype"] for p, r in payloads.items()}
         theirs: dict[str, Any] | None = None
         for step in steps:
             if step.action == "create":
@@ -361,7 +357,7 @@ class Publisher:
                 self.ckan.call("package_patch", id=name, **package_payload(ours, self.organization))
             else:
                 theirs = theirs or self.ckan.call("package_show", id=name)
-                self._resource_step(step, theirs, payloads, mimetypes)
+                self._resource_step(step, theirs, payloads)
             done.append(step)
 
     def _create(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -380,7 +376,6 @@ class Publisher:
         step: Step,
         theirs: dict[str, Any],
         payloads: dict[str, dict[str, Any]],
-        mimetypes: dict[str, str],
     ) -> None:
         current = _managed_resources(theirs)
         path = step.resource
@@ -400,10 +395,10 @@ class Publisher:
             fields = dict(payloads[path])
             if path in current:
                 fields["id"] = current[path]["id"]
-                self._upload("resource_patch", fields, file, mimetypes[path])
+                self._upload("resource_patch", fields, file, fields["mimetype"])
             else:
                 fields["package_id"] = theirs["id"]
-                self._create_resource(step.dataset, fields, file, mimetypes[path])
+                self._create_resource(step.dataset, fields, file, fields["mimetype"])
 
     def _create_resource(
         self, dataset: str, fields: dict[str, Any], file: Path, mimetype: str
@@ -496,7 +491,7 @@ def publish(
     say(f"CKAN {url}: リリース {publisher.release.id} / release {publisher.release.id}")
     for name in publisher.names():
         try:
-            steps, _theirs = publisher.plan(name)
+            steps = publisher.plan(name)
             outcome.planned += steps
             if not steps:
                 outcome.unchanged.append(name)
