@@ -8,7 +8,6 @@ The release is staged beside the site and swapped in whole, like a build.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -314,7 +313,7 @@ def _entry(
     site: Path, decision: Decision, release_id: str, created: str, notes: str
 ) -> dict[str, Any]:
     package = history.read_package(site, decision.name)
-    data = _data_digest(package)
+    data = history.data_digest(package)
     before = decision.previous
     data_changed = before is None or before["data_digest"] != data
     return {
@@ -331,12 +330,6 @@ def _entry(
         "data_modified": created if data_changed else before["data_modified"],
         "files": [],
     }
-
-
-def _data_digest(package: dict[str, Any]) -> str:
-    """The values alone: the CSV files (Parquet also carries titles, which are metadata)."""
-    hashes = sorted((r["path"], r["hash"]) for r in package["resources"] if r["format"] == "csv")
-    return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
 
 
 def _version_folder(site: Path, name: str, version: str) -> list[dict[str, Any]]:

@@ -14,7 +14,10 @@ import click
 from .errors import HINTS
 
 if TYPE_CHECKING:
+    from catalog.publish.ckan import Outcome
+
     from .build import RunResult
+    from .errors import Problem
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 2
@@ -261,7 +264,7 @@ def release_command(
         click.echo("dry-run: 上の内容でリリースされます / a release would be made as above")
 
 
-def _print_problems(problems: list, as_json: bool, action: str) -> None:
+def _print_problems(problems: list[Problem], as_json: bool, action: str) -> None:
     if as_json:
         report = {"valid": False, "errors": [p.to_dict() for p in problems]}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -337,7 +340,7 @@ def publish_command(
     sys.exit(0 if outcome.ok else EXIT_INVALID)
 
 
-def _print_outcome(outcome, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
     if outcome.unchanged:
         click.echo(f"変更なし unchanged: {', '.join(outcome.unchanged)}")
     if dry_run:

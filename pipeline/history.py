@@ -10,6 +10,7 @@ Files are never rewritten once released, so carrying them into a new build is a 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -19,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .definition import EXTENSION
 from .diff import IGNORED_EXTENSION
 from .versioning import SEMVER
 
 RELEASES = "releases"
 MANIFEST = "release.json"
 LATEST = f"{RELEASES}/latest.json"
-EXTENSION = "x-opendata"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,12 @@ def content_digest(package: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def data_digest(package: dict[str, Any]) -> str:
+    """The values alone: the CSV files (Parquet also carries titles, which are metadata)."""
+    hashes = sorted((r["path"], r["hash"]) for r in package["resources"] if r["format"] == "csv")
+    return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
+
+
 def version_folders(site: Path) -> list[Path]:
     return sorted(p for p in site.glob("datasets/*/*") if p.is_dir() and SEMVER.fullmatch(p.name))
 
@@ -132,9 +139,13 @@ def link_tree(
 
 
 def link_file(source: Path, target: Path) -> None:
+    """A hard link, or a copy where the file system cannot link (another device, no links);
+    any other failure is raised, never papered over by writing into an existing file."""
     try:
         os.link(source, target)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
         shutil.copy2(source, target)
 
 
