@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog.ckan import organization
-from catalog.context import THEMES, Catalog
-from catalog.search import write_index
+from catalog.api.index import write_index
+from catalog.metadata.ckan import organization
+from catalog.model import Catalog
 from pipeline.publisher import Publisher
+from pipeline.vocabulary import THEMES
 
 SUBJECTS = ["人口", "防災", "保育園", "図書館", "公園", "Wi-Fi", "人権", "子育て", "介護", "ごみ", "自転車", "AED",
             "避難所", "文化財", "観光", "選挙", "予算", "税", "道路", "公衆トイレ"]  # fmt: skip

@@ -1,20 +1,53 @@
-"""The catalog step: built packages in a site folder → CKAN dicts, DCAT, schema.org, the
-national オープンデータ一覧 and the static site, all written into the same folder."""
+"""`opendata build`: every dataset through the pipeline, then the catalog around them.
+
+The site is assembled in a hidden sibling of the output folder — packages, the release archive
+carried forward, the catalog's metadata, site and search index — and swapped in with one atomic
+exchange only when everything is valid, so `dist/` is never half old and half new.
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
+from pipeline import build as pipeline
 from pipeline.build import RunResult
-from pipeline.diff import DatasetDiff
-from pipeline.history import write_json
-from pipeline.publisher import Publisher
+from pipeline.files import replace_directory, write_json
+from pipeline.publisher import Publisher, load_publisher
 
-from . import ckan, dcat, opendata_list
-from .context import THEMES, Catalog
-from .quality import metadata_problems
-from .search import write_index
-from .site import write_site
+from . import paths
+from .release import archive
+from .release.diff import DatasetDiff
+
+
+def build_site(
+    datasets_dir: Path,
+    out_dir: Path,
+    base_url: str | None = None,
+    with_catalog: bool = True,
+    limit: int = 1000,
+) -> RunResult:
+    """Build every dataset (and the catalog); replace `out_dir` only if all is valid.
+    `base_url` defaults to the publisher's `site_url`."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the output is published
+    try:
+        result = pipeline.build(datasets_dir, paths.datasets(staging), limit=limit)
+        if result.valid and out_dir.is_dir():
+            archive.carry_forward(out_dir, staging)
+            archive.stamp_released(staging)
+        if result.valid and with_catalog:
+            publisher = load_publisher(datasets_dir)
+            build_catalog(staging, publisher, base_url or publisher.site_url, result)
+        if result.valid:
+            replace_directory(staging, out_dir)
+            result.output = out_dir
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
 
 
 def build_catalog(
@@ -26,6 +59,14 @@ def build_catalog(
 ) -> None:
     """Add everything the catalog site needs next to the packages; problems go into `result`.
     `diffs`: the changes since the last release, when the caller has them already."""
+    # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
+    # Jinja2) stay out of the data phase's memory peak.
+    from .api.index import write_index
+    from .metadata import ckan, dcat, opendata_list
+    from .metadata.quality import metadata_problems
+    from .model import Catalog
+    from .site.pages import write_site
+
     own = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
     result.datasets.append(own)
     if not own.valid:
@@ -39,30 +80,19 @@ def build_catalog(
     packages = []
     for name in catalog.packages:
         package = ckan.package_dict(catalog, name)
-        write_json(site / "datasets" / name / "package.json", package)
+        write_json(paths.ckan_package(site, name), package)
         packages.append(package)
         turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
-        (site / "datasets" / name / "dataset.ttl").write_text(turtle, encoding="utf-8")
-        (site / "datasets" / name / "dataset.jsonld").write_text(jsonld, encoding="utf-8")
-    write_json(site / "catalog.json", ckan.search_result(packages))
+        paths.dcat_dataset(site, name, "ttl").write_text(turtle, encoding="utf-8")
+        paths.dcat_dataset(site, name, "jsonld").write_text(jsonld, encoding="utf-8")
+    write_json(site / paths.CATALOG_JSON, ckan.search_result(packages))
     field_titles = {
         name: [f.get("title", "") for r in p["resources"] for f in r["schema"]["fields"]]
         for name, p in catalog.packages.items()
     }
     write_index(site, packages, field_titles)
-    write_json(
-        site / "api" / "site.json",
-        {
-            "organization": ckan.organization(catalog),
-            "groups": [ckan.group(catalog, title) for title in THEMES],
-            "status": {
-                "site_title": publisher.catalog_title,
-                "site_description": publisher.catalog_title_en,
-                "site_url": catalog.base_url,
-            },
-        },
-    )
+    write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
     turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))
-    (site / "catalog.ttl").write_text(turtle, encoding="utf-8")
-    (site / "catalog.jsonld").write_text(jsonld, encoding="utf-8")
+    paths.dcat_catalog(site, "ttl").write_text(turtle, encoding="utf-8")
+    paths.dcat_catalog(site, "jsonld").write_text(jsonld, encoding="utf-8")
     write_site(catalog, diffs)

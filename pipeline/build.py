@@ -1,15 +1,12 @@
 """The pipeline's steps for each dataset: define → read → convert → check → write → describe.
 
-`build` writes into a staging sibling of the output folder and swaps it in only when every
-dataset is valid; `validate` runs the same steps and writes nothing.
+`build` writes every dataset of a `datasets/` folder into an output folder, one package
+folder each; `validate` runs the same steps and writes nothing. Where the output goes and
+when it is published is the caller's business (catalog/build.py stages and swaps a site).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from . import definition as defs
-from . import history
-from .atomic import replace_directory
-from .checksum import sha256_file
 from .convert import bind, convert
 from .errors import DefinitionError, Problem, Report
-from .package import BuiltResource, descriptor
+from .files import sha256_file, write_json
+from .package import DESCRIPTOR_FILE, BuiltResource, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
@@ -81,34 +76,9 @@ def validate(datasets_dir: Path, names: list[str] | None = None, limit: int = 10
     return _run(datasets_dir, None, names, limit)
 
 
-FinishStep = Callable[[Path, "RunResult"], None]
-
-
-def build(
-    datasets_dir: Path, out_dir: Path, limit: int = 1000, finish: FinishStep | None = None
-) -> RunResult:
-    """Build every dataset; replace `out_dir` only if all of them are valid.
-
-    Releases made from earlier builds are carried into the new one. `finish` adds to the
-    staged output once the datasets are valid (the catalog step) and may add problems of its
-    own; the swap waits for it."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the output is published
-    try:
-        result = _run(datasets_dir, staging, None, limit)
-        if result.valid and out_dir.is_dir():
-            history.carry_forward(out_dir, staging)
-            history.stamp_released(staging)
-        if result.valid and finish is not None:
-            finish(staging, result)
-        if result.valid:
-            replace_directory(staging, out_dir)
-            result.output = out_dir
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return result
+def build(datasets_dir: Path, out_dir: Path, limit: int = 1000) -> RunResult:
+    """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it."""
+    return _run(datasets_dir, out_dir, None, limit)
 
 
 def _run(
@@ -135,7 +105,7 @@ def _run(
         ]
         folders = [f for f in folders if f.name in names]
     for folder in folders:
-        target = out_dir / "datasets" / folder.name if out_dir else None
+        target = out_dir / folder.name if out_dir else None
         result.datasets.append(build_dataset(folder, target, publisher, limit))
     return result
 
@@ -161,14 +131,12 @@ def build_dataset(
             dataset, resource, out_dir, referenced.get(resource.name, []), keys, report
         )
         if outcome is not None:
-            result.rows[resource.name] = outcome.csv.rows if outcome.csv else 0
+            result.rows[resource.name] = outcome.csv.rows
             built.append(outcome)
     if out_dir and report.valid:
         built.sort(key=lambda b: [r.name for r in dataset.resources].index(b.definition.name))
         result.package = descriptor(dataset, built, publisher)
-        (out_dir / "datapackage.json").write_text(
-            json.dumps(result.package, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        write_json(out_dir / DESCRIPTOR_FILE, result.package)
     return result
 
 

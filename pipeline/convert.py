@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import normalize as nz
+from . import cells
 from .definition import ResourceDef
 from .errors import Problem, Report
 from .reshape import unpivot
@@ -213,8 +213,10 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
     for name, (header, text) in texts.items():
         fld = fields[name]
         if name in options.values:
-            text = nz.map_values(text, options.values[name])
-        missing = nz.missing_mask(text, binding.missing_values + list(fld.get("missingValues", [])))
+            text = cells.map_values(text, options.values[name])
+        missing = cells.missing_mask(
+            text, binding.missing_values + list(fld.get("missingValues", []))
+        )
         if missing.any():
             text = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
         values, bad, reason = _parse(text, fld)
@@ -228,8 +230,8 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
 
     for header, targets in options.ranges.items():
         actual, text = range_texts[header]
-        missing = nz.missing_mask(text, binding.missing_values)
-        bound = nz.parse_bound(text, fields[targets[0]])
+        missing = cells.missing_mask(text, binding.missing_values)
+        bound = cells.parse_bound(text, fields[targets[0]])
         bad = bound.bad & ~missing
         for name, values in zip(
             targets, (bound.value, bound.comparator, bound.value_max), strict=True
@@ -242,8 +244,8 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
 
     for name, header in options.labels.items():
         actual, text = source(header)
-        years = nz.parse_year(text)
-        arrays[name] = nz.fiscal_year_label(years.values)
+        years = cells.parse_year(text)
+        arrays[name] = cells.fiscal_year_label(years.values)
         origins[name] = batch.origins.get(actual, actual)
         raw[name] = text
 
@@ -287,7 +289,7 @@ def _report_headerless_values(
         "extra-cell", message, dataset, binding.resource.name, binding.file, column=key
     )
     _report_rows(
-        batch, nz.as_mask(pc.not_equal(batch.columns[key], "")), problem, report, column=key
+        batch, cells.as_mask(pc.not_equal(batch.columns[key], "")), problem, report, column=key
     )
 
 
@@ -295,7 +297,7 @@ def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset:
     """Report rows with no value at all (Excel leaves them behind) and leave them out."""
     empty = np.ones(len(batch), dtype=bool)
     for text in batch.columns.values():  # most columns rule every row out at once
-        empty &= nz.as_mask(pc.equal(text, ""))
+        empty &= cells.as_mask(pc.equal(text, ""))
         if not empty.any():
             return batch
     if not empty.any():
@@ -315,13 +317,13 @@ def _drop_blank_rows(batch: RawBatch, binding: Binding, report: Report, dataset:
 def _parse(text: pa.Array, fld: dict[str, Any]) -> tuple[pa.Array, np.ndarray, str]:
     ftype = fld.get("type", "string")
     if ftype == "string":
-        return nz.clean_text(text), np.zeros(len(text), dtype=bool), ""
+        return cells.clean_text(text), np.zeros(len(text), dtype=bool), ""
     parser = {
-        "integer": nz.parse_integer,
-        "number": nz.parse_number,
-        "boolean": nz.parse_boolean,
-        "date": nz.parse_date,
-        "year": lambda t, _f: nz.parse_year(t),
+        "integer": cells.parse_integer,
+        "number": cells.parse_number,
+        "boolean": cells.parse_boolean,
+        "date": cells.parse_date,
+        "year": lambda t, _f: cells.parse_year(t),
     }[ftype]
     parsed = parser(text, fld)
     return parsed.values, parsed.bad, parsed.reason
@@ -346,11 +348,11 @@ def _strip_markers(
         for name, (header, text) in list(texts.items()):
             if fields[name].get("type", "string") == "string":
                 continue
-            stripped, has = nz.strip_marker(text, marker)
+            stripped, has = cells.strip_marker(text, marker)
             texts[name] = (header, stripped)
             flags[flag_field] |= has
         for key, (header, text) in list(range_texts.items()):
-            stripped, has = nz.strip_marker(text, marker)
+            stripped, has = cells.strip_marker(text, marker)
             range_texts[key] = (header, stripped)
             flags[flag_field] |= has
     return flags

@@ -16,31 +16,14 @@ from typing import Any
 import yaml
 
 from .errors import DefinitionError, Problem
-from .versioning import SEMVER
-
-EXTENSION = "x-opendata"
-NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")  # CKAN's rule for dataset and resource names
-FIELD_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "year"}
-
-LICENSES: dict[str, dict[str, str]] = {
-    "CC-BY-4.0": {
-        "path": "https://creativecommons.org/licenses/by/4.0/",
-        "title": "クリエイティブ・コモンズ 表示 4.0 国際 (Creative Commons Attribution 4.0 International)",
-    },
-    "CC-BY-SA-4.0": {
-        "path": "https://creativecommons.org/licenses/by-sa/4.0/",
-        "title": "クリエイティブ・コモンズ 表示-継承 4.0 国際 (CC BY-SA 4.0)",
-    },
-    "CC0-1.0": {
-        "path": "https://creativecommons.org/publicdomain/zero/1.0/",
-        "title": "CC0 1.0 パブリック・ドメイン提供 (CC0 1.0 Universal)",
-    },
-    "PDL-1.0": {
-        "path": "https://www.digital.go.jp/resources/open_data/public_data_license_v1.0",
-        "title": "公共データ利用規約 第1.0版 (Public Data License 1.0)",
-    },
-}
+from .vocabulary import (
+    EXTENSION,
+    FIELD_NAME_PATTERN,
+    LICENSES,
+    NAME_PATTERN,
+    SEMVER,
+    SUPPORTED_TYPES,
+)
 
 RESOURCE_OPTION_KEYS = {
     "sheet",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from .cells import missing_mask
 from .definition import Unpivot
-from .normalize import missing_mask
 from .sources import RawBatch
 
 

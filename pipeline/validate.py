@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .cells import NUMBER, as_mask
 from .convert import Binding, Located
 from .definition import as_list
 from .errors import Problem, Report
-from .normalize import NUMBER, as_mask
 
 FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.definition import LICENSES
+from pipeline.vocabulary import LICENSES
 
 ROOT = Path(__file__).resolve().parent.parent
 CKAN_VENV = ROOT / ".venv-ckan"

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
+from pyshacl import validate
+from rdflib import RDF, Graph, URIRef
+
+from catalog.cli import cli
 
 pytest_plugins = ["ckan_site"]  # the `ckan_site` fixture: a real CKAN on loopback
 
@@ -71,15 +83,35 @@ def write_dataset(
     return folder
 
 
-def opendata(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed command line as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+@dataclass(frozen=True)
+class Ran:
+    """What a user of the command line sees: exit status, standard output and error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def opendata(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
+    """The real command line, run in-process (click's runner): the same group, options, exit
+    codes and streams as the installed `opendata`, without a second of interpreter start-up.
+    Tests where the process itself is the point (SIGKILL, the server, CKAN) start one."""
+    with contextlib.chdir(cwd or ROOT):
+        done = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return Ran(done.exit_code, done.stdout, done.stderr)
+
+
+def opendata_process(*args: str, env: dict[str, str] | None = None) -> Ran:
+    """The installed command line as a separate process, for tests where that is the point."""
+    done = subprocess.run(
+        [sys.executable, "-m", "catalog", *args],
         capture_output=True,
         text=True,
-        cwd=cwd or ROOT,
+        cwd=ROOT,
         check=False,
+        env={**os.environ, **(env or {})},
     )
+    return Ran(done.returncode, done.stdout, done.stderr)
 
 
 def report(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any]]:
@@ -104,3 +136,61 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = opendata("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_server(site: Path) -> tuple[subprocess.Popen, str, float]:
+    """The real `opendata serve` on a free loopback port: process, base URL, seconds to answer."""
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "catalog", "serve", "--site", str(site), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/3/action/status_show", timeout=1)
+            return process, base, time.monotonic() - started
+        except OSError:
+            if process.poll() is not None or time.monotonic() - started > 20:
+                raise RuntimeError(process.stderr.read().decode()) from None
+            time.sleep(0.02)
+
+
+@pytest.fixture(scope="session")
+def server(built_site: Path) -> Iterator[str]:
+    process, base, _ = launch_server(built_site)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+# -- DCAT: rdflib graphs checked with pyshacl against the official DCAT-AP 3.0.1 shapes ------
+SHAPES = SHARED / "reference/dcat-ap-3.0.1"
+
+
+def rdf_graph(path: Path) -> Graph:
+    graph = Graph()
+    graph.parse(path, format="json-ld" if path.suffix == ".jsonld" else "turtle")
+    return graph
+
+
+def shacl_violations(data: Graph, shapes_file: str) -> list[str]:
+    if not SHAPES.is_dir():
+        pytest.skip("../shared/reference/dcat-ap-3.0.1 is not present")
+    shapes = Graph().parse(SHAPES / shapes_file, format="turtle")
+    _conforms, report, _text = validate(data, shacl_graph=shapes, inference="none", advanced=True)
+    sh = "http://www.w3.org/ns/shacl#"
+    return [
+        str(report.value(r, URIRef(sh + "resultMessage")))
+        for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
+        if report.value(r, URIRef(sh + "resultSeverity")) == URIRef(sh + "Violation")
+    ]

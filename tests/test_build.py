@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -29,6 +30,7 @@ def _build(root: Path) -> Path:
 
 
 def _xlsx(csv_text: str, title_rows: int = 0) -> bytes:
+    """The table as an officer's workbook, in memory (nothing is written beside the tests)."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "予算"
@@ -36,12 +38,9 @@ def _xlsx(csv_text: str, title_rows: int = 0) -> bytes:
         sheet.append(["予算の例（単位：円）"])
     for line in csv_text.strip().split("\n"):
         sheet.append(line.split(","))
-    path = Path(__file__).parent / "_tmp.xlsx"
-    try:
-        workbook.save(path)
-        return path.read_bytes()
-    finally:
-        path.unlink()
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

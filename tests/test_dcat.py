@@ -6,50 +6,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pyshacl import validate
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, XSD
 
-from conftest import SHARED
+from conftest import rdf_graph, shacl_violations
 
-SHAPES = SHARED / "reference/dcat-ap-3.0.1"
 SPDX = "http://spdx.org/rdf/terms#"
-
-
-def _graph(path: Path) -> Graph:
-    graph = Graph()
-    graph.parse(path, format="json-ld" if path.suffix == ".jsonld" else "turtle")
-    return graph
-
-
-def _violations(data: Graph, shapes_file: str) -> list[str]:
-    if not SHAPES.is_dir():
-        pytest.skip("../shared/reference/dcat-ap-3.0.1 is not present")
-    shapes = Graph().parse(SHAPES / shapes_file, format="turtle")
-    _conforms, report, _text = validate(data, shacl_graph=shapes, inference="none", advanced=True)
-    sh = "http://www.w3.org/ns/shacl#"
-    return [
-        str(report.value(r, URIRef(sh + "resultMessage")))
-        for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
-        if report.value(r, URIRef(sh + "resultSeverity")) == URIRef(sh + "Violation")
-    ]
 
 
 @pytest.mark.parametrize("file", ["catalog.ttl", "catalog.jsonld"])
 def test_catalog_has_no_violation_of_the_mandatory_shapes(built_site: Path, file: str) -> None:
-    assert _violations(_graph(built_site / file), "shapes.ttl") == []
+    assert shacl_violations(rdf_graph(built_site / file), "shapes.ttl") == []
 
 
 def test_catalog_has_no_violation_of_the_range_shapes(built_site: Path) -> None:
-    assert _violations(_graph(built_site / "catalog.ttl"), "range.ttl") == []
+    assert shacl_violations(rdf_graph(built_site / "catalog.ttl"), "range.ttl") == []
 
 
 def test_the_shapes_do_catch_a_dataset_without_title(built_site: Path) -> None:
     """Proves the validation above can fail: remove every dataset title and it must."""
-    graph = _graph(built_site / "catalog.ttl")
+    graph = rdf_graph(built_site / "catalog.ttl")
     for dataset in graph.subjects(RDF.type, DCAT.Dataset):
         graph.remove((dataset, DCTERMS.title, None))
-    assert _violations(graph, "shapes.ttl")
+    assert shacl_violations(graph, "shapes.ttl")
 
 
 @pytest.mark.parametrize(
@@ -57,8 +36,8 @@ def test_the_shapes_do_catch_a_dataset_without_title(built_site: Path) -> None:
 )
 def test_each_dataset_file_is_valid_and_complete(built_site: Path, name: str) -> None:
     for suffix in ("ttl", "jsonld"):
-        graph = _graph(built_site / "datasets" / name / f"dataset.{suffix}")
-        assert _violations(graph, "shapes.ttl") == []
+        graph = rdf_graph(built_site / "datasets" / name / f"dataset.{suffix}")
+        assert shacl_violations(graph, "shapes.ttl") == []
         distributions = list(graph.subjects(RDF.type, DCAT.Distribution))
         assert len(distributions) >= 2
         for dist in distributions:
@@ -83,7 +62,7 @@ def test_each_dataset_file_is_valid_and_complete(built_site: Path, name: str) ->
 
 
 def test_temporal_coverage_is_a_period_of_fiscal_years(built_site: Path) -> None:
-    graph = _graph(built_site / "datasets/plan-indicators/dataset.ttl")
+    graph = rdf_graph(built_site / "datasets/plan-indicators/dataset.ttl")
     period = graph.value(next(graph.subjects(RDF.type, DCAT.Dataset)), DCTERMS.temporal)
     assert (period, RDF.type, DCTERMS.PeriodOfTime) in graph
     assert str(graph.value(period, DCAT.startDate)) == "2019-04-01"

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import requests
 from ckanapi import RemoteCKAN
 
 from ckan_site import CkanSite
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, Ran, opendata, write_dataset
 
 EPOCH = 1764400000
 SECOND_RESOURCE = {
@@ -28,17 +25,9 @@ SECOND_RESOURCE = {
 }
 
 
-def run(
-    *args: str, token: str | None = None, epoch: int = EPOCH
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "CKAN_API_TOKEN"}
-    env["SOURCE_DATE_EPOCH"] = str(epoch)
-    if token is not None:
-        env["CKAN_API_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT,
-        env=env, check=False,
-    )  # fmt: skip
+def run(*args: str, token: str | None = None, epoch: int = EPOCH) -> Ran:
+    """The CLI at a fixed release time, with the token in the environment or none at all."""
+    return opendata(*args, env={"SOURCE_DATE_EPOCH": str(epoch), "CKAN_API_TOKEN": token})
 
 
 def release_of(root: Path, datasets: Path, epoch: int = EPOCH) -> Path:
@@ -58,7 +47,7 @@ def publish(site: Path, ckan: CkanSite, *extra: str, token: str | None = None): 
     )  # fmt: skip
 
 
-def outcome(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def outcome(done: Ran) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 

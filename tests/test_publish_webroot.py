@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -14,17 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, opendata
+from conftest import ROOT, Ran, opendata
 
 EPOCH = 1764400000
 
 
-def _run(*args: str, epoch: int = EPOCH) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=False,
-    )  # fmt: skip
+def _run(*args: str, epoch: int = EPOCH) -> Ran:
+    return opendata(*args, env={"SOURCE_DATE_EPOCH": str(epoch)})
 
 
 def _release(datasets: Path, site: Path, epoch: int) -> None:
@@ -108,7 +103,7 @@ def test_killed_at_any_moment_the_web_root_serves_one_whole_release(
         shutil.rmtree(web, ignore_errors=True)
         shutil.copytree(pristine, web)
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "publish", "--site", str(site_b), "--to", str(web)],
+            [sys.executable, "-m", "catalog", "publish", "--site", str(site_b), "--to", str(web)],
             stdout=subprocess.PIPE, cwd=ROOT, text=True,
         )  # fmt: skip
         assert process.stdout is not None

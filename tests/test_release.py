@@ -5,17 +5,22 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
+from conftest import (
+    MINIMAL_CSV,
+    PUBLISHABLE,
+    Ran,
+    opendata,
+    rdf_graph,
+    shacl_violations,
+    write_dataset,
+)
 
 EPOCH = 1764400000  # 2025-11-29T16:06:40+09:00: the first release
 LATER = EPOCH + 3600  # any release after it
@@ -36,13 +41,12 @@ def release(root: Path, *args: str, epoch: int = LATER) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def _release(root: Path, *args: str, epoch: int = LATER) -> subprocess.CompletedProcess[str]:
+def _release(root: Path, *args: str, epoch: int = LATER) -> Ran:
     """The CLI at a fixed release time, so release ids and dates are known."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "release", "--site", str(root / "dist"),
-         "--datasets", str(root / "datasets"), "--json", *args],
-        capture_output=True, text=True, cwd=ROOT, check=False,
-        env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
+    site, datasets = str(root / "dist"), str(root / "datasets")
+    return opendata(
+        "release", "--site", site, "--datasets", datasets, "--json", *args,
+        env={"SOURCE_DATE_EPOCH": str(epoch)},
     )  # fmt: skip
 
 
@@ -250,12 +254,11 @@ def test_dcat_links_the_versions(released: Path) -> None:
 
 
 def test_the_released_catalog_still_conforms_to_dcat_ap(released: Path) -> None:
-    from test_dcat import _graph, _violations
-
     build(released, PUBLISHABLE, EXTRA_ROW)
     release(released, epoch=EPOCH + 86400)
-    graph = _graph(released / "dist/catalog.ttl")
-    assert _violations(graph, "shapes.ttl") == [] and _violations(graph, "range.ttl") == []
+    graph = rdf_graph(released / "dist/catalog.ttl")
+    assert shacl_violations(graph, "shapes.ttl") == []
+    assert shacl_violations(graph, "range.ttl") == []
 
 
 def test_diff_defaults_to_the_last_release_and_the_site_has_a_changes_page(released: Path) -> None:

@@ -1,59 +1,19 @@
 """`opendata serve` with real clients: ckanapi, pyarrow over fsspec HTTP, plain HTTP checks.
 
-The server is the real command (uvicorn) started on loopback for this module.
+The server is the real command (uvicorn) started on loopback once for the session (conftest).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(site: Path) -> tuple[subprocess.Popen, str, float]:
-    """The real `opendata serve` on a free loopback port: process, base URL, seconds to answer."""
-    port = _free_port()
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--site", str(site), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/3/action/status_show", timeout=1)
-            return process, base, time.monotonic() - started
-        except OSError:
-            if process.poll() is not None or time.monotonic() - started > 20:
-                raise RuntimeError(process.stderr.read().decode()) from None
-            time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def server(built_site: Path) -> Iterator[str]:
-    process, base, _ = _launch(built_site)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+from conftest import ROOT, launch_server
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -75,7 +35,7 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
 
 
 def test_the_command_starts_and_answers(built_site: Path) -> None:
-    process, base, elapsed = _launch(built_site)
+    process, base, elapsed = launch_server(built_site)
     try:
         status, _, body = _get(f"{base}/api/3/action/status_show")
         assert status == 200 and json.loads(body)["result"]["locale_default"] == "ja"
@@ -362,7 +322,7 @@ def test_nothing_reachable_changes_the_site(server: str, built_site: Path) -> No
 
 
 def test_openapi_describes_every_action(server: str) -> None:
-    from catalog.api import Actions
+    from catalog.api.actions import Actions
 
     spec = json.loads(_get(f"{server}/openapi.json")[2])
     described = {p.rsplit("/", 1)[1] for p in spec["paths"] if p.startswith("/api/3/action/")}

@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 import requests
 from requests_toolbelt import MultipartEncoder
 
+from pipeline.files import read_json
+
+from .. import paths
 from .webroot import PublishError, latest_release
 
 MARKER = "opendata_managed"  # the extra that says: this tool created and keeps this dataset
@@ -227,8 +230,9 @@ class Publisher:
         return sorted(self.release.datasets)
 
     def ours(self, name: str) -> dict[str, Any]:
-        path = self.release.site / "datasets" / name / "package.json"
-        return json.loads(path.read_text(encoding="utf-8"))
+        path = paths.ckan_package(self.release.site, name)
+        package: dict[str, Any] = read_json(path)
+        return package
 
     def check_access(self, writing: bool) -> None:
         """It is a CKAN, the organization exists and the token may add datasets to it."""
@@ -391,7 +395,7 @@ class Publisher:
         elif step.action == "update":
             self.ckan.call("resource_patch", id=current[path]["id"], **payloads[path])
         else:  # upload
-            file = self.release.site / "datasets" / step.dataset / path
+            file = paths.dataset(self.release.site, step.dataset) / path
             fields = dict(payloads[path])
             if path in current:
                 fields["id"] = current[path]["id"]
@@ -441,8 +445,9 @@ class Publisher:
 
 def site_organization(site: Path) -> str:
     """The organization the site was built for (its api/site.json)."""
-    status = latest_release(site).site / "api" / "site.json"
-    return json.loads(status.read_text(encoding="utf-8"))["organization"]["name"]
+    status = latest_release(site).site / paths.SITE_JSON
+    name: str = read_json(status)["organization"]["name"]
+    return name
 
 
 def _managed_resources(theirs: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,15 +8,16 @@ next run removes what a killed one left behind.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline import history
-from pipeline.atomic import replace_directory
-from pipeline.history import Release
+from pipeline.files import link_tree, read_json, replace_directory
+
+from .. import paths
+from ..release import archive
+from ..release.archive import Release
 
 
 class PublishError(Exception):
@@ -24,7 +25,7 @@ class PublishError(Exception):
 
 
 def latest_release(site: Path) -> Release:
-    release = history.latest(site)
+    release = archive.latest(site)
     if release is None:
         raise PublishError(
             f"{site} にリリースがありません。opendata release を先に実行してください"
@@ -35,10 +36,11 @@ def latest_release(site: Path) -> Release:
 
 def published(target: Path) -> dict[str, Any] | None:
     """The release pointer of what `target` serves, if opendata published it."""
-    pointer = target / history.LATEST
+    pointer = target / paths.LATEST
     if not pointer.is_file():
         return None
-    return json.loads(pointer.read_text(encoding="utf-8"))
+    found: dict[str, Any] = read_json(pointer)
+    return found
 
 
 def publish(
@@ -64,7 +66,7 @@ def publish(
         f"{target}: リリース {release.id} を公開します / publishing release {release.id} ({before} →)"
     )
     try:
-        history.link_tree(release.site, staging)
+        link_tree(release.site, staging)
         if target.exists():
             replace_directory(staging, target)  # the one step readers can see
             shutil.rmtree(staging, ignore_errors=True)  # now the previous release
@@ -96,10 +98,10 @@ def _check_target(site: Path, target: Path, release: Release) -> dict[str, Any] 
             f"新しいパスを指定してください / {target} holds files opendata did not publish;"
             " give an empty or new folder"
         )
-    known = {r.id: r for r in history.releases(site)}
+    known = {r.id: r for r in archive.releases(site)}
     if current and current["id"] != release.id:
         earlier = known.get(current["id"])
-        if earlier is None or history.created(earlier) > history.created(release):
+        if earlier is None or archive.created(earlier) > archive.created(release):
             raise PublishError(
                 f"{target} はこのサイトの最新リリース {release.id} より新しいか、このサイトにない"
                 f"リリース {current['id']} を公開しています。作ったサイトから公開してください"

@@ -1,4 +1,4 @@
-"""The release history kept inside a site folder, which every build carries forward.
+"""The release archive kept inside a site folder, which every build carries forward.
 
     releases/<id>/release.json     the immutable manifest of one release
     releases/<id>/site/            the site exactly as that release published it
@@ -10,23 +10,17 @@ Files are never rewritten once released, so carrying them into a new build is a 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
-import os
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .definition import EXTENSION
-from .diff import IGNORED_EXTENSION
-from .versioning import SEMVER
+from pipeline.files import link_tree, read_json, write_json
+from pipeline.vocabulary import EXTENSION
 
-RELEASES = "releases"
-MANIFEST = "release.json"
-LATEST = f"{RELEASES}/latest.json"
+from .. import paths
+from .diff import IGNORED_EXTENSION
 
 
 @dataclass(frozen=True)
@@ -51,8 +45,8 @@ def releases(site: Path) -> list[Release]:
     """Every complete release of a site, oldest first (a release is always made after the
     last one, so their times order them)."""
     found = []
-    for path in (site / RELEASES).glob(f"*/{MANIFEST}"):
-        found.append(Release(path.parent, json.loads(path.read_text(encoding="utf-8"))))
+    for path in paths.releases(site).glob(f"*/{paths.MANIFEST}"):
+        found.append(Release(path.parent, read_json(path)))
     return sorted(found, key=created)
 
 
@@ -77,20 +71,12 @@ def last_entries(done: list[Release]) -> dict[str, tuple[Release, dict[str, Any]
 
 
 def read_package(site: Path, name: str) -> dict[str, Any]:
-    path = site / "datasets" / name / "datapackage.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    package: dict[str, Any] = read_json(paths.datapackage(site, name))
+    return package
 
 
 def write_package(site: Path, name: str, package: dict[str, Any]) -> None:
-    write_json(site / "datasets" / name / "datapackage.json", package)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """A new file renamed into place: never a write into a file that a release links to."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json(paths.datapackage(site, name), package)
 
 
 def content_digest(package: dict[str, Any]) -> str:
@@ -114,55 +100,16 @@ def data_digest(package: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
 
 
-def version_folders(site: Path) -> list[Path]:
-    return sorted(p for p in site.glob("datasets/*/*") if p.is_dir() and SEMVER.fullmatch(p.name))
-
-
-def link_tree(
-    source: Path,
-    target: Path,
-    skip: set[Path] | None = None,
-    link: Callable[[Path], bool] | None = None,
-) -> None:
-    """Recreate `source` at `target` from hard links, or copies of the files `link` refuses
-    (those the next step rewrites: a link would rewrite the original too)."""
-    for root, dirs, files in os.walk(source):
-        here = Path(root)
-        dirs[:] = sorted(d for d in dirs if here / d not in (skip or set()))
-        destination = target / here.relative_to(source)
-        destination.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            if link is None or link(here / name):
-                link_file(here / name, destination / name)
-            else:
-                shutil.copy2(here / name, destination / name)
-
-
-def link_file(source: Path, target: Path) -> None:
-    """A hard link, or a copy where the file system cannot link (another device, no links);
-    any other failure is raised, never papered over by writing into an existing file."""
-    try:
-        os.link(source, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-        shutil.copy2(source, target)
-
-
 def never_rewritten(site: Path, path: Path) -> bool:
     """Released files and data files: once written, no step writes them again."""
-    relative = path.relative_to(site).parts
-    released = relative[0] == RELEASES or (
-        len(relative) > 3 and relative[0] == "datasets" and SEMVER.fullmatch(relative[2])
-    )
-    return released or path.suffix in (".csv", ".parquet")
+    return paths.is_released(site, path) or path.suffix in (".csv", ".parquet")
 
 
 def carry_forward(old_site: Path, new_site: Path) -> None:
     """Bring the release history and the released versions' files into a new build."""
-    if (old_site / RELEASES).is_dir():
-        link_tree(old_site / RELEASES, new_site / RELEASES)
-    for folder in version_folders(old_site):  # a dataset no longer built keeps them too
+    if paths.releases(old_site).is_dir():
+        link_tree(paths.releases(old_site), paths.releases(new_site))
+    for folder in paths.version_folders(old_site):  # a dataset no longer built keeps them too
         link_tree(folder, new_site / folder.relative_to(old_site))
 
 
@@ -199,5 +146,5 @@ def stamp_released(site: Path) -> None:
     """A build shows each dataset's last released version, dates and changelog."""
     done = releases(site)
     for name, (_release, entry) in last_entries(done).items():
-        if (site / "datasets" / name / "datapackage.json").is_file():
+        if paths.datapackage(site, name).is_file():
             stamp(site, name, entry, changelog(done, name))

@@ -1,11 +1,5 @@
-"""Japanese search over the catalog, column-wise with Arrow and NumPy.
-
-`opendata build` writes two files into `dist/api/`:
-- `index.arrow`: one row per dataset (sorted by name) with its folded title and folded text
-  (NFKC, lower case, no spaces or hyphens — the folding of the site's search too), facet
-  values as lists, and the modification time;
-- `bigrams.arrow` and `title-bigrams.arrow`: for every two-character sequence of the folded
-  texts (titles), the rows having it.
+"""Japanese search over the catalog, column-wise with Arrow and NumPy, on the index that
+`opendata build` wrote (catalog/api/index.py).
 
 A query term is looked up by its bigrams (the rows having all of them); a longer term is then
 confirmed by a substring test on those rows only, so any Japanese word matches — two characters long or ten,
@@ -20,20 +14,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .text import bigrams, fold
+from ..text import bigrams, fold
+from .index import read_index
 
-# Arrow IPC files, uncompressed: the server memory-maps them, so start-up reads next to nothing.
-INDEX = Path("api") / "index.arrow"
-BIGRAMS = {
-    "text_key": Path("api") / "bigrams.arrow",
-    "title_key": Path("api") / "title-bigrams.arrow",
-}
 FACETS = ("tags", "organization", "groups", "res_format", "license_id")
 LIST_FIELDS = {"tags", "groups", "res_format"}
 FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
@@ -46,82 +34,6 @@ class QueryError(ValueError):
     """A query the index cannot run (CKAN's 'Search Query Error')."""
 
 
-# -- building (opendata build) ------------------------------------------------------------------
-def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str]]) -> pa.Table:
-    """The search index of these CKAN package dicts (and their fields' Japanese titles)."""
-
-    def text(p: dict[str, Any]) -> str:
-        extras = {e["key"]: e["value"] for e in p.get("extras", [])}
-        return " ".join(
-            [
-                p["title"],
-                p.get("notes") or "",
-                extras.get("title_en", ""),
-                *(t["name"] for t in p["tags"]),
-                *(r["name"] for r in p["resources"]),
-                *field_titles.get(p["name"], []),
-            ]
-        )
-
-    return pa.table(
-        {
-            "name": [p["name"] for p in packages],
-            "id": [p["id"] for p in packages],
-            "title": [p["title"] for p in packages],
-            "title_key": [fold(p["title"]) for p in packages],
-            "text_key": [fold(text(p)) for p in packages],
-            "tags": [[t["name"] for t in p["tags"]] for p in packages],
-            "groups": [[g["name"] for g in p["groups"]] for p in packages],
-            "organization": [p["organization"]["name"] for p in packages],
-            "res_format": [sorted({r["format"] for r in p["resources"]}) for p in packages],
-            "license_id": [p["license_id"] for p in packages],
-            "metadata_modified": pa.array(
-                [_modified(p) for p in packages],
-                pa.timestamp("s", tz="UTC"),
-            ),
-            "resource_ids": [[r["id"] for r in p["resources"]] for p in packages],
-        }
-    ).sort_by("name")
-
-
-def _modified(package: dict[str, Any]) -> datetime:
-    """When the package last changed; a package without dates sorts as the oldest."""
-    stamp = package.get("metadata_modified")
-    return datetime.fromisoformat(stamp) if stamp else datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def bigram_table(index: pa.Table, column: str) -> pa.Table:
-    """For each bigram of a folded column, the (ascending) rows that contain it."""
-    postings: dict[str, list[int]] = {}
-    for row, text in enumerate(index.column(column).to_pylist()):
-        for gram in bigrams(text):
-            postings.setdefault(gram, []).append(row)
-    grams = sorted(postings)
-    return pa.table(
-        {"bigram": grams, "rows": pa.array([postings[g] for g in grams], pa.list_(pa.int32()))}
-    )
-
-
-def write_index(
-    site: Path, packages: list[dict[str, Any]], field_titles: dict[str, list[str]]
-) -> None:
-    (site / INDEX).parent.mkdir(parents=True, exist_ok=True)
-    index = index_table(packages, field_titles)
-    _write_arrow(index, site / INDEX)
-    for column, path in BIGRAMS.items():
-        _write_arrow(bigram_table(index, column), site / path)
-
-
-def _write_arrow(table: pa.Table, path: Path) -> None:
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-
-
-def _read_arrow(path: Path) -> pa.Table:
-    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
-
-
-# -- searching (opendata serve) -----------------------------------------------------------------
 @dataclass
 class SearchResult:
     count: int
@@ -180,9 +92,7 @@ class SearchIndex:
 
     @classmethod
     def load(cls, site: Path) -> SearchIndex:
-        return cls(
-            _read_arrow(site / INDEX), {c: _read_arrow(site / p) for c, p in BIGRAMS.items()}
-        )
+        return cls(*read_index(site))
 
     def resolve(self, name_or_id: str) -> str | None:
         if name_or_id in self._positions:

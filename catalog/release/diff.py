@@ -13,6 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.files import read_json
+from pipeline.package import DESCRIPTOR_FILE
+
+from .. import paths
+
 SHOWN = 20  # rows of each kind listed; all are counted
 # Not compared as metadata: resources are compared on their own; the version and the release
 # facts are what a release decides; provenance is the source file's bytes, whose content the
@@ -52,8 +57,8 @@ class DatasetDiff:
 
 def diff_sites(old: Path, new: Path) -> list[DatasetDiff]:
     """Every dataset of either build, compared."""
-    old_names = {p.parent.name for p in old.glob("datasets/*/datapackage.json")}
-    new_names = {p.parent.name for p in new.glob("datasets/*/datapackage.json")}
+    old_names = set(paths.built_names(old))
+    new_names = set(paths.built_names(new))
     result = []
     for name in sorted(old_names | new_names):
         if name not in old_names:
@@ -61,12 +66,13 @@ def diff_sites(old: Path, new: Path) -> list[DatasetDiff]:
         elif name not in new_names:
             result.append(DatasetDiff(name, "removed"))
         else:
-            result.append(diff_dataset(old / "datasets" / name, new / "datasets" / name))
+            result.append(diff_dataset(paths.dataset(old, name), paths.dataset(new, name)))
     return result
 
 
 def _package(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    package: dict[str, Any] = read_json(folder / DESCRIPTOR_FILE)
+    return package
 
 
 def diff_dataset(old: Path, new: Path) -> DatasetDiff:

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.files import read_json
 from pipeline.publisher import Publisher
+from pipeline.vocabulary import EXTENSION
 
-EXTENSION = "x-opendata"
-
-# Update frequency: our vocabulary → (Japanese label, EU frequency authority code).
-FREQUENCIES = {
-    "daily": ("毎日", "DAILY"),
-    "weekly": ("毎週", "WEEKLY"),
-    "monthly": ("毎月", "MONTHLY"),
-    "quarterly": ("四半期ごと", "QUARTERLY"),
-    "annual": ("毎年", "ANNUAL"),
-    "irregular": ("不定期", "IRREG"),
-}
-
-# Themes a resident browses by: Japanese title → (CKAN group name, English, EU data theme).
-THEMES = {
-    "行政・財政": ("administration", "Government and finance", "GOVE"),
-    "情報通信": ("ict", "Information and communication", "TECH"),
-    "人権・男女平等": ("human-rights", "Human rights and gender equality", "SOCI"),
-    "人口・統計": ("population", "Population and statistics", "SOCI"),
-    "子育て・教育": ("education", "Childcare and education", "EDUC"),
-    "健康・福祉": ("health-welfare", "Health and welfare", "HEAL"),
-    "防災・安全": ("safety", "Disaster prevention and safety", "JUST"),
-    "環境": ("environment", "Environment", "ENVI"),
-    "まちづくり・交通": ("town-transport", "Urban planning and transport", "TRAN"),
-    "産業・観光": ("industry-tourism", "Industry and tourism", "ECON"),
-}
+from . import paths
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
 
@@ -51,8 +28,8 @@ class Catalog:
     @classmethod
     def load(cls, site: Path, base_url: str, publisher: Publisher) -> Catalog:
         packages = {}
-        for path in sorted(site.glob("datasets/*/datapackage.json")):
-            packages[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+        for name in paths.built_names(site):
+            packages[name] = read_json(paths.datapackage(site, name))
         base = base_url if base_url.endswith("/") else base_url + "/"
         return cls(site, base, publisher, packages)
 

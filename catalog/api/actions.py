@@ -13,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.definition import LICENSES
+from pipeline.files import read_json
+from pipeline.vocabulary import LICENSES
 
+from .. import paths
 from .search import FACETS, QueryError, SearchIndex
 
 MAX_ROWS = 1000
@@ -65,7 +67,7 @@ class Actions:
     def __init__(self, site: Path):
         self.site = site
         self.index = SearchIndex.load(site)
-        meta = json.loads((site / "api" / "site.json").read_text(encoding="utf-8"))
+        meta = read_json(site / paths.SITE_JSON)
         self.organization: dict[str, Any] = meta["organization"]
         self.groups: dict[str, dict[str, Any]] = {g["name"]: g for g in meta["groups"]}
         self.status: dict[str, Any] = meta["status"]
@@ -259,7 +261,8 @@ class Actions:
 
 @lru_cache(maxsize=4096)
 def _read_package(site: Path, name: str) -> dict[str, Any]:
-    return json.loads((site / "datasets" / name / "package.json").read_text(encoding="utf-8"))
+    package: dict[str, Any] = read_json(paths.ckan_package(site, name))
+    return package
 
 
 def _text(params: dict[str, Any], key: str) -> str:

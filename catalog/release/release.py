@@ -8,7 +8,6 @@ The release is staged beside the site and swapped in whole, like a build.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import tempfile
@@ -16,19 +15,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import history, versioning
-from pipeline.atomic import replace_directory
 from pipeline.build import RunResult
-from pipeline.checksum import sha256_file
-from pipeline.diff import DatasetDiff, diff_dataset
 from pipeline.errors import Problem
-from pipeline.history import Release
-from pipeline.package import JST
+from pipeline.files import (
+    link_file,
+    link_tree,
+    read_json,
+    replace_directory,
+    sha256_file,
+    write_json,
+)
+from pipeline.package import DESCRIPTOR_FILE, JST
 from pipeline.publisher import Publisher
 
-from .build import build_catalog
-from .opendata_list import NAME as OPENDATA_LIST
-from .quality import metadata_problems
+from .. import paths
+from ..build import build_catalog
+from ..metadata.opendata_list import NAME as OPENDATA_LIST
+from ..metadata.quality import metadata_problems
+from . import archive, versioning
+from .archive import Release
+from .diff import DatasetDiff, diff_dataset
 
 
 class ReleaseError(Exception):
@@ -81,8 +87,7 @@ def release_time() -> dt.datetime:
 def released_names(site: Path) -> list[str]:
     """The datasets a release versions: every built one but the catalog's own list, which
     is regenerated from the others."""
-    names = [p.parent.name for p in sorted(site.glob("datasets/*/datapackage.json"))]
-    return [n for n in names if n != OPENDATA_LIST]
+    return [n for n in paths.built_names(site) if n != OPENDATA_LIST]
 
 
 def _refusal(message: str, **where: Any) -> ReleaseError:
@@ -91,14 +96,14 @@ def _refusal(message: str, **where: Any) -> ReleaseError:
 
 def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
     """Every dataset's decision against its last release, removed datasets included."""
-    if not (site / "datasets").is_dir():
+    if not paths.datasets(site).is_dir():
         raise _refusal(
             f"{site} にビルドがありません。opendata build を先に実行してください"
             f" / no build in {site}; run `opendata build` first",
             file=str(site),
         )
-    done = history.releases(site)
-    last = history.last_entries(done)
+    done = archive.releases(site)
+    last = archive.last_entries(done)
     built = released_names(site)
     decisions = [_decide(site, name, last.get(name)) for name in built]
     if done:  # in the last release, not in this build
@@ -112,14 +117,14 @@ def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decis
 
 
 def _decide(site: Path, name: str, last: tuple[Release, dict[str, Any]] | None) -> Decision:
-    package = history.read_package(site, name)
+    package = archive.read_package(site, name)
     if last is None:
         version = str(package.get("version", "1.0.0"))
         return Decision(name, None, version, "new", ["初めての公開 / first release"])
     made, entry = last
-    if history.content_digest(package) == entry["digest"]:
+    if archive.content_digest(package) == entry["digest"]:
         return Decision(name, entry, entry["version"], None)
-    diff = diff_dataset(made.site / "datasets" / name, site / "datasets" / name)
+    diff = diff_dataset(paths.dataset(made.site, name), paths.dataset(site, name))
     changes = versioning.changes(diff)
     # Something outside what the diff compares (a foreign key, a dialect) still changed.
     level = versioning.level_of(changes) or "patch"
@@ -170,7 +175,7 @@ def check_metadata(site: Path, names: list[str]) -> list[Problem]:
     """What `build` warns about, a release refuses."""
     problems = []
     for name in names:
-        for warning in metadata_problems(history.read_package(site, name)):
+        for warning in metadata_problems(archive.read_package(site, name)):
             problems.append(
                 Problem("metadata-error", warning.message, dataset=name, file=warning.file)
             )
@@ -192,7 +197,10 @@ def review(
                     " / no such dataset in this build (--dataset-notes)", dataset=name)
         )  # fmt: skip
     for d in decisions:
-        if d.change not in (None, "removed") and (site / "datasets" / d.name / d.version).exists():
+        if (
+            d.change not in (None, "removed")
+            and paths.version_folder(site, d.name, d.version).exists()
+        ):
             problems.append(
                 Problem("release-error", f"版 {d.version} は公開済みです。--set-version で上の版を"
                         f"指定してください / version {d.version} was released before; choose a"
@@ -215,11 +223,11 @@ def create(
     site = site.resolve()
     base_url = _base_url(site)
     decisions = review(site, overrides, dataset_notes)
-    previous = history.latest(site)
+    previous = archive.latest(site)
     if all(d.change is None for d in decisions):
         return None, decisions
     now = now or release_time()
-    if previous and now <= history.created(previous):
+    if previous and now <= archive.created(previous):
         raise _refusal(
             f"リリース時刻 {now.isoformat()} が前回のリリース {previous.id} より後ではありません"
             "（時計か SOURCE_DATE_EPOCH を確認してください） / the release time is not after"
@@ -230,31 +238,32 @@ def create(
     staging = Path(tempfile.mkdtemp(prefix=f".{site.name}-release-", dir=site.parent))
     staging.chmod(0o755)
     try:
-        history.link_tree(site, staging, link=lambda p: history.never_rewritten(site, p))
+        link_tree(site, staging, link=lambda p: archive.never_rewritten(site, p))
         manifest = _manifest(
             staging, release_id, now, previous, decisions, notes, dataset_notes or {}
         )
         diffs = [d.review_diff() for d in decisions]
         build_catalog(staging, publisher, base_url, RunResult([]), diffs)
-        folder = staging / history.RELEASES / release_id
-        history.write_json(folder / history.MANIFEST, manifest)
-        history.write_json(staging / history.LATEST, _pointer(manifest))
+        folder = paths.release_folder(staging, release_id)
+        write_json(folder / paths.MANIFEST, manifest)
+        write_json(staging / paths.LATEST, _pointer(manifest))
         _snapshot(staging, folder / "site")
         replace_directory(staging, site)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return history.latest(site), decisions
+    return archive.latest(site), decisions
 
 
 def _base_url(site: Path) -> str:
-    status = site / "api" / "site.json"
+    status = site / paths.SITE_JSON
     if not status.is_file():
         raise _refusal(
             f"{site} にカタログがありません。opendata build（--no-catalog なし）を先に実行してください"
             f" / {site} has no catalog; run `opendata build` with the catalog first",
             file=str(site),
         )
-    return json.loads(status.read_text(encoding="utf-8"))["status"]["site_url"]
+    url: str = read_json(status)["status"]["site_url"]
+    return url
 
 
 def _manifest(
@@ -283,11 +292,11 @@ def _manifest(
         "datasets": datasets,
         "removed": [d.name for d in decisions if d.change == "removed"],
     }
-    done = [*history.releases(site), Release(site / history.RELEASES / release_id, manifest)]
+    done = [*archive.releases(site), Release(paths.release_folder(site, release_id), manifest)]
     for decision in kept:
         entry = datasets[decision.name]
         assert entry is not None
-        history.stamp(site, decision.name, entry, history.changelog(done, decision.name))
+        archive.stamp(site, decision.name, entry, archive.changelog(done, decision.name))
         if decision.change is not None:
             entry["files"] = _version_folder(site, decision.name, decision.version)
     return manifest
@@ -298,22 +307,22 @@ def _pointer(manifest: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": manifest["id"],
         "created": manifest["created"],
-        "manifest": f"{history.RELEASES}/{manifest['id']}/{history.MANIFEST}",
+        "manifest": f"{paths.RELEASES}/{manifest['id']}/{paths.MANIFEST}",
         "versions": {name: entry["version"] for name, entry in manifest["datasets"].items()},
     }
 
 
 def _snapshot(site: Path, target: Path) -> None:
     """The site as this release publishes it: everything but the other releases' snapshots."""
-    skip = {r.site for r in history.releases(site)} | {target}
-    history.link_tree(site, target, skip=skip)
+    skip = {r.site for r in archive.releases(site)} | {target}
+    link_tree(site, target, skip=skip)
 
 
 def _entry(
     site: Path, decision: Decision, release_id: str, created: str, notes: str
 ) -> dict[str, Any]:
-    package = history.read_package(site, decision.name)
-    data = history.data_digest(package)
+    package = archive.read_package(site, decision.name)
+    data = archive.data_digest(package)
     before = decision.previous
     data_changed = before is None or before["data_digest"] != data
     return {
@@ -324,7 +333,7 @@ def _entry(
         "reasons": decision.reasons,
         "override": decision.override,
         "notes": notes,
-        "digest": history.content_digest(package),
+        "digest": archive.content_digest(package),
         "data_digest": data,
         "metadata_modified": created,
         "data_modified": created if data_changed else before["data_modified"],
@@ -334,16 +343,16 @@ def _entry(
 
 def _version_folder(site: Path, name: str, version: str) -> list[dict[str, Any]]:
     """datasets/<name>/<version>/: the package and its files, listed with sizes and sha256."""
-    folder = site / "datasets" / name
-    target = folder / version
+    folder = paths.dataset(site, name)
+    target = paths.version_folder(site, name, version)
     target.mkdir()  # review() refused a version released before
-    package = history.read_package(site, name)
+    package = archive.read_package(site, name)
     files = []
-    for path in ["datapackage.json", *(r["path"] for r in package["resources"])]:
-        history.link_file(folder / path, target / path)
+    for path in [DESCRIPTOR_FILE, *(r["path"] for r in package["resources"])]:
+        link_file(folder / path, target / path)
         files.append(
             {
-                "path": f"datasets/{name}/{version}/{path}",
+                "path": str((target / path).relative_to(site)),
                 "bytes": (target / path).stat().st_size,
                 "sha256": sha256_file(target / path),
             }

@@ -21,9 +21,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.checksum import sha256_file
+from pipeline.files import sha256_file
 
-from .api import ActionError, Actions
+from .. import paths
+from .actions import ActionError, Actions
 from .openapi import ACTIONS, openapi
 
 for media_type, suffix in (
@@ -146,7 +147,7 @@ def create_app(site: Path) -> Starlette:
             return envelope(
                 request, "package_show", error=ActionError("Not Found Error", f"{name} not found")
             )
-        path = site / "datasets" / name / f"dataset.{suffix}"
+        path = paths.dcat_dataset(site, name, suffix)
         media = "application/ld+json" if suffix == "jsonld" else "text/turtle; charset=utf-8"
         return Response(path.read_bytes(), media_type=media)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import Catalog, fiscal_period, meta, modified
+from ..model import Catalog, fiscal_period, meta, modified
 
 
 def dataset(catalog: Catalog, name: str) -> dict[str, Any]:

@@ -7,14 +7,14 @@ added, a constraint loosened. PATCH — values corrected, metadata changed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from pipeline.vocabulary import SEMVER
 
 from .diff import DatasetDiff
 
 LEVELS = ("patch", "minor", "major")
-SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 # Per constraint: +1 when a larger value restricts more, -1 when a smaller one does.
 _BOUNDS = {"minimum": 1, "exclusiveMinimum": 1, "minLength": 1, "maximum": -1}

@@ -13,9 +13,9 @@ from typing import Any
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
-from .context import (
-    FREQUENCIES,
-    THEMES,
+from pipeline.vocabulary import FREQUENCIES, THEMES
+
+from ..model import (
     Catalog,
     data_modified,
     fiscal_period,

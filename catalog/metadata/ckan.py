@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .context import (
+from pipeline.vocabulary import FREQUENCIES, THEMES
+
+from .. import paths
+from ..model import (
     FORMAT_LABELS,
-    FREQUENCIES,
-    THEMES,
     Catalog,
     data_modified,
     fiscal_period,
@@ -39,6 +40,19 @@ def organization(catalog: Catalog) -> dict[str, Any]:
         "approval_status": "approved",
         "state": "active",
         "extras": [{"key": "local_government_code", "value": publisher.code}],
+    }
+
+
+def site_facts(catalog: Catalog) -> dict[str, Any]:
+    """api/site.json: what `opendata serve` answers for organizations, groups and the status."""
+    return {
+        "organization": organization(catalog),
+        "groups": [group(catalog, title) for title in THEMES],
+        "status": {
+            "site_title": catalog.publisher.catalog_title,
+            "site_description": catalog.publisher.catalog_title_en,
+            "site_url": catalog.base_url,
+        },
     }
 
 
@@ -171,7 +185,7 @@ def _datapackage_file(catalog: Catalog, name: str) -> dict[str, Any]:
     """datapackage.json is itself a download, described by its own bytes and hash."""
     import hashlib
 
-    data = (catalog.site / "datasets" / name / "datapackage.json").read_bytes()
+    data = paths.datapackage(catalog.site, name).read_bytes()
     return {
         "name": "datapackage",
         "title": "データパッケージ定義 / Data Package descriptor",

@@ -12,8 +12,10 @@ import yaml
 
 from pipeline.build import DatasetResult, build_dataset
 from pipeline.publisher import Publisher
+from pipeline.vocabulary import FREQUENCIES
 
-from .context import FORMAT_LABELS, FREQUENCIES, Catalog, issued, meta, modified
+from .. import paths
+from ..model import FORMAT_LABELS, Catalog, issued, meta, modified
 
 NAME = "opendata-list"
 DEFINITION = Path(__file__).with_name("opendata-list.yaml")
@@ -91,6 +93,6 @@ def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:
             writer = csv.writer(fh)
             writer.writerow(HEADER)
             writer.writerows(rows(catalog, own))
-        target = catalog.site / "datasets" / NAME
+        target = paths.dataset(catalog.site, NAME)
         shutil.rmtree(target, ignore_errors=True)
         return build_dataset(folder, target, publisher)

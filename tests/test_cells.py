@@ -6,11 +6,11 @@ import pyarrow as pa
 import pyarrow.compute
 import pytest
 
-from pipeline import normalize as nz
+from pipeline import cells
 
 
 def _year(text: str) -> tuple[int | None, bool]:
-    parsed = nz.parse_year(pa.array([text]))
+    parsed = cells.parse_year(pa.array([text]))
     return parsed.values[0].as_py(), bool(parsed.bad[0])
 
 
@@ -56,18 +56,18 @@ def test_impossible_or_contradictory_years_are_errors(text: str) -> None:
 
 
 def test_year_error_says_why_when_the_era_is_wrong() -> None:
-    parsed = nz.parse_year(pa.array(["令和4（2023）年度"]))
+    parsed = cells.parse_year(pa.array(["令和4（2023）年度"]))
     assert "和暦" in parsed.reason and "Western" in parsed.reason
 
 
 def test_fiscal_year_labels_use_gan_for_the_first_year() -> None:
-    labels = nz.fiscal_year_label(pa.array([2019, 2022, 2018, 1989, None], pa.int64()))
+    labels = cells.fiscal_year_label(pa.array([2019, 2022, 2018, 1989, None], pa.int64()))
     assert labels.to_pylist() == ["令和元年度", "令和4年度", "平成30年度", "平成元年度", None]
 
 
 def test_numbers_fold_full_width_digits_group_separators_and_units() -> None:
     fld = {"type": "number", "groupChar": ",", "bareNumber": False}
-    parsed = nz.parse_number(
+    parsed = cells.parse_number(
         pa.array(["３,２００件", "70％", "1.27", "172か所", "140件/年", "約", "1,2,3x4"]), fld
     )
     assert parsed.values.to_pylist()[:5] == [3200.0, 70.0, 1.27, 172.0, 140.0]
@@ -75,12 +75,12 @@ def test_numbers_fold_full_width_digits_group_separators_and_units() -> None:
 
 
 def test_bare_numbers_refuse_units_as_table_schema_says() -> None:
-    parsed = nz.parse_number(pa.array(["70％", "70"]), {"type": "number"})
+    parsed = cells.parse_number(pa.array(["70％", "70"]), {"type": "number"})
     assert parsed.bad.tolist() == [True, False]
 
 
 def test_integers_read_wareki_years_but_not_fractions() -> None:
-    parsed = nz.parse_integer(
+    parsed = cells.parse_integer(
         pa.array(["令和4年度", "12", "1.5", "令和4（2021）年度"]), {"type": "integer"}
     )
     assert parsed.values.to_pylist()[:2] == [2022, 12]
@@ -100,7 +100,7 @@ def test_integers_read_wareki_years_but_not_fractions() -> None:
     ],
 )
 def test_bounds_and_ranges_are_kept_as_data(text: str, value, comparator, value_max) -> None:
-    bound = nz.parse_bound(pa.array([text]), {"groupChar": ",", "bareNumber": False})
+    bound = cells.parse_bound(pa.array([text]), {"groupChar": ",", "bareNumber": False})
     if value is None:
         assert bound.bad[0]
         return
@@ -111,34 +111,36 @@ def test_bounds_and_ranges_are_kept_as_data(text: str, value, comparator, value_
 
 
 def test_strict_bounds_are_not_silently_loosened() -> None:
-    assert nz.parse_bound(pa.array(["10未満"]), {"bareNumber": False}).bad[0]
+    assert cells.parse_bound(pa.array(["10未満"]), {"bareNumber": False}).bad[0]
 
 
 @pytest.mark.parametrize("text", ["", "  ", "―", "－", "-", "—", "ー"])
 def test_dashes_and_blanks_mean_missing(text: str) -> None:
     trimmed = pa.compute.utf8_trim_whitespace(pa.array([text, "12"]))  # as `convert` passes it
-    assert nz.missing_mask(trimmed, [""]).tolist() == [True, False]
+    assert cells.missing_mask(trimmed, [""]).tolist() == [True, False]
 
 
 def test_zero_is_not_missing() -> None:
-    assert not nz.missing_mask(pa.array(["0"]), [""])[0]
+    assert not cells.missing_mask(pa.array(["0"]), [""])[0]
 
 
 def test_marker_is_stripped_and_flagged() -> None:
-    text, flagged = nz.strip_marker(pa.array(["150,000件（見込）", "63(見込)", "42か所"]), "見込")
+    text, flagged = cells.strip_marker(
+        pa.array(["150,000件（見込）", "63(見込)", "42か所"]), "見込"
+    )
     assert text.to_pylist() == ["150,000件", "63", "42か所"]
     assert flagged.tolist() == [True, True, False]
 
 
 def test_value_maps_standardise_choices_and_leave_unknowns_for_the_checks() -> None:
-    mapped = nz.map_values(
+    mapped = cells.map_values(
         pa.array(["達成", "未達成", "不明"]), {"達成": "achieved", "未達成": "not_achieved"}
     )
     assert mapped.to_pylist() == ["achieved", "not_achieved", "不明"]
 
 
 def test_text_keeps_its_characters_but_loses_layout_line_breaks() -> None:
-    cleaned = nz.clean_text(
+    cleaned = cells.clean_text(
         pa.array(["区政情報が届いていると感じる区民\nの割合", "平和の灯、被爆樹木Ⅱ世"])
     )
     assert cleaned.to_pylist() == [
@@ -148,17 +150,17 @@ def test_text_keeps_its_characters_but_loses_layout_line_breaks() -> None:
 
 
 def test_booleans_and_dates() -> None:
-    assert nz.parse_boolean(pa.array(["true", "0", "maybe"]), {}).bad.tolist() == [
+    assert cells.parse_boolean(pa.array(["true", "0", "maybe"]), {}).bad.tolist() == [
         False,
         False,
         True,
     ]
-    dates = nz.parse_date(pa.array(["2024-04-01", "２０２４-０４-０１", "2024/04/01"]), {})
+    dates = cells.parse_date(pa.array(["2024-04-01", "２０２４-０４-０１", "2024/04/01"]), {})
     assert dates.bad.tolist() == [False, False, True]
 
 
 def test_units_beside_numbers_do_not_turn_wareki_years_into_small_numbers() -> None:
-    parsed = nz.parse_integer(
+    parsed = cells.parse_integer(
         pa.array(["令和4年度", "R4", "令和元年度", "3,200件"]),
         {"groupChar": ",", "bareNumber": False},
     )
@@ -166,14 +168,14 @@ def test_units_beside_numbers_do_not_turn_wareki_years_into_small_numbers() -> N
 
 
 def test_japanese_minus_signs() -> None:
-    parsed = nz.parse_number(pa.array(["▲1,000", "△500", "1,000"]), {"groupChar": ","})
+    parsed = cells.parse_number(pa.array(["▲1,000", "△500", "1,000"]), {"groupChar": ","})
     assert parsed.values.to_pylist() == [-1000.0, -500.0, 1000.0]
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400"])
 def test_non_finite_numbers_are_refused(text: str) -> None:
-    assert nz.parse_number(pa.array([text, "1.5"]), {}).bad.tolist() == [True, False]
+    assert cells.parse_number(pa.array([text, "1.5"]), {}).bad.tolist() == [True, False]
 
 
 def test_an_inverted_range_is_refused() -> None:
-    assert nz.parse_bound(pa.array(["80～70％以内"]), {"bareNumber": False}).bad[0]
+    assert cells.parse_bound(pa.array(["80～70％以内"]), {"bareNumber": False}).bad[0]

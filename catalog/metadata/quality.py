@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.errors import Problem
+from pipeline.vocabulary import FREQUENCIES, THEMES
 
-from .context import FREQUENCIES, THEMES, meta
+from ..model import meta
 
 MIN_DESCRIPTION = 50  # schema.org / Google Dataset Search ask for 50–5000 characters
 

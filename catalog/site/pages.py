@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from pipeline import history
-from pipeline.diff import DatasetDiff, diff_sites
+from pipeline.vocabulary import FREQUENCIES
 
-from . import schemaorg
-from .context import (
+from .. import paths
+from ..metadata import schemaorg
+from ..metadata.opendata_list import NAME as OPENDATA_LIST
+from ..model import (
     FORMAT_LABELS,
-    FREQUENCIES,
     Catalog,
     fiscal_period,
     issued,
@@ -29,8 +29,9 @@ from .context import (
     modified,
     versions,
 )
-from .opendata_list import NAME as OPENDATA_LIST
-from .text import fold
+from ..release import archive
+from ..release.diff import DatasetDiff, diff_sites
+from ..text import fold
 
 PREVIEW_ROWS = 10
 DIFF_STATUSES = {
@@ -45,7 +46,7 @@ CHANGE_LABELS = {
     "patch": "訂正 corrections (patch)",
 }
 ENV = Environment(
-    loader=PackageLoader("catalog"),
+    loader=PackageLoader("catalog.site"),
     autoescape=select_autoescape(["html"]),
     keep_trailing_newline=True,
 )
@@ -55,18 +56,17 @@ ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, def
 
 def write_site(catalog: Catalog, diffs: list[DatasetDiff] | None = None) -> None:
     """The pages; `diffs` are the changes since the last release when already known."""
-    static = catalog.site / "static"
-    shutil.copytree(Path(__file__).with_name("static"), static, dirs_exist_ok=True)
-    (catalog.site / "index.html").write_text(_index(catalog), encoding="utf-8")
+    site = catalog.site
+    shutil.copytree(Path(__file__).with_name("static"), site / paths.STATIC, dirs_exist_ok=True)
+    (site / paths.INDEX_PAGE).write_text(_index(catalog), encoding="utf-8")
     for name in catalog.packages:
-        page = catalog.site / "datasets" / name / "index.html"
-        page.write_text(_dataset_page(catalog, name), encoding="utf-8")
-    (catalog.site / "changes.html").write_text(_changes_page(catalog, diffs), encoding="utf-8")
+        paths.dataset_page(site, name).write_text(_dataset_page(catalog, name), encoding="utf-8")
+    (site / paths.CHANGES_PAGE).write_text(_changes_page(catalog, diffs), encoding="utf-8")
 
 
 def _changes_page(catalog: Catalog, diffs: list[DatasetDiff] | None) -> str:
     """What the officer reviews before `opendata release`: the last release against this build."""
-    previous = history.latest(catalog.site)
+    previous = archive.latest(catalog.site)
     names = [n for n in catalog.packages if n != OPENDATA_LIST]
     if diffs is None and previous:
         diffs = [d for d in diff_sites(previous.site, catalog.site) if d.name in names]
@@ -146,7 +146,7 @@ def _preview(folder: Path, resource: dict[str, Any]) -> tuple[list[list[str]], i
 def _dataset_page(catalog: Catalog, name: str) -> str:
     package = catalog.packages[name]
     extra = meta(package)
-    folder = catalog.site / "datasets" / name
+    folder = paths.dataset(catalog.site, name)
     files = [
         {
             "path": r["path"],
@@ -238,6 +238,6 @@ def _snippets(catalog: Catalog, name: str, package: dict[str, Any]) -> list[dict
         {
             "title": "CKAN API",
             "code": f"curl '{catalog.base_url}api/3/action/package_show?id={name}'\n"
-            f"# without a server: {catalog.base_url}datasets/{name}/package.json",
+            f"# without a server: {catalog.file_url(name, paths.CKAN_PACKAGE)}",
         },
     ]

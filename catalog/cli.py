@@ -1,4 +1,4 @@
-"""`opendata` — a thin command line over the library (pipeline.build, catalog.*)."""
+"""`opendata` — a thin command line over the library: pipeline/ for datasets, catalog/ for the site."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import HINTS
+from pipeline.errors import HINTS
+
+from . import paths
 
 if TYPE_CHECKING:
-    from catalog.publish.ckan import Outcome
+    from pipeline.build import RunResult
+    from pipeline.errors import Problem
 
-    from .build import RunResult
-    from .errors import Problem
+    from .publish.ckan import Outcome
 
 EXIT_INVALID = 1
 EXIT_INTERNAL = 2
@@ -87,7 +89,28 @@ def report_options(command):  # type: ignore[no-untyped-def]
     )(command)
 
 
-@click.group()
+class Opendata(click.Group):
+    """The command group; no Python traceback reaches an officer unless OPENDATA_DEBUG is set
+    (the same whether the command runs as a process or in-process under click's test runner)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # the last line of defence; data problems never get here
+            if os.environ.get("OPENDATA_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"内部エラーが発生しました / internal error: {type(exc).__name__}: {exc}\n"
+                "OPENDATA_DEBUG=1 を付けて再実行すると詳細が表示されます"
+                " / rerun with OPENDATA_DEBUG=1 for details",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=Opendata)
 @click.version_option(package_name="minato-opendata")
 def cli() -> None:
     """港区オープンデータの公開パイプライン / Minato City open-data publishing pipeline."""
@@ -123,19 +146,9 @@ def build_command(
 ) -> None:
     """全データセットとカタログを作る / build every dataset, then the catalog and site."""
 
-    from . import build as pipeline
-    from .publisher import load_publisher
+    from .build import build_site
 
-    def catalog_step(site: Path, result: RunResult) -> None:
-        # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
-        # Jinja2) stay out of the data phase's memory peak.
-        from catalog.build import build_catalog
-
-        publisher = load_publisher(datasets_dir)
-        build_catalog(site, publisher, base_url or publisher.site_url, result)
-
-    finish = catalog_step if catalog else None
-    result = pipeline.build(datasets_dir, out_dir, limit=limit, finish=finish)
+    result = build_site(datasets_dir, out_dir, base_url, with_catalog=catalog, limit=limit)
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 
@@ -146,7 +159,7 @@ def build_command(
 @report_options
 def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
-    from . import build as pipeline
+    from pipeline import build as pipeline
 
     result = pipeline.validate(datasets_dir, list(names) or None, limit=limit)
     _print_result(result, as_json, "validate")
@@ -160,8 +173,8 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
 def diff_command(old: Path | None, new: Path | None, site: Path, as_json: bool) -> None:
     """差分（既定は最後のリリースと現在のビルド） / what changed (default: last release → build)."""
-    from .diff import diff_sites, render, to_json
-    from .history import latest
+    from .release.archive import latest
+    from .release.diff import diff_sites, render, to_json
 
     if old is None:
         last = latest(site)
@@ -223,9 +236,9 @@ def release_command(
     as_json: bool,
 ) -> None:
     """現在のビルドをリリースにする / turn the current build into a dated, immutable release."""
-    from catalog import release
+    from pipeline.publisher import load_publisher
 
-    from .publisher import load_publisher
+    from .release import release
 
     reasons = _pairs(reason, "--reason")
     versions = _pairs(set_version, "--set-version")
@@ -309,7 +322,7 @@ def publish_command(
         )
     say = (lambda _text: None) if as_json else click.echo
     if target is not None:
-        from catalog.publish.webroot import PublishError, publish
+        from .publish.webroot import PublishError, publish
 
         try:
             changed = publish(site, target, say, dry_run)
@@ -319,7 +332,7 @@ def publish_command(
         if as_json:
             click.echo(json.dumps({"ok": True, "changed": changed, "target": str(target)}))
         return
-    from catalog.publish import ckan
+    from .publish import ckan
 
     try:
         outcome = ckan.publish(
@@ -366,7 +379,7 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve_command(site: Path, host: str, port: int) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
-    if not (site / "api" / "index.arrow").is_file():
+    if not (site / paths.SEARCH_INDEX).is_file():
         click.echo(
             f"{site} に作成済みのカタログがありません。先に opendata build を実行してください"
             f" / no built catalog in {site}; run `opendata build` first",
@@ -375,22 +388,10 @@ def serve_command(site: Path, host: str, port: int) -> None:
         sys.exit(EXIT_INVALID)
     import uvicorn
 
-    from catalog.serve import create_app
+    from .api.server import create_app
 
     uvicorn.run(create_app(site), host=host, port=port, log_level="warning")
 
 
 def main() -> None:
-    """Entry point: no Python traceback reaches an officer unless OPENDATA_DEBUG is set."""
-    try:
-        cli(standalone_mode=True)
-    except Exception as exc:  # the last line of defence; data problems never get here
-        if os.environ.get("OPENDATA_DEBUG"):
-            traceback.print_exc()
-        click.echo(
-            f"内部エラーが発生しました / internal error: {type(exc).__name__}: {exc}\n"
-            "OPENDATA_DEBUG=1 を付けて再実行すると詳細が表示されます"
-            " / rerun with OPENDATA_DEBUG=1 for details",
-            err=True,
-        )
-        sys.exit(EXIT_INTERNAL)
+    cli()

@@ -1,0 +1,95 @@
+"""Every path inside a built site folder (`dist/`), named once.
+
+    index.html, changes.html, static/          the static site
+    catalog.json, catalog.ttl, catalog.jsonld  the whole catalog (CKAN search result, DCAT)
+    api/site.json, api/*.arrow                 what `opendata serve` loads: site facts, search index
+    datasets/<name>/                           one package: datapackage.json, data files,
+                                               package.json (CKAN), dataset.ttl/.jsonld, index.html
+    datasets/<name>/<version>/                 a released version's files, never rewritten
+    releases/<id>/release.json, releases/<id>/site/, releases/latest.json   the release archive
+
+URLs follow the same layout (catalog/model.py), so a static copy of `dist/` serves them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.package import DESCRIPTOR_FILE
+from pipeline.vocabulary import SEMVER
+
+DATASETS = "datasets"
+RELEASES = "releases"
+MANIFEST = "release.json"
+LATEST = f"{RELEASES}/latest.json"
+SITE_JSON = Path("api") / "site.json"
+SEARCH_INDEX = Path("api") / "index.arrow"
+SEARCH_BIGRAMS = {
+    "text_key": Path("api") / "bigrams.arrow",
+    "title_key": Path("api") / "title-bigrams.arrow",
+}
+CATALOG_JSON = "catalog.json"
+INDEX_PAGE = "index.html"
+CHANGES_PAGE = "changes.html"
+STATIC = "static"
+CKAN_PACKAGE = "package.json"
+DCAT_SUFFIXES = ("ttl", "jsonld")
+
+
+def datasets(site: Path) -> Path:
+    return site / DATASETS
+
+
+def dataset(site: Path, name: str) -> Path:
+    return site / DATASETS / name
+
+
+def datapackage(site: Path, name: str) -> Path:
+    return dataset(site, name) / DESCRIPTOR_FILE
+
+
+def ckan_package(site: Path, name: str) -> Path:
+    return dataset(site, name) / CKAN_PACKAGE
+
+
+def dcat_dataset(site: Path, name: str, suffix: str) -> Path:
+    return dataset(site, name) / f"dataset.{suffix}"
+
+
+def dcat_catalog(site: Path, suffix: str) -> Path:
+    return site / f"catalog.{suffix}"
+
+
+def dataset_page(site: Path, name: str) -> Path:
+    return dataset(site, name) / INDEX_PAGE
+
+
+def version_folder(site: Path, name: str, version: str) -> Path:
+    return dataset(site, name) / version
+
+
+def built_names(site: Path) -> list[str]:
+    """The datasets built into a site, sorted."""
+    return [p.parent.name for p in sorted(site.glob(f"{DATASETS}/*/{DESCRIPTOR_FILE}"))]
+
+
+def version_folders(site: Path) -> list[Path]:
+    return sorted(
+        p for p in site.glob(f"{DATASETS}/*/*") if p.is_dir() and SEMVER.fullmatch(p.name)
+    )
+
+
+def is_released(site: Path, path: Path) -> bool:
+    """A file of the release archive or of a released version's folder."""
+    parts = path.relative_to(site).parts
+    return parts[0] == RELEASES or (
+        len(parts) > 3 and parts[0] == DATASETS and bool(SEMVER.fullmatch(parts[2]))
+    )
+
+
+def releases(site: Path) -> Path:
+    return site / RELEASES
+
+
+def release_folder(site: Path, release_id: str) -> Path:
+    return site / RELEASES / release_id

@@ -1,0 +1,101 @@
+"""File plumbing every step shares: hashing, JSON written by rename, hard-linked trees, and
+replacing a published folder in one step, so readers never see half of a build."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def sha256_file(path: Path) -> str:
+    """The hash every published file is declared and verified with."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """A new file renamed into place: never a write into a file that a release links to."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def link_tree(
+    source: Path,
+    target: Path,
+    skip: set[Path] | None = None,
+    link: Callable[[Path], bool] | None = None,
+) -> None:
+    """Recreate `source` at `target` from hard links, or copies of the files `link` refuses
+    (those the next step rewrites: a link would rewrite the original too)."""
+    for root, dirs, files in os.walk(source):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if here / d not in (skip or set()))
+        destination = target / here.relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if link is None or link(here / name):
+                link_file(here / name, destination / name)
+            else:
+                shutil.copy2(here / name, destination / name)
+
+
+def link_file(source: Path, target: Path) -> None:
+    """A hard link, or a copy where the file system cannot link (another device, no links);
+    any other failure is raised, never papered over by writing into an existing file."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copy2(source, target)
+
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    return done == 0
+
+
+def replace_directory(new: Path, target: Path) -> None:
+    """Put `new` at `target`. The old contents end up at `new` (the caller removes them).
+
+    With an existing target the two are exchanged atomically where the kernel allows; the
+    fallback is two renames, in which only a crash between them leaves no `target`.
+    """
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if _exchange(new, target):
+        return
+    parked = new.with_name(new.name + "-old")
+    os.rename(target, parked)
+    os.rename(new, target)
+    shutil.rmtree(parked, ignore_errors=True)
