@@ -86,10 +86,7 @@ def build_catalog(
         paths.dcat_dataset(site, name, "ttl").write_text(turtle, encoding="utf-8")
         paths.dcat_dataset(site, name, "jsonld").write_text(jsonld, encoding="utf-8")
     write_json(site / paths.CATALOG_JSON, ckan.search_result(packages))
-    field_titles = {
-        name: [f.get("title", "") for r in p["resources"] for f in r["schema"]["fields"]]
-        for name, p in catalog.packages.items()
-    }
+    field_titles = {name: p.field_titles for name, p in catalog.packages.items()}
     write_index(site, packages, field_titles)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
     turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))

@@ -1,19 +1,215 @@
-"""What every catalog output is made from: the built packages, the publisher and the base URL."""
+"""What every catalog output is made from: the built packages, the publisher and the base URL.
+
+A built `datapackage.json` is read once into a `BuiltPackage`, a typed view that names what
+the catalog uses — titles, dates, versions, resources, the `x-opendata` metadata — so the
+outputs (CKAN, DCAT, schema.org, pages, the オープンデータ一覧) never dig through raw dicts.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.files import read_json
 from pipeline.publisher import Publisher
-from pipeline.vocabulary import EXTENSION
+from pipeline.vocabulary import EXTENSION, FREQUENCIES
 
 from . import paths
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
+ChangeLevel = Literal["new", "major", "minor", "patch"]
+
+
+@dataclass(frozen=True)
+class ReleasedVersion:
+    """One entry of a dataset's changelog (`x-opendata.versions`, newest first)."""
+
+    version: str
+    release: str
+    date: str
+    change: ChangeLevel
+    notes: str
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> ReleasedVersion:
+        return cls(
+            entry["version"], entry["release"], entry["date"], entry["change"], entry["notes"]
+        )
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One published file of a package, as its `datapackage.json` describes it."""
+
+    name: str
+    path: str
+    format: str
+    mediatype: str
+    bytes: int
+    sha256: str
+    title: str
+    description: str
+    fields: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Resource:
+        return cls(
+            name=raw["name"],
+            path=raw["path"],
+            format=raw["format"],
+            mediatype=raw["mediatype"],
+            bytes=raw["bytes"],
+            sha256=raw["hash"].removeprefix("sha256:"),
+            title=raw.get("title", raw["name"]),
+            description=raw.get("description", ""),
+            fields=(raw.get("schema") or {}).get("fields", []),
+        )
+
+    @property
+    def label(self) -> str:
+        """The format as people write it: CSV, Parquet, JSON."""
+        return FORMAT_LABELS.get(self.format, self.format.upper())
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    """A typed view of one built `datapackage.json` (`raw` keeps the whole descriptor)."""
+
+    raw: dict[str, Any]
+    name: str
+    title: str
+    description: str
+    keywords: list[str]
+    licences: list[dict[str, str]]  # {name, path, title}
+    created: str | None
+    version: str | None
+    sources: list[dict[str, Any]]
+    resources: list[Resource]
+    extra: dict[str, Any]  # x-opendata, for the keys named below
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> BuiltPackage:
+        return cls(
+            raw=raw,
+            name=raw["name"],
+            title=raw.get("title", raw["name"]),
+            description=raw.get("description", ""),
+            keywords=list(raw.get("keywords") or []),
+            licences=list(raw.get("licenses") or []),
+            created=raw.get("created"),
+            version=raw.get("version"),
+            sources=list(raw.get("sources") or []),
+            resources=[Resource.of(r) for r in raw.get("resources") or []],
+            extra=raw.get(EXTENSION) or {},
+        )
+
+    @property
+    def licence(self) -> dict[str, str]:
+        """The licence the catalog shows (the first)."""
+        return self.licences[0] if self.licences else {}
+
+    # -- x-opendata --------------------------------------------------------------------------
+    @property
+    def title_en(self) -> str | None:
+        return self.extra.get("title_en")
+
+    @property
+    def description_en(self) -> str | None:
+        return self.extra.get("description_en")
+
+    @property
+    def department(self) -> str | None:
+        return self.extra.get("department")
+
+    @property
+    def frequency(self) -> str | None:
+        """One of the vocabulary's frequencies, or None."""
+        value = self.extra.get("frequency")
+        return value if value in FREQUENCIES else None
+
+    @property
+    def themes(self) -> list[str]:
+        return list(self.extra.get("themes") or [])
+
+    @property
+    def spatial(self) -> str | None:
+        value = self.extra.get("spatial")
+        return str(value) if value else None
+
+    @property
+    def upstream_sha256(self) -> str | None:
+        upstream = self.extra.get("upstream")
+        return upstream.get("sha256", "") if upstream else None
+
+    @property
+    def standard_dataset(self) -> str | None:
+        return self.extra.get("standard_dataset")
+
+    @property
+    def chart(self) -> str | None:
+        """The site's chart for this dataset (catalog/site/charts.py), if it has one."""
+        return self.extra.get("chart")
+
+    # -- dates and versions ------------------------------------------------------------------
+    @property
+    def issued(self) -> str | None:
+        return self.created
+
+    @property
+    def modified(self) -> str | None:
+        """When anything of the dataset last changed (a release's date; `created` before one)."""
+        return self.extra.get("modified") or self.created
+
+    @property
+    def data_modified(self) -> str | None:
+        """When its data last changed — a metadata-only release leaves this alone."""
+        return self.extra.get("data_modified") or self.modified
+
+    @property
+    def released(self) -> bool:
+        """Whether a release has dated its data (before one, only `created` is known)."""
+        return bool(self.extra.get("data_modified"))
+
+    @property
+    def versions(self) -> list[ReleasedVersion]:
+        """The released versions, newest first (empty before the first release)."""
+        return [ReleasedVersion.of(v) for v in self.extra.get("versions") or []]
+
+    @property
+    def version_notes(self) -> str | None:
+        current = [v for v in self.versions if v.version == self.version]
+        return current[0].notes or None if current else None
+
+    @property
+    def fiscal_period(self) -> tuple[str, str] | None:
+        """Temporal coverage in fiscal years (2019–2026) as dates: 2019-04-01 … 2027-03-31."""
+        temporal = self.extra.get("temporal") or {}
+        if "start" not in temporal or "end" not in temporal:
+            return None
+        return f"{int(temporal['start'])}-04-01", f"{int(temporal['end']) + 1}-03-31"
+
+    @property
+    def fiscal_years(self) -> tuple[int, int] | None:
+        temporal = self.extra.get("temporal") or {}
+        if "start" not in temporal or "end" not in temporal:
+            return None
+        return int(temporal["start"]), int(temporal["end"])
+
+    # -- resources ---------------------------------------------------------------------------
+    @property
+    def tables(self) -> list[Resource]:
+        """The CSV resources: each carries its table's schema (the Parquet twin has the same)."""
+        return [r for r in self.resources if r.format == "csv"]
+
+    @property
+    def formats(self) -> list[str]:
+        return sorted({r.label for r in self.resources})
+
+    @property
+    def field_titles(self) -> list[str]:
+        return [f.get("title", "") for r in self.resources for f in r.fields]
 
 
 @dataclass
@@ -23,19 +219,20 @@ class Catalog:
     site: Path
     base_url: str
     publisher: Publisher
-    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packages: dict[str, BuiltPackage] = field(default_factory=dict)
 
     @classmethod
     def load(cls, site: Path, base_url: str, publisher: Publisher) -> Catalog:
-        packages = {}
-        for name in paths.built_names(site):
-            packages[name] = read_json(paths.datapackage(site, name))
+        packages = {
+            name: BuiltPackage.of(read_json(paths.datapackage(site, name)))
+            for name in paths.built_names(site)
+        }
         base = base_url if base_url.endswith("/") else base_url + "/"
         return cls(site, base, publisher, packages)
 
     # Addresses — the same layout as dist/, so a static copy of dist/ serves them.
     def dataset_url(self, name: str) -> str:
-        return f"{self.base_url}datasets/{name}/"
+        return f"{self.base_url}{paths.DATASETS}/{name}/"
 
     def file_url(self, name: str, path: str) -> str:
         return f"{self.dataset_url(name)}{path}"
@@ -53,39 +250,3 @@ class Catalog:
         return str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"urn:jp-lg:{self.publisher.code}:" + ":".join(parts))
         )
-
-
-def meta(package: dict[str, Any]) -> dict[str, Any]:
-    return package.get(EXTENSION) or {}
-
-
-def issued(package: dict[str, Any]) -> str | None:
-    return package.get("created")
-
-
-def modified(package: dict[str, Any]) -> str | None:
-    """When anything of the dataset last changed (a release's date; `created` before one)."""
-    return meta(package).get("modified") or package.get("created")
-
-
-def data_modified(package: dict[str, Any]) -> str | None:
-    """When its data last changed — a metadata-only release leaves this alone."""
-    return meta(package).get("data_modified") or modified(package)
-
-
-def versions(package: dict[str, Any]) -> list[dict[str, Any]]:
-    """The released versions, newest first (empty before the first release)."""
-    return list(meta(package).get("versions") or [])
-
-
-def version_notes(package: dict[str, Any]) -> str | None:
-    current = [v for v in versions(package) if v["version"] == package.get("version")]
-    return current[0]["notes"] or None if current else None
-
-
-def fiscal_period(package: dict[str, Any]) -> tuple[str, str] | None:
-    """Temporal coverage in fiscal years (2019–2026) as dates: 2019-04-01 … 2027-03-31."""
-    temporal = meta(package).get("temporal") or {}
-    if "start" not in temporal or "end" not in temporal:
-        return None
-    return f"{int(temporal['start'])}-04-01", f"{int(temporal['end']) + 1}-03-31"

@@ -25,6 +25,7 @@ class Publisher:
     catalog_title: str = "港区オープンデータカタログサイト"
     catalog_title_en: str = "Minato City Open Data Catalog"
     site_url: str = "https://opendata.city.minato.tokyo.jp/"  # where dist/ is served
+    catalog_department: str = "企画経営部区長室"  # the office that runs the catalog
     email: str | None = None
 
     def contributors(self, department: str | None) -> list[dict[str, Any]]:

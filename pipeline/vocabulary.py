@@ -33,6 +33,9 @@ LICENSES: dict[str, dict[str, str]] = {
     },
 }
 
+# Charts the site draws for a dataset (`x-opendata: {chart: …}`) → the resources each reads.
+CHART_RESOURCES = {"indicators": ("indicators", "indicator-values")}
+
 # Update frequency: our vocabulary → (Japanese label, EU frequency authority code).
 FREQUENCIES = {
     "daily": ("毎日", "DAILY"),

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 
-CSS = (ROOT / "catalog/static/site.css").read_text(encoding="utf-8")
+CSS = (ROOT / "catalog/site/static/site.css").read_text(encoding="utf-8")
 VARIABLES = dict(re.findall(r"--(\w+):\s*(#[0-9a-fA-F]{6})", CSS))
 
 

@@ -5,22 +5,14 @@ result of the whole catalog, field for field as CKAN 2.10/2.11 returns them — 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from typing import Any
 
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
 from .. import paths
-from ..model import (
-    FORMAT_LABELS,
-    Catalog,
-    data_modified,
-    fiscal_period,
-    issued,
-    meta,
-    modified,
-    version_notes,
-)
+from ..model import BuiltPackage, Catalog, Resource
 
 FACET_FIELDS = ["tags", "organization", "groups", "res_format", "license_id"]
 SEARCH_SORT = "score desc, metadata_modified desc"
@@ -68,16 +60,15 @@ def group(catalog: Catalog, title: str) -> dict[str, Any]:
     }
 
 
-def tags(package: dict[str, Any]) -> list[str]:
-    return list(dict.fromkeys(package.get("keywords") or []))
+def tags(package: BuiltPackage) -> list[str]:
+    return list(dict.fromkeys(package.keywords))
 
 
 def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
     """What `package_show` returns for one built package."""
     package = catalog.packages[name]
-    extra = meta(package)
-    licence = package["licenses"][0]
-    department = extra.get("department")
+    licence = package.licence
+    department = package.department
     resources = resource_dicts(catalog, name)
     package_tags = [
         {
@@ -92,13 +83,13 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
     return {
         "id": catalog.uuid("dataset", name),
         "name": name,
-        "title": package.get("title", name),
+        "title": package.title,
         "type": "dataset",
         "state": "active",
         "private": False,
-        "notes": package.get("description", ""),
+        "notes": package.description,
         "url": catalog.dataset_url(name),
-        "version": package.get("version"),
+        "version": package.version,
         "author": department,
         "author_email": None,
         "maintainer": department,
@@ -109,12 +100,12 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
         "isopen": True,
         "owner_org": catalog.uuid("organization", catalog.publisher.organization),
         "organization": organization(catalog),
-        "groups": [group(catalog, t) for t in extra.get("themes") or [] if t in THEMES],
+        "groups": [group(catalog, t) for t in package.themes if t in THEMES],
         "tags": package_tags,
         "num_tags": len(package_tags),
         "extras": extras(package),
-        "metadata_created": issued(package),
-        "metadata_modified": modified(package),
+        "metadata_created": package.issued,
+        "metadata_modified": package.modified,
         "resources": resources,
         "num_resources": len(resources),
         "relationships_as_subject": [],
@@ -122,54 +113,50 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
     }
 
 
-def extras(package: dict[str, Any]) -> list[dict[str, str]]:
+def extras(package: BuiltPackage) -> list[dict[str, str]]:
     """What CKAN has no core field for, as its string key/value extras (sorted by key)."""
-    extra = meta(package)
     values: dict[str, str] = {}
-    if extra.get("title_en"):
-        values["title_en"] = extra["title_en"]
-    if extra.get("description_en"):
-        values["notes_en"] = extra["description_en"]
-    if extra.get("spatial"):
-        values["spatial"] = str(extra["spatial"])
-    if period := fiscal_period(package):
+    if package.title_en:
+        values["title_en"] = package.title_en
+    if package.description_en:
+        values["notes_en"] = package.description_en
+    if package.spatial:
+        values["spatial"] = package.spatial
+    if period := package.fiscal_period:
         values["temporal_start"], values["temporal_end"] = period
-    if extra.get("frequency") in FREQUENCIES:
-        values["frequency"] = extra["frequency"]
-        values["frequency_ja"] = FREQUENCIES[extra["frequency"]][0]
-    sources = package.get("sources") or []
-    if sources:
-        values["source"] = "; ".join(s.get("title", "") for s in sources)
-    if extra.get("upstream"):
-        values["source_sha256"] = extra["upstream"].get("sha256", "")
+    if package.frequency:
+        values["frequency"] = package.frequency
+        values["frequency_ja"] = FREQUENCIES[package.frequency][0]
+    if package.sources:
+        values["source"] = "; ".join(s.get("title", "") for s in package.sources)
+    if package.upstream_sha256 is not None:
+        values["source_sha256"] = package.upstream_sha256
     values["language"] = "ja"
-    if meta(package).get("data_modified"):
-        values["data_modified"] = data_modified(package) or ""
-    if notes := version_notes(package):
+    if package.released:
+        values["data_modified"] = package.data_modified or ""
+    if notes := package.version_notes:
         values["version_notes"] = notes
     return [{"key": k, "value": v} for k, v in sorted(values.items())]
 
 
 def resource_dicts(catalog: Catalog, name: str) -> list[dict[str, Any]]:
     package = catalog.packages[name]
-    files = [*package["resources"], _datapackage_file(catalog, name)]
-    changed, stamp = data_modified(package), modified(package)
+    files = [*package.resources, _datapackage_file(catalog, name)]
+    changed, stamp = package.data_modified, package.modified
     result = []
     for position, resource in enumerate(files):
-        label = FORMAT_LABELS.get(resource["format"], resource["format"].upper())
-        title = resource.get("title", resource["name"])
         result.append(
             {
-                "id": catalog.uuid("resource", name, resource["path"]),
+                "id": catalog.uuid("resource", name, resource.path),
                 "package_id": catalog.uuid("dataset", name),
-                "url": catalog.file_url(name, resource["path"]),
-                "name": f"{title}（{label}）",
-                "description": resource.get("description", ""),
-                "format": label,
-                "mimetype": resource["mediatype"],
-                "size": resource["bytes"],
-                "hash": resource["hash"].removeprefix("sha256:"),
-                "created": issued(package),
+                "url": catalog.file_url(name, resource.path),
+                "name": f"{resource.title}（{resource.label}）",
+                "description": resource.description,
+                "format": resource.label,
+                "mimetype": resource.mediatype,
+                "size": resource.bytes,
+                "hash": resource.sha256,
+                "created": package.issued,
                 "last_modified": changed,
                 "metadata_modified": stamp,
                 "position": position,
@@ -181,21 +168,21 @@ def resource_dicts(catalog: Catalog, name: str) -> list[dict[str, Any]]:
     return result
 
 
-def _datapackage_file(catalog: Catalog, name: str) -> dict[str, Any]:
+def _datapackage_file(catalog: Catalog, name: str) -> Resource:
     """datapackage.json is itself a download, described by its own bytes and hash."""
-    import hashlib
-
-    data = paths.datapackage(catalog.site, name).read_bytes()
-    return {
-        "name": "datapackage",
-        "title": "データパッケージ定義 / Data Package descriptor",
-        "description": "全ファイルの項目定義・ハッシュ・出典（Frictionless Data Package v2）",
-        "path": "datapackage.json",
-        "format": "json",
-        "mediatype": "application/json",
-        "bytes": len(data),
-        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
-    }
+    path = paths.datapackage(catalog.site, name)
+    data = path.read_bytes()
+    return Resource(
+        name="datapackage",
+        path=path.name,
+        format="json",
+        mediatype="application/json",
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        title="データパッケージ定義 / Data Package descriptor",
+        description="全ファイルの項目定義・ハッシュ・出典（Frictionless Data Package v2）",
+        fields=[],
+    )
 
 
 def search_result(

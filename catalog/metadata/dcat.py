@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
-from ..model import (
-    Catalog,
-    data_modified,
-    fiscal_period,
-    issued,
-    meta,
-    modified,
-    version_notes,
-    versions,
-)
+from ..model import BuiltPackage, Catalog, Resource
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -82,7 +72,7 @@ def catalog_graph(catalog: Catalog) -> Graph:
     graph.add((node, DCTERMS.language, _typed(graph, JAPANESE, DCTERMS.LinguisticSystem)))
     graph.add((node, FOAF.homepage, _typed(graph, URIRef(catalog.catalog_url), FOAF.Document)))
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
-    stamps = sorted(s for s in (modified(p) for p in catalog.packages.values()) if s)
+    stamps = sorted(s for s in (p.modified for p in catalog.packages.values()) if s)
     if stamps:
         graph.add((node, DCTERMS.modified, Literal(stamps[-1], datatype=XSD.dateTime)))
     for name in catalog.packages:
@@ -134,17 +124,16 @@ def _place(graph: Graph, catalog: Catalog) -> URIRef:
 
 def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> URIRef:
     package = catalog.packages[name]
-    extra = meta(package)
     node = URIRef(catalog.dataset_url(name) + "#dataset")
     graph.add((node, RDF.type, DCAT.Dataset))
     graph.add((node, DCTERMS.identifier, Literal(name)))
-    graph.add((node, DCTERMS.title, Literal(package["title"], lang="ja")))
-    if extra.get("title_en"):
-        graph.add((node, DCTERMS.title, Literal(extra["title_en"], lang="en")))
-    graph.add((node, DCTERMS.description, Literal(package.get("description", ""), lang="ja")))
-    if extra.get("description_en"):
-        graph.add((node, DCTERMS.description, Literal(extra["description_en"], lang="en")))
-    for keyword in package.get("keywords") or []:
+    graph.add((node, DCTERMS.title, Literal(package.title, lang="ja")))
+    if package.title_en:
+        graph.add((node, DCTERMS.title, Literal(package.title_en, lang="en")))
+    graph.add((node, DCTERMS.description, Literal(package.description, lang="ja")))
+    if package.description_en:
+        graph.add((node, DCTERMS.description, Literal(package.description_en, lang="en")))
+    for keyword in package.keywords:
         graph.add((node, DCAT.keyword, Literal(keyword, lang="ja")))
     graph.add((node, DCTERMS.publisher, publisher))
     graph.add(
@@ -152,25 +141,20 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     )
     graph.add((node, DCTERMS.language, _typed(graph, JAPANESE, DCTERMS.LinguisticSystem)))
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
-    if package.get("version"):
-        graph.add((node, DCAT_VERSION, Literal(package["version"])))
-    if notes := version_notes(package):
+    if package.version:
+        graph.add((node, DCAT_VERSION, Literal(package.version)))
+    if notes := package.version_notes:
         graph.add((node, ADMS.versionNotes, Literal(notes, lang="ja")))
-    _versions(graph, catalog, name, node)
-    for key, predicate in (
-        (issued(package), DCTERMS.issued),
-        (modified(package), DCTERMS.modified),
-    ):
-        if key:
-            graph.add((node, predicate, Literal(key, datatype=XSD.dateTime)))
-    _contact(graph, node, catalog, extra)
-    if period := fiscal_period(package):
+    _versions(graph, catalog, package, node)
+    _dates(graph, node, package.issued, package.modified)
+    _contact(graph, node, catalog, package.department)
+    if period := package.fiscal_period:
         span = _typed(graph, _bnode("period", name), DCTERMS.PeriodOfTime)
         graph.add((span, DCAT.startDate, Literal(period[0], datatype=XSD.date)))
         graph.add((span, DCAT.endDate, Literal(period[1], datatype=XSD.date)))
         graph.add((node, DCTERMS.temporal, span))
-    if extra.get("frequency") in FREQUENCIES:
-        code = FREQUENCIES[extra["frequency"]][1]
+    if package.frequency:
+        code = FREQUENCIES[package.frequency][1]
         graph.add(
             (
                 node,
@@ -178,64 +162,69 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
                 _typed(graph, URIRef(f"{EU}frequency/{code}"), DCTERMS.Frequency),
             )
         )
-    for theme in extra.get("themes") or []:
+    for theme in package.themes:
         if theme in THEMES:
             concept = _typed(graph, URIRef(f"{EU}data-theme/{THEMES[theme][2]}"), SKOS.Concept)
             graph.add((concept, SKOS.prefLabel, Literal(theme, lang="ja")))
             graph.add((concept, SKOS.prefLabel, Literal(THEMES[theme][1], lang="en")))
             graph.add((node, DCAT.theme, concept))
-    for source in package.get("sources") or []:
+    for source in package.sources:
         # The upstream is a document, not a dcat:Dataset, so it is lineage (dct:provenance).
         statement = _typed(
             graph, _bnode("provenance", name, source.get("title", "")), DCTERMS.ProvenanceStatement
         )
         graph.add((statement, RDFS.label, Literal(f"出典：{source.get('title', '')}", lang="ja")))
         graph.add((node, DCTERMS.provenance, statement))
-    for resource in package["resources"]:
-        graph.add((node, DCAT.distribution, _distribution(graph, catalog, name, package, resource)))
+    for resource in package.resources:
+        graph.add((node, DCAT.distribution, _distribution(graph, catalog, package, resource)))
     return node
 
 
-def _versions(graph: Graph, catalog: Catalog, name: str, node: URIRef) -> None:
+def _dates(graph: Graph, node: URIRef, issued: str | None, modified: str | None) -> None:
+    for stamp, predicate in ((issued, DCTERMS.issued), (modified, DCTERMS.modified)):
+        if stamp:
+            graph.add((node, predicate, Literal(stamp, datatype=XSD.dateTime)))
+
+
+def _versions(graph: Graph, catalog: Catalog, package: BuiltPackage, node: URIRef) -> None:
     """Each released version as a dataset of its own, chained by dcat:previousVersion."""
-    package = catalog.packages[name]
-    released = versions(package)
-    nodes = [URIRef(catalog.version_url(name, v["version"]) + "#dataset") for v in released]
+    name = package.name
+    released = package.versions
+    nodes = [URIRef(catalog.version_url(name, v.version) + "#dataset") for v in released]
     for position, (version, here) in enumerate(zip(released, nodes, strict=True)):
         graph.add((here, RDF.type, DCAT.Dataset))
         graph.add(
             (
                 here,
                 DCTERMS.title,
-                Literal(f"{package['title']}（{version['version']}版）", lang="ja"),
+                Literal(f"{package.title}（{version.version}版）", lang="ja"),
             )
         )
-        graph.add((here, DCTERMS.description, Literal(package.get("description", ""), lang="ja")))
-        graph.add((here, DCAT_VERSION, Literal(version["version"])))
-        graph.add((here, DCTERMS.issued, Literal(version["date"], datatype=XSD.dateTime)))
+        graph.add((here, DCTERMS.description, Literal(package.description, lang="ja")))
+        graph.add((here, DCAT_VERSION, Literal(version.version)))
+        graph.add((here, DCTERMS.issued, Literal(version.date, datatype=XSD.dateTime)))
         graph.add(
             (
                 here,
                 DCAT.landingPage,
-                _typed(graph, URIRef(catalog.version_url(name, version["version"])), FOAF.Document),
+                _typed(graph, URIRef(catalog.version_url(name, version.version)), FOAF.Document),
             )
         )
-        if version.get("notes"):
-            graph.add((here, ADMS.versionNotes, Literal(version["notes"], lang="ja")))
+        if version.notes:
+            graph.add((here, ADMS.versionNotes, Literal(version.notes, lang="ja")))
         if position + 1 < len(nodes):
             graph.add((here, DCAT_PREVIOUS_VERSION, nodes[position + 1]))
         graph.add((node, DCAT_HAS_VERSION, here))
         graph.add((node, DCTERMS.hasVersion, here))  # DCAT-AP 3's term for the same link
-    if released and released[0]["version"] == package.get("version"):
+    if released and released[0].version == package.version:
         graph.add((node, DCAT_HAS_CURRENT_VERSION, nodes[0]))
         if len(nodes) > 1:
             graph.add((node, DCAT_PREVIOUS_VERSION, nodes[1]))
 
 
-def _contact(graph: Graph, node: URIRef, catalog: Catalog, extra: dict[str, Any]) -> None:
+def _contact(graph: Graph, node: URIRef, catalog: Catalog, department: str | None) -> None:
     contact = _typed(graph, _bnode("contact", str(node)), VCARD.Organization)
     graph.add((contact, RDF.type, VCARD.Kind))
-    department = extra.get("department")
     label = f"{catalog.publisher.name} {department}" if department else catalog.publisher.name
     graph.add((contact, VCARD.fn, Literal(label, lang="ja")))
     graph.add((contact, VCARD.hasURL, URIRef(catalog.publisher.url)))
@@ -245,39 +234,35 @@ def _contact(graph: Graph, node: URIRef, catalog: Catalog, extra: dict[str, Any]
 
 
 def _distribution(
-    graph: Graph, catalog: Catalog, name: str, package: dict[str, Any], resource: dict[str, Any]
+    graph: Graph, catalog: Catalog, package: BuiltPackage, resource: Resource
 ) -> URIRef:
-    url = URIRef(catalog.file_url(name, resource["path"]))
+    name = package.name
+    url = URIRef(catalog.file_url(name, resource.path))
     node = URIRef(f"{url}#distribution")
     graph.add((node, RDF.type, DCAT.Distribution))
     graph.add((node, DCAT.accessURL, url))
     graph.add((node, DCAT.downloadURL, url))
-    graph.add((node, DCTERMS.title, Literal(resource.get("title", resource["name"]), lang="ja")))
-    if resource.get("description"):
-        graph.add((node, DCTERMS.description, Literal(resource["description"], lang="ja")))
-    media = _typed(graph, URIRef(IANA + resource["mediatype"]), DCTERMS.MediaType)
+    graph.add((node, DCTERMS.title, Literal(resource.title, lang="ja")))
+    if resource.description:
+        graph.add((node, DCTERMS.description, Literal(resource.description, lang="ja")))
+    media = _typed(graph, URIRef(IANA + resource.mediatype), DCTERMS.MediaType)
     graph.add((node, DCAT.mediaType, media))
-    file_type = URIRef(f"{EU}file-type/{FILE_TYPES[resource['format']]}")
+    file_type = URIRef(f"{EU}file-type/{FILE_TYPES[resource.format]}")
     graph.add((node, DCTERMS["format"], _typed(graph, file_type, DCTERMS.MediaTypeOrExtent)))
-    licence = URIRef(package["licenses"][0]["path"])
+    licence = URIRef(package.licence["path"])
     graph.add((node, DCTERMS.license, _typed(graph, licence, DCTERMS.LicenseDocument)))
-    graph.add((node, DCAT.byteSize, Literal(resource["bytes"], datatype=XSD.nonNegativeInteger)))
-    checksum = _typed(graph, _bnode("checksum", name, resource["path"]), SPDX.Checksum)
+    graph.add((node, DCAT.byteSize, Literal(resource.bytes, datatype=XSD.nonNegativeInteger)))
+    checksum = _typed(graph, _bnode("checksum", name, resource.path), SPDX.Checksum)
     graph.add((checksum, SPDX.algorithm, SPDX.checksumAlgorithm_sha256))
     graph.add(
         (
             checksum,
             SPDX.checksumValue,
-            Literal(resource["hash"].removeprefix("sha256:"), datatype=XSD.hexBinary),
+            Literal(resource.sha256, datatype=XSD.hexBinary),
         )
     )
     graph.add((node, SPDX.checksum, checksum))
-    for key, predicate in (
-        (issued(package), DCTERMS.issued),
-        (data_modified(package), DCTERMS.modified),
-    ):
-        if key:
-            graph.add((node, predicate, Literal(key, datatype=XSD.dateTime)))
+    _dates(graph, node, package.issued, package.data_modified)
     return node
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import yaml
 
 from pipeline.build import DatasetResult, build_dataset
 from pipeline.publisher import Publisher
-from pipeline.vocabulary import FREQUENCIES
+from pipeline.vocabulary import EXTENSION, FREQUENCIES
 
 from .. import paths
-from ..model import FORMAT_LABELS, Catalog, issued, meta, modified
+from ..model import BuiltPackage, Catalog
 
 NAME = "opendata-list"
 DEFINITION = Path(__file__).with_name("opendata-list.yaml")
@@ -37,62 +39,112 @@ HEADER = [
 ]
 
 
-def rows(catalog: Catalog, own: dict[str, Any]) -> list[list[str]]:
-    """One row per published data file, the list itself included."""
+@dataclass(frozen=True)
+class Listed:
+    """What the list says of one dataset."""
+
+    name: str
+    title: str
+    description: str
+    keywords: list[str]
+    themes: list[str]
+    frequency: str | None
+    issued: str | None
+    modified: str | None
+    formats: list[str]
+    licence: str
+
+    @classmethod
+    def of(cls, package: BuiltPackage) -> Listed:
+        return cls(
+            package.name,
+            package.title,
+            package.description,
+            package.keywords,
+            package.themes,
+            package.frequency,
+            package.issued,
+            package.modified,
+            package.formats,
+            package.licence["name"],
+        )
+
+
+def rows(catalog: Catalog, listed: list[Listed]) -> list[list[str]]:
+    """One row per published data file."""
     publisher = catalog.publisher
-    packages = {**catalog.packages, NAME: own}
-    last_change = max((modified(p) or "" for p in catalog.packages.values()), default="")
     table = []
-    for name, package in sorted(packages.items()):
-        extra = meta(package)
-        updated = last_change if name == NAME else modified(package)
-        for label in sorted({FORMAT_LABELS[r["format"]] for r in package["resources"]}):
+    for entry in sorted(listed, key=lambda e: e.name):
+        frequency = FREQUENCIES[entry.frequency][0] if entry.frequency else ""
+        for label in entry.formats:
             table.append(
                 [
                     publisher.code,
                     publisher.prefecture + publisher.name,
-                    name,
-                    package["title"],
-                    package.get("description", ""),
-                    ";".join(package.get("keywords") or []),
-                    ";".join(extra.get("themes") or []),
-                    catalog.dataset_url(name),
-                    FREQUENCIES.get(extra.get("frequency"), ("",))[0],
-                    (issued(package) or updated or "")[:10],
-                    (updated or "")[:10],
+                    entry.name,
+                    entry.title,
+                    entry.description,
+                    ";".join(entry.keywords),
+                    ";".join(entry.themes),
+                    catalog.dataset_url(entry.name),
+                    frequency,
+                    (entry.issued or entry.modified or "")[:10],
+                    (entry.modified or "")[:10],
                     label,
-                    package["licenses"][0]["name"],
+                    entry.licence,
                     "公開",
                 ]
             )
     return table
 
 
+def definition(publisher: Publisher) -> dict[str, Any]:
+    """The list's dataset.yaml, its texts naming this publisher."""
+    facts = {k: str(v) for k, v in asdict(publisher).items()}
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return Template(value).substitute(facts)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    return fill(yaml.safe_load(DEFINITION.read_text(encoding="utf-8")))  # type: ignore[no-any-return]
+
+
 def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:
     """Write the list's source table next to its definition and build it into the site."""
-    definition = yaml.safe_load(DEFINITION.read_text(encoding="utf-8"))
-    stamps = [issued(p) for p in catalog.packages.values() if issued(p)]
+    own = definition(publisher)
+    stamps = [p.issued for p in catalog.packages.values() if p.issued]
     if stamps:
-        definition["created"] = min(stamps)  # the catalog exists since its first dataset
-    own = {
-        "title": definition["title"],
-        "description": definition["description"],
-        "keywords": definition["keywords"],
-        "licenses": [{"name": definition["license"]}],
-        "created": definition.get("created"),
-        "x-opendata": definition["x-opendata"],
-        "resources": [{"format": "csv"}, {"format": "parquet"}],
-    }
+        own["created"] = min(stamps)  # the catalog exists since its first dataset
+    last_change = max((p.modified or "" for p in catalog.packages.values()), default="")
+    itself = Listed(
+        NAME,
+        own["title"],
+        own["description"],
+        own["keywords"],
+        own[EXTENSION]["themes"],
+        own[EXTENSION]["frequency"],
+        own.get("created"),
+        last_change,
+        ["CSV", "Parquet"],
+        own["license"],
+    )
+    others = [Listed.of(p) for name, p in catalog.packages.items() if name != NAME]
+    listed = [*others, itself]  # a list built before (a release rebuilds it) is replaced
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work) / NAME
         folder.mkdir()
         (folder / "dataset.yaml").write_text(
-            yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8"
+            yaml.safe_dump(own, allow_unicode=True), encoding="utf-8"
         )
         with (folder / "opendata-list.csv").open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(HEADER)
-            writer.writerows(rows(catalog, own))
+            writer.writerows(rows(catalog, listed))
         target = paths.dataset(catalog.site, NAME)
         shutil.rmtree(target, ignore_errors=True)
         return build_dataset(folder, target, publisher)

@@ -4,28 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Catalog, fiscal_period, meta, modified
+from ..model import BuiltPackage, Catalog
 
 
 def dataset(catalog: Catalog, name: str) -> dict[str, Any]:
     package = catalog.packages[name]
-    extra = meta(package)
     publisher = catalog.publisher
     organization = {"@type": "GovernmentOrganization", "name": publisher.name, "url": publisher.url}
     document: dict[str, Any] = {
         "@context": "https://schema.org/",
         "@type": "Dataset",
-        "name": package["title"],
-        "alternateName": extra.get("title_en"),
-        "description": package.get("description", ""),
+        "name": package.title,
+        "alternateName": package.title_en,
+        "description": package.description,
         "url": catalog.dataset_url(name),
         "identifier": name,
-        "keywords": package.get("keywords") or [],
-        "license": package["licenses"][0]["path"],
+        "keywords": package.keywords,
+        "license": package.licence["path"],
         "isAccessibleForFree": True,
         "inLanguage": "ja",
-        "version": package.get("version"),
-        "dateModified": modified(package),
+        "version": package.version,
+        "dateModified": package.modified,
         "creator": organization,
         "publisher": organization,
         "spatialCoverage": {
@@ -42,27 +41,25 @@ def dataset(catalog: Catalog, name: str) -> dict[str, Any]:
         "distribution": [
             {
                 "@type": "DataDownload",
-                "name": r.get("title", r["name"]),
-                "contentUrl": catalog.file_url(name, r["path"]),
-                "encodingFormat": r["mediatype"],
-                "contentSize": f"{r['bytes']} B",
-                "sha256": r["hash"].removeprefix("sha256:"),
+                "name": r.title,
+                "contentUrl": catalog.file_url(name, r.path),
+                "encodingFormat": r.mediatype,
+                "contentSize": f"{r.bytes} B",
+                "sha256": r.sha256,
             }
-            for r in package["resources"]
+            for r in package.resources
         ],
     }
-    if period := fiscal_period(package):
+    if period := package.fiscal_period:
         document["temporalCoverage"] = f"{period[0]}/{period[1]}"
     return {k: v for k, v in document.items() if v not in (None, "", [])}
 
 
-def _variables(package: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each published field once (CSV resources carry the schemas)."""
+def _variables(package: BuiltPackage) -> list[dict[str, Any]]:
+    """Each published field once."""
     seen: dict[str, dict[str, Any]] = {}
-    for resource in package["resources"]:
-        if resource["format"] != "csv":
-            continue
-        for field in resource["schema"]["fields"]:
+    for resource in package.tables:
+        for field in resource.fields:
             seen.setdefault(
                 field["name"],
                 {

@@ -32,6 +32,7 @@ from .. import paths
 from ..build import build_catalog
 from ..metadata.opendata_list import NAME as OPENDATA_LIST
 from ..metadata.quality import metadata_problems
+from ..model import BuiltPackage
 from . import archive, versioning
 from .archive import Release
 from .diff import DatasetDiff, diff_dataset
@@ -175,7 +176,7 @@ def check_metadata(site: Path, names: list[str]) -> list[Problem]:
     """What `build` warns about, a release refuses."""
     problems = []
     for name in names:
-        for warning in metadata_problems(archive.read_package(site, name)):
+        for warning in metadata_problems(BuiltPackage.of(archive.read_package(site, name))):
             problems.append(
                 Problem("metadata-error", warning.message, dataset=name, file=warning.file)
             )
@@ -243,7 +244,12 @@ def create(
             staging, release_id, now, previous, decisions, notes, dataset_notes or {}
         )
         diffs = [d.review_diff() for d in decisions]
-        build_catalog(staging, publisher, base_url, RunResult([]), diffs)
+        catalog = RunResult([])
+        build_catalog(staging, publisher, base_url, catalog, diffs)
+        if not catalog.valid:  # the site as released must be whole: refuse, change nothing
+            raise ReleaseError(
+                catalog.problems + [p for d in catalog.datasets for p in d.report.problems]
+            )
         folder = paths.release_folder(staging, release_id)
         write_json(folder / paths.MANIFEST, manifest)
         write_json(staging / paths.LATEST, _pointer(manifest))

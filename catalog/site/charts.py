@@ -13,6 +13,8 @@ import logging
 import re
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -35,6 +37,28 @@ matplotlib.rcParams.update(
         "font.size": 9,
     }
 )
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    name: str
+    unit: str
+    svg: str
+
+
+Tables = dict[str, list[dict[str, Any]]]  # resource name → rows
+
+
+def indicator_page(tables: Tables) -> list[Chart]:
+    """One chart per plan indicator that has values (`chart: indicators`)."""
+    indicators, values = tables["indicators"], tables["indicator-values"]
+    svgs = indicator_charts(indicators, values)
+    return [
+        Chart(i["indicator_id"], i["name"], i.get("unit") or "", svgs[i["indicator_id"]])
+        for i in indicators
+        if i["indicator_id"] in svgs
+    ]
 
 
 def indicator_charts(
@@ -124,3 +148,7 @@ def _inline(svg: str, key: str) -> str:
         r'(url\(#|xlink:href="#|href="#)([^)"]+)', lambda m: f"{m.group(1)}{key}-{m.group(2)}", svg
     )
     return svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
+
+
+# The kinds a dataset may ask for; pipeline/vocabulary.py names the resources each reads.
+CHARTS: dict[str, Callable[[Tables], list[Chart]]] = {"indicators": indicator_page}

@@ -8,30 +8,26 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from pipeline.vocabulary import FREQUENCIES
+from pipeline.vocabulary import CHART_RESOURCES, FREQUENCIES
 
 from .. import paths
 from ..metadata import schemaorg
 from ..metadata.opendata_list import NAME as OPENDATA_LIST
-from ..model import (
-    FORMAT_LABELS,
-    Catalog,
-    fiscal_period,
-    issued,
-    meta,
-    modified,
-    versions,
-)
+from ..model import BuiltPackage, Catalog, Resource
 from ..release import archive
 from ..release.diff import DatasetDiff, diff_sites
 from ..text import fold
+
+if TYPE_CHECKING:
+    from .charts import Chart
 
 PREVIEW_ROWS = 10
 DIFF_STATUSES = {
@@ -89,28 +85,26 @@ def _summary(text: str, limit: int = 120) -> str:
 def _index(catalog: Catalog) -> str:
     datasets = []
     for name, package in catalog.packages.items():
-        extra = meta(package)
-        fields = [f.get("title", "") for r in package["resources"] for f in r["schema"]["fields"]]
         searchable = " ".join(
             [
-                package.get("title", ""),
-                extra.get("title_en", ""),
-                package.get("description", ""),
-                *(package.get("keywords") or []),
-                *fields,
-                *(r.get("title", "") for r in package["resources"]),
+                package.title,
+                package.title_en or "",
+                package.description,
+                *package.keywords,
+                *package.field_titles,
+                *(r.title for r in package.resources),
             ]
         )
         datasets.append(
             {
                 "name": name,
-                "title": package.get("title", name),
-                "title_en": extra.get("title_en"),
-                "summary": _summary(package.get("description", "")),
-                "themes": extra.get("themes") or [],
-                "tags": package.get("keywords") or [],
-                "formats": sorted({FORMAT_LABELS[r["format"]] for r in package["resources"]}),
-                "modified": modified(package) or "",
+                "title": package.title,
+                "title_en": package.title_en,
+                "summary": _summary(package.description),
+                "themes": package.themes,
+                "tags": package.keywords,
+                "formats": package.formats,
+                "modified": package.modified or "",
                 "search": fold(searchable),
             }
         )
@@ -133,10 +127,10 @@ def _size(count: int) -> str:
     return str(count)
 
 
-def _preview(folder: Path, resource: dict[str, Any]) -> tuple[list[list[str]], int]:
+def _preview(folder: Path, resource: Resource) -> tuple[list[list[str]], int]:
     """The first rows and the row count, from the Parquet twin: its footer knows the count and
     its first batch is all that is read, however large the file."""
-    parquet = pq.ParquetFile(folder / Path(resource["path"]).with_suffix(".parquet"))
+    parquet = pq.ParquetFile(folder / Path(resource.path).with_suffix(".parquet"))
     batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
     rows = batch.to_pylist() if batch is not None else []
     cells = [["" if v is None else str(v) for v in row.values()] for row in rows]
@@ -145,51 +139,44 @@ def _preview(folder: Path, resource: dict[str, Any]) -> tuple[list[list[str]], i
 
 def _dataset_page(catalog: Catalog, name: str) -> str:
     package = catalog.packages[name]
-    extra = meta(package)
     folder = paths.dataset(catalog.site, name)
     files = [
         {
-            "path": r["path"],
-            "title": r.get("title", r["name"]),
-            "format": FORMAT_LABELS[r["format"]],
-            "size": _size(r["bytes"]),
-            "sha256": r["hash"].removeprefix("sha256:"),
+            "path": r.path,
+            "title": r.title,
+            "format": r.label,
+            "size": _size(r.bytes),
+            "sha256": r.sha256,
         }
-        for r in package["resources"]
+        for r in package.resources
     ]
     resources = []
-    for resource in package["resources"]:
-        if resource["format"] != "csv":
-            continue
-        preview, rows = _preview(folder, resource)
-        resources.append({**resource, "preview": preview, "rows": rows})
-    period = fiscal_period(package)
-    licence = package["licenses"][0]
+    for table in package.tables:
+        preview, rows = _preview(folder, table)
+        resources.append({**asdict(table), "preview": preview, "rows": rows})
+    period, years = package.fiscal_period, package.fiscal_years
     jsonld = json.dumps(schemaorg.dataset(catalog, name), ensure_ascii=False, indent=1)
     return ENV.get_template("dataset.html").render(
         root="../../",
         publisher=catalog.publisher,
         p=package,
-        m=extra,
-        summary=_summary(package.get("description", "")),
+        summary=_summary(package.description),
         jsonld=_script_json(jsonld),
         files=files,
         resources=resources,
-        licence=licence,
+        licence=package.licence,
         attribution=f"出典：{catalog.publisher.catalog_title}（{catalog.dataset_url(name)}）",
-        frequency=" / ".join(
-            [FREQUENCIES[extra["frequency"]][0], extra["frequency"]]
-            if extra.get("frequency") in FREQUENCIES
-            else ["—"]
-        ),
-        period=f"{period[0]} ～ {period[1]}（年度 fiscal years {extra['temporal']['start']}–{extra['temporal']['end']}）"
-        if period
+        frequency=f"{FREQUENCIES[package.frequency][0]} / {package.frequency}"
+        if package.frequency
         else "—",
-        issued=issued(package) or "",
-        modified=modified(package) or "",
-        versions=versions(package),
+        period=f"{period[0]} ～ {period[1]}（年度 fiscal years {years[0]}–{years[1]}）"
+        if period and years
+        else "—",
+        issued=package.issued or "",
+        modified=package.modified or "",
+        versions=package.versions,
         changes=CHANGE_LABELS,
-        charts=_charts(folder) if name == "plan-indicators" else [],
+        charts=_charts(package.chart, folder) if package.chart else [],
         snippets=_snippets(catalog, name, package),
     )
 
@@ -201,34 +188,27 @@ def _script_json(text: str) -> Markup:
     return Markup(text)
 
 
-def _charts(folder: Path) -> list[dict[str, str]]:
-    from .charts import indicator_charts  # matplotlib only for the pages that have charts
+def _charts(kind: str, folder: Path) -> list[Chart]:
+    """The charts the dataset's metadata asks for (`x-opendata: {chart: …}`)."""
+    from .charts import CHARTS  # matplotlib only for the pages that have charts
 
-    indicators = pq.read_table(folder / "indicators.parquet").to_pylist()
-    values = pq.read_table(folder / "indicator-values.parquet").to_pylist()
-    svgs = indicator_charts(indicators, values)
-    return [
-        {
-            "id": i["indicator_id"],
-            "name": i["name"],
-            "unit": i.get("unit") or "",
-            "svg": svgs[i["indicator_id"]],
-        }
-        for i in indicators
-        if i["indicator_id"] in svgs
-    ]
+    tables = {
+        resource: pq.read_table(folder / f"{resource}.parquet").to_pylist()
+        for resource in CHART_RESOURCES[kind]
+    }
+    return CHARTS[kind](tables)
 
 
-def _snippets(catalog: Catalog, name: str, package: dict[str, Any]) -> list[dict[str, str]]:
-    csv = next(r for r in package["resources"] if r["format"] == "csv")
-    parquet = next((r for r in package["resources"] if r["format"] == "parquet"), csv)
-    csv_url = catalog.file_url(name, csv["path"])
-    parquet_url = catalog.file_url(name, parquet["path"])
-    sha = csv["hash"].removeprefix("sha256:")
+def _snippets(catalog: Catalog, name: str, package: BuiltPackage) -> list[dict[str, str]]:
+    csv = package.tables[0]
+    parquet = next((r for r in package.resources if r.format == "parquet"), csv)
+    csv_url = catalog.file_url(name, csv.path)
+    parquet_url = catalog.file_url(name, parquet.path)
+    sha = csv.sha256
     return [
         {
             "title": "curl（ダウンロードとハッシュの確認 / download and verify）",
-            "code": f"curl -fLO {csv_url}\necho '{sha}  {csv['path']}' | sha256sum -c -",
+            "code": f"curl -fLO {csv_url}\necho '{sha}  {csv.path}' | sha256sum -c -",
         },
         {
             "title": "pandas",
