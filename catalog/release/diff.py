@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from pipeline.files import read_json
 from pipeline.package import DESCRIPTOR_FILE
+from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 
@@ -27,18 +28,76 @@ IGNORED_EXTENSION = {"provenance", "modified", "data_modified", "versions"}
 DESCRIBING_KEYS = ("title", "description")
 
 
+DatasetStatus = Literal["added", "removed", "changed", "unchanged"]
+ResourceStatus = Literal["added", "removed", "changed"]
+SchemaChangeKind = Literal[
+    "added", "removed", "renamed", "reordered", "described", "retyped", "constraints", "primaryKey"
+]
+# What each kind of schema change says beyond its kind (and so what its JSON holds).
+SCHEMA_CHANGE_KEYS: dict[str, tuple[str, ...]] = {
+    "added": ("field",),
+    "removed": ("field",),
+    "described": ("field",),
+    "renamed": ("field", "new_name"),
+    "reordered": ("old",),
+    "retyped": ("field", "old", "new"),
+    "constraints": ("field", "old", "new"),
+    "primaryKey": ("old", "new"),
+}
+
+
+@dataclass(frozen=True)
+class MetadataChange:
+    key: str  # title, x-opendata.department, resources.<name>.description, …
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    change: SchemaChangeKind
+    field: str = ""
+    new_name: str | None = None
+    old: Any = None
+    new: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"change": self.change} | {
+            k: getattr(self, k) for k in SCHEMA_CHANGE_KEYS[self.change]
+        }
+
+
+@dataclass(frozen=True)
+class CellChange:
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class ChangedRow:
+    key: dict[str, Any]
+    cells: dict[str, CellChange]
+
+    def to_dict(self) -> dict[str, Any]:
+        cells = {c: {"old": v.old, "new": v.new} for c, v in self.cells.items()}
+        return {"key": self.key, "cells": cells}
+
+
 @dataclass
 class ResourceDiff:
     name: str
-    status: str = "changed"  # added, removed, changed
-    schema: list[dict[str, Any]] = field(default_factory=list)
+    status: ResourceStatus = "changed"
+    schema: list[SchemaChange] = field(default_factory=list)
     key: list[str] = field(default_factory=list)
     added: int = 0
     removed: int = 0
     changed: int = 0
     added_rows: list[dict[str, Any]] = field(default_factory=list)
     removed_rows: list[dict[str, Any]] = field(default_factory=list)
-    changed_rows: list[dict[str, Any]] = field(default_factory=list)
+    changed_rows: list[ChangedRow] = field(default_factory=list)
     note: str | None = None  # how the rows were compared, when not by the primary key
 
     @property
@@ -46,13 +105,36 @@ class ResourceDiff:
         changes = self.schema or self.added or self.removed or self.changed
         return not changes and self.status == "changed"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "schema": [c.to_dict() for c in self.schema],
+            "key": self.key,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "added_rows": self.added_rows,
+            "removed_rows": self.removed_rows,
+            "changed_rows": [r.to_dict() for r in self.changed_rows],
+            "note": self.note,
+        }
+
 
 @dataclass
 class DatasetDiff:
     name: str
-    status: str  # added, removed, changed, unchanged
-    metadata: list[dict[str, Any]] = field(default_factory=list)
+    status: DatasetStatus
+    metadata: list[MetadataChange] = field(default_factory=list)
     resources: list[ResourceDiff] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "metadata": [m.to_dict() for m in self.metadata],
+            "resources": [r.to_dict() for r in self.resources],
+        }
 
 
 def diff_sites(old: Path, new: Path) -> list[DatasetDiff]:
@@ -78,14 +160,14 @@ def _package(folder: Path) -> dict[str, Any]:
 def diff_dataset(old: Path, new: Path) -> DatasetDiff:
     before, after = _package(old), _package(new)
     metadata = [
-        {"key": key, "old": before.get(key), "new": after.get(key)}
+        MetadataChange(key, before.get(key), after.get(key))
         for key in sorted((set(before) | set(after)) - IGNORED_METADATA)
         if before.get(key) != after.get(key)
     ]
     old_meta = _extension(before)
     new_meta = _extension(after)
     metadata += [
-        {"key": f"x-opendata.{key}", "old": old_meta.get(key), "new": new_meta.get(key)}
+        MetadataChange(f"{EXTENSION}.{key}", old_meta.get(key), new_meta.get(key))
         for key in sorted(set(old_meta) | set(new_meta))
         if old_meta.get(key) != new_meta.get(key)
     ]
@@ -97,73 +179,61 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
             resources.append(ResourceDiff(name, "added" if name in new_tables else "removed"))
             continue
         metadata += [
-            {
-                "key": f"resources.{name}.{key}",
-                "old": old_tables[name].get(key),
-                "new": new_tables[name].get(key),
-            }
+            MetadataChange(
+                f"resources.{name}.{key}", old_tables[name].get(key), new_tables[name].get(key)
+            )
             for key in DESCRIBING_KEYS
             if old_tables[name].get(key) != new_tables[name].get(key)
         ]
         resources.append(diff_resource(old, new, old_tables[name], new_tables[name]))
     resources = [r for r in resources if not r.empty]
-    status = "changed" if metadata or resources else "unchanged"
-    return DatasetDiff(old.name, status, metadata, resources)
+    return DatasetDiff(
+        old.name, "changed" if metadata or resources else "unchanged", metadata, resources
+    )
 
 
 def _extension(package: dict[str, Any]) -> dict[str, Any]:
-    extension = package.get("x-opendata") or {}
+    extension = package.get(EXTENSION) or {}
     return {k: v for k, v in extension.items() if k not in IGNORED_EXTENSION}
 
 
-def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[SchemaChange]:
     """Fields added, removed, renamed (same place and type, new name), reordered, retyped,
     re-constrained or re-described."""
     before = {f["name"]: f for f in old["fields"]}
     after = {f["name"]: f for f in new["fields"]}
-    changes: list[dict[str, Any]] = []
+    changes: list[SchemaChange] = []
     gone = [f for f in old["fields"] if f["name"] not in after]
     came = [f for f in new["fields"] if f["name"] not in before]
     for removed in list(gone):
         position = old["fields"].index(removed)
         twin = new["fields"][position] if position < len(new["fields"]) else None
         if twin in came and twin.get("type") == removed.get("type"):
-            changes.append(
-                {"change": "renamed", "field": removed["name"], "new_name": twin["name"]}
-            )
+            changes.append(SchemaChange("renamed", removed["name"], new_name=twin["name"]))
             gone.remove(removed)
             came.remove(twin)
-    changes += [{"change": "removed", "field": f["name"]} for f in gone]
-    changes += [{"change": "added", "field": f["name"]} for f in came]
+    changes += [SchemaChange("removed", f["name"]) for f in gone]
+    changes += [SchemaChange("added", f["name"]) for f in came]
     kept = [f["name"] for f in old["fields"] if f["name"] in after]
     if kept != [f["name"] for f in new["fields"] if f["name"] in before]:
-        changes.append({"change": "reordered", "old": kept})
+        changes.append(SchemaChange("reordered", old=kept))
     for name in before.keys() & after.keys():
         if any(before[name].get(k) != after[name].get(k) for k in DESCRIBING_KEYS):
-            changes.append({"change": "described", "field": name})
+            changes.append(SchemaChange("described", name))
         if before[name].get("type") != after[name].get("type"):
             changes.append(
-                {
-                    "change": "retyped",
-                    "field": name,
-                    "old": before[name].get("type"),
-                    "new": after[name].get("type"),
-                }
+                SchemaChange(
+                    "retyped", name, old=before[name].get("type"), new=after[name].get("type")
+                )
             )
         if (before[name].get("constraints") or {}) != (after[name].get("constraints") or {}):
-            changes.append(
-                {
-                    "change": "constraints",
-                    "field": name,
-                    "old": before[name].get("constraints"),
-                    "new": after[name].get("constraints"),
-                }
-            )
+            old_rules, new_rules = before[name].get("constraints"), after[name].get("constraints")
+            changes.append(SchemaChange("constraints", name, old=old_rules, new=new_rules))
     if old.get("primaryKey") != new.get("primaryKey"):
         changes.append(
-            {"change": "primaryKey", "old": old.get("primaryKey"), "new": new.get("primaryKey")}
+            SchemaChange("primaryKey", old=old.get("primaryKey"), new=new.get("primaryKey"))
         )
-    return sorted(changes, key=lambda c: (c["change"], c.get("field", "")))
+    return sorted(changes, key=lambda c: (c.change, c.field))
 
 
 def diff_resource(
@@ -209,11 +279,9 @@ def _keyed_rows(
     result.changed = changed.num_rows
     for row in changed.slice(0, SHOWN).to_pylist():
         cells = {
-            c: {"old": row[c], "new": row[f"{c} (new)"]}
-            for c in common
-            if row[c] != row[f"{c} (new)"]
+            c: CellChange(row[c], row[f"{c} (new)"]) for c in common if row[c] != row[f"{c} (new)"]
         }
-        result.changed_rows.append({"key": {k: row[k] for k in key}, "cells": cells})
+        result.changed_rows.append(ChangedRow({k: row[k] for k in key}, cells))
 
 
 def _whole_rows(result: ResourceDiff, old_table: pa.Table, new_table: pa.Table) -> None:
@@ -257,9 +325,7 @@ def _differs(old: pa.ChunkedArray, new: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def to_json(diffs: list[DatasetDiff]) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    return [asdict(d) for d in diffs]
+    return [d.to_dict() for d in diffs]
 
 
 def _summary(d: DatasetDiff) -> str:
@@ -286,7 +352,7 @@ def render(diffs: list[DatasetDiff]) -> str:
         lines.append(f"■ {d.name}: {d.status}")
         for m in d.metadata:
             lines.append(
-                f"  metadata {m['key']}: {json.dumps(m['old'], ensure_ascii=False)[:80]} → {json.dumps(m['new'], ensure_ascii=False)[:80]}"
+                f"  metadata {m.key}: {json.dumps(m.old, ensure_ascii=False)[:80]} → {json.dumps(m.new, ensure_ascii=False)[:80]}"
             )
         for r in d.resources:
             counts = f"+{r.added} 追加 added, -{r.removed} 削除 removed, ~{r.changed} 変更 changed"
@@ -294,7 +360,8 @@ def render(diffs: list[DatasetDiff]) -> str:
                 counts = f"resource {r.status}"
             lines.append(f"  [{r.name}] {counts}" + (f" ({r.note})" if r.note else ""))
             lines += [
-                f"    schema {c['change']}: {json.dumps(c, ensure_ascii=False)}" for c in r.schema
+                f"    schema {c.change}: {json.dumps(c.to_dict(), ensure_ascii=False)}"
+                for c in r.schema
             ]
             lines += [
                 f"    + {json.dumps(row, ensure_ascii=False, default=str)}" for row in r.added_rows
@@ -304,10 +371,8 @@ def render(diffs: list[DatasetDiff]) -> str:
                 for row in r.removed_rows
             ]
             for row in r.changed_rows:
-                cells = ", ".join(
-                    f"{c}: {v['old']!r} → {v['new']!r}" for c, v in row["cells"].items()
-                )
+                cells = ", ".join(f"{c}: {v.old!r} → {v.new!r}" for c, v in row.cells.items())
                 lines.append(
-                    f"    ~ {json.dumps(row['key'], ensure_ascii=False, default=str)} {cells}"
+                    f"    ~ {json.dumps(row.key, ensure_ascii=False, default=str)} {cells}"
                 )
     return "\n".join(lines) if lines else "変更はありません / no changes"

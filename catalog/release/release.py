@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.build import RunResult
 from pipeline.errors import Problem
@@ -37,6 +37,8 @@ from . import archive, versioning
 from .archive import Release
 from .diff import DatasetDiff, diff_dataset
 
+DecisionKind = Literal["new", "major", "minor", "patch", "removed"]
+
 
 class ReleaseError(Exception):
     def __init__(self, problems: list[Problem]):
@@ -57,7 +59,7 @@ class Decision:
     name: str
     previous: dict[str, Any] | None  # its entry in the last release that had it
     version: str
-    change: str | None  # new, major, minor, patch, removed; None when unchanged
+    change: DecisionKind | None  # None when unchanged
     reasons: list[str] = field(default_factory=list)
     override: str | None = None
     diff: DatasetDiff | None = None  # against the release that made the previous version

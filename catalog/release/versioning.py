@@ -8,11 +8,11 @@ added, a constraint loosened. PATCH — values corrected, metadata changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.vocabulary import SEMVER
 
-from .diff import DatasetDiff
+from .diff import DatasetDiff, SchemaChange
 
 LEVELS = ("patch", "minor", "major")
 
@@ -21,9 +21,12 @@ _BOUNDS = {"minimum": 1, "exclusiveMinimum": 1, "minLength": 1, "maximum": -1}
 _BOUNDS |= {"exclusiveMaximum": -1, "maxLength": -1}
 
 
+Level = Literal["patch", "minor", "major"]
+
+
 @dataclass(frozen=True)
 class Change:
-    level: str  # patch, minor, major
+    level: Level
     reason: str
 
     def to_dict(self) -> dict[str, str]:
@@ -38,7 +41,7 @@ def parse(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def bump(version: str, level: str) -> str:
+def bump(version: str, level: Level) -> str:
     major, minor, patch = parse(version)
     if level == "major":
         return f"{major + 1}.0.0"
@@ -47,18 +50,18 @@ def bump(version: str, level: str) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
-def level_of(changes: list[Change]) -> str | None:
+def level_of(changes: list[Change]) -> Level | None:
     """The largest part any change bumps; None when nothing changed."""
     return max((c.level for c in changes), key=LEVELS.index, default=None)
 
 
 def changes(diff: DatasetDiff) -> list[Change]:
     """Every change of one dataset with the part of the version it bumps."""
-    found = [Change("patch", f"metadata {m['key']}") for m in diff.metadata]
+    found = [Change("patch", f"metadata {m.key}") for m in diff.metadata]
     for resource in diff.resources:
         where = f"[{resource.name}]"
         if resource.status != "changed":
-            level = "minor" if resource.status == "added" else "major"
+            level: Level = "minor" if resource.status == "added" else "major"
             found.append(Change(level, f"{where} resource {resource.status}"))
             continue
         found += [_schema_change(where, c) for c in resource.schema]
@@ -71,17 +74,19 @@ def changes(diff: DatasetDiff) -> list[Change]:
     return found
 
 
-def _schema_change(where: str, change: dict[str, Any]) -> Change:
-    kind = change["change"]
-    subject = f"{where} field {change.get('field', '')}".rstrip()
+def _schema_change(where: str, change: SchemaChange) -> Change:
+    kind = change.change
+    subject = f"{where} field {change.field}".rstrip()
     if kind == "constraints":
-        tighter = constraint_tightened(change["old"] or {}, change["new"] or {})
-        level = "major" if tighter else "minor"
-        return Change(level, f"{subject} constraint {'tightened' if tighter else 'loosened'}")
+        tighter = constraint_tightened(change.old or {}, change.new or {})
+        return Change(
+            "major" if tighter else "minor",
+            f"{subject} constraint {'tightened' if tighter else 'loosened'}",
+        )
     if kind == "described":
         return Change("patch", f"{subject} description changed")
     if kind == "primaryKey":
-        return Change("major", f"{where} primary key {change['old']} → {change['new']}")
+        return Change("major", f"{where} primary key {change.old} → {change.new}")
     return Change("major", f"{subject} {kind}")
 
 
