@@ -17,12 +17,10 @@ from pipeline.files import read_json
 from pipeline.vocabulary import LICENSES
 
 from .. import paths
-from .search import FACETS, QueryError, SearchIndex
+from . import params as p
+from .params import FACETS, MAX_LIMIT, MAX_ROWS, Param
+from .search import QueryError, SearchIndex
 
-MAX_ROWS = 1000
-MAX_START = 1_000_000
-MAX_Q = 500
-MAX_LIMIT = 100_000
 CKAN_API_VERSION = "2.11.0"  # the Action API level these answers follow
 WRITE_PREFIXES = ("create", "update", "patch", "delete", "purge", "member_", "follow", "revise")
 
@@ -99,7 +97,7 @@ class Actions:
 
     def action_package_show(self, params: dict[str, Any]) -> dict[str, Any]:
         """One dataset by name or id."""
-        name_or_id = _text(params, "id") or _text(params, "name_or_id")
+        name_or_id = _text(params, p.ID) or _text(params, p.NAME_OR_ID)
         if not name_or_id:
             raise invalid("name_or_id", "Missing value")
         name = self.index.resolve(name_or_id)
@@ -119,23 +117,21 @@ class Actions:
 
     def action_package_search(self, params: dict[str, Any]) -> dict[str, Any]:
         """Japanese substring search (q), filters (fq), paging, sorting and facets."""
-        q = _text(params, "q")
-        if len(q) > MAX_Q:
-            raise invalid("q", f"Must be at most {MAX_Q} characters")
-        rows = _int(params, "rows", 10, 0, MAX_ROWS)
-        start = _int(params, "start", 0, 0, MAX_START)
+        q = _text(params, p.Q)
+        rows = _int(params, p.ROWS)
+        start = _int(params, p.START)
         facet_fields = _facet_fields(params)
-        sort = _text(params, "sort") or "score desc, metadata_modified desc"
+        sort = _text(params, p.SORT) or p.DEFAULT_SORT
         try:
             found = self.index.search(
                 q=q,
-                fq=_text(params, "fq"),
+                fq=_text(params, p.FQ),
                 sort=sort,
                 rows=rows,
                 start=start,
                 facet_fields=facet_fields,
-                facet_limit=_int(params, "facet.limit", 50, -1, 1000),
-                facet_mincount=_int(params, "facet.mincount", 1, 0, MAX_LIMIT),
+                facet_limit=_int(params, p.FACET_LIMIT),
+                facet_mincount=_int(params, p.FACET_MINCOUNT),
             )
         except QueryError as exc:
             raise ActionError("Search Query Error", str(exc)) from exc
@@ -165,7 +161,7 @@ class Actions:
 
     def action_resource_show(self, params: dict[str, Any]) -> dict[str, Any]:
         """One resource by id."""
-        resource_id = _text(params, "id")
+        resource_id = _text(params, p.ID)
         if not resource_id:
             raise invalid("id", "Missing value")
         name = self.index.dataset_of_resource(resource_id)
@@ -175,7 +171,7 @@ class Actions:
 
     def action_tag_list(self, params: dict[str, Any]) -> list[str]:
         """Every tag, sorted (query narrows by substring)."""
-        query = _text(params, "query")
+        query = _text(params, p.QUERY)
         tags = sorted({t for row in self.index.table.column("tags").to_pylist() for t in row})
         return [t for t in tags if query in t]
 
@@ -184,12 +180,12 @@ class Actions:
         """The publishing organization (all_fields for the dict)."""
         return (
             [self._with_count("organization", self.organization)]
-            if _bool(params, "all_fields")
+            if _bool(params, p.ALL_FIELDS)
             else [self.organization["name"]]
         )
 
     def action_organization_show(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = _text(params, "id")
+        name = _text(params, p.ID)
         if not name:
             raise invalid("id", "Missing value")
         if name not in (self.organization["name"], self.organization["id"]):
@@ -199,12 +195,12 @@ class Actions:
     def action_group_list(self, params: dict[str, Any]) -> list[Any]:
         """Themes as CKAN groups (all_fields for the dicts)."""
         groups = sorted(self.groups.values(), key=lambda g: g["name"])
-        if _bool(params, "all_fields"):
+        if _bool(params, p.ALL_FIELDS):
             return [self._with_count("groups", g) for g in groups]
         return [g["name"] for g in groups]
 
     def action_group_show(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = _text(params, "id")
+        name = _text(params, p.ID)
         if not name:
             raise invalid("id", "Missing value")
         group = self.groups.get(name) or next(
@@ -220,7 +216,7 @@ class Actions:
 
     def _show(self, facet: str, entity: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         result = self._with_count(facet, entity)
-        if _bool(params, "include_datasets"):
+        if _bool(params, p.INCLUDE_DATASETS):
             found = self.index.search(fq=f'{facet}:"{entity["name"]}"', rows=MAX_ROWS)
             result["packages"] = [self.package(n) for n in found.names]
         return result
@@ -253,7 +249,7 @@ class Actions:
 
     def action_help_show(self, params: dict[str, Any]) -> str:
         """The documentation of an action."""
-        name = _text(params, "name")
+        name = _text(params, p.NAME)
         if name not in self.registry:
             raise not_found(f"アクション {name}")
         return (self.registry[name].__doc__ or name).strip()
@@ -265,47 +261,55 @@ def _read_package(site: Path, name: str) -> dict[str, Any]:
     return package
 
 
-def _text(params: dict[str, Any], key: str) -> str:
-    value = params.get(key, "")
+def _text(params: dict[str, Any], param: Param) -> str:
+    value = params.get(param.name, "")
     if isinstance(value, list):
         value = value[-1] if value else ""
     if not isinstance(value, str | int | float):
-        raise invalid(key, "Must be a string")
-    return str(value)
+        raise invalid(param.name, "Must be a string")
+    text = str(value)
+    if param.max_length is not None and len(text) > param.max_length:
+        raise invalid(param.name, f"Must be at most {param.max_length} characters")
+    return text
 
 
-def _int(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    raw = params.get(key)
+def _int(params: dict[str, Any], param: Param) -> int:
+    raw = params.get(param.name)
     if raw is None:
-        return default
+        return int(param.default)
     try:
         value = int(raw if not isinstance(raw, list) else raw[-1])
     except (TypeError, ValueError):
-        raise invalid(key, "Invalid integer") from None
-    if isinstance(raw, bool) or not low <= value <= high:
-        raise invalid(key, f"Must be between {low} and {high}")
+        raise invalid(param.name, "Invalid integer") from None
+    low, high = param.minimum, param.maximum
+    if (
+        isinstance(raw, bool)
+        or not (low is None or low <= value)
+        or not (high is None or value <= high)
+    ):
+        raise invalid(param.name, f"Must be between {low} and {high}")
     return value
 
 
-def _bool(params: dict[str, Any], key: str) -> bool:
-    value = params.get(key, False)
+def _bool(params: dict[str, Any], param: Param) -> bool:
+    value = params.get(param.name, param.default)
     if isinstance(value, list):
         value = value[-1] if value else False
     if isinstance(value, bool):
         return value
     text = str(value).lower()
     if text not in ("true", "false", "1", "0", "yes", "no"):
-        raise invalid(key, "Must be true or false")
+        raise invalid(param.name, "Must be true or false")
     return text in ("true", "1", "yes")
 
 
 def _paging(params: dict[str, Any]) -> tuple[int | None, int]:
-    limit = _int(params, "limit", -1, -1, MAX_LIMIT)
-    return (None if limit < 0 else limit), _int(params, "offset", 0, 0, MAX_START)
+    limit = _int(params, p.LIMIT)
+    return (None if limit < 0 else limit), _int(params, p.OFFSET)
 
 
 def _facet_fields(params: dict[str, Any]) -> list[str]:
-    raw = params.get("facet.field")
+    raw = params.get(p.FACET_FIELD.name)
     if raw in (None, ""):
         return list(FACETS)
     if isinstance(raw, str):

@@ -5,37 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from .params import ACTIONS
+
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
-BOOLEAN = {"type": "boolean"}
-LIMIT = {"type": "integer", "minimum": -1, "maximum": 100000}
-OFFSET = {"type": "integer", "minimum": 0, "maximum": 1000000}
-
-# action → its parameters (name → schema); the same for GET (query) and POST (JSON body).
-ACTIONS: dict[str, dict[str, dict[str, Any]]] = {
-    "package_list": {"limit": LIMIT, "offset": OFFSET},
-    "package_show": {"id": STRING},
-    "package_search": {
-        "q": {"type": "string", "maxLength": 500},
-        "fq": STRING,  # Solr-like clauses; one it cannot parse is a 400 Search Query Error
-        "rows": {"type": "integer", "minimum": 0, "maximum": 1000},
-        "start": OFFSET,
-        "sort": STRING,
-        "facet.field": STRING,
-        "facet.limit": {"type": "integer", "minimum": -1, "maximum": 1000},
-        "facet.mincount": {"type": "integer", "minimum": 0, "maximum": 100000},
-    },
-    "current_package_list_with_resources": {"limit": LIMIT, "offset": OFFSET},
-    "organization_list": {"all_fields": BOOLEAN},
-    "organization_show": {"id": STRING, "include_datasets": BOOLEAN},
-    "group_list": {"all_fields": BOOLEAN},
-    "group_show": {"id": STRING, "include_datasets": BOOLEAN},
-    "tag_list": {"query": STRING},
-    "resource_show": {"id": STRING},
-    "license_list": {},
-    "status_show": {},
-    "help_show": {"name": STRING},
-}
 
 ERROR_STATUSES = {
     "400": "Search Query Error, malformed request or unknown action",
@@ -121,7 +94,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _operation(action: str, method: str) -> dict[str, Any]:
-    params = ACTIONS[action]
+    params = {param.name: param.schema() for param in ACTIONS[action]}
     operation: dict[str, Any] = {
         "operationId": f"{action}_{method}",
         "summary": f"CKAN {action}",

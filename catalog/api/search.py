@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 
 from ..text import bigrams, fold
 from .index import read_index
+from .params import DEFAULT_SORT, FACETS
 
-FACETS = ("tags", "organization", "groups", "res_format", "license_id")
 LIST_FIELDS = {"tags", "groups", "res_format"}
 FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
 SORTS = ("score", "metadata_modified", "name", "title_string")
@@ -112,7 +112,7 @@ class SearchIndex:
         self,
         q: str = "",
         fq: str = "",
-        sort: str = "score desc, metadata_modified desc",
+        sort: str = DEFAULT_SORT,
         rows: int = 10,
         start: int = 0,
         facet_fields: list[str] | None = None,

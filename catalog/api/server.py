@@ -25,7 +25,8 @@ from pipeline.files import sha256_file
 
 from .. import paths
 from .actions import ActionError, Actions
-from .openapi import ACTIONS, openapi
+from .openapi import openapi
+from .params import ACTIONS
 
 for media_type, suffix in (
     ("application/vnd.apache.parquet", ".parquet"),
@@ -223,12 +224,12 @@ def _check_text(value: Any) -> None:
 def _check_types(action: str, body: dict[str, Any]) -> None:
     """A JSON body says its types: a wrong one is a Validation Error, as the OpenAPI says."""
     errors = {}
-    for key, schema in ACTIONS.get(action, {}).items():
-        if key not in body:
+    for param in ACTIONS.get(action, ()):
+        if param.name not in body:
             continue
-        expected = JSON_TYPES[schema["type"]]
-        value = body[key]
+        expected = JSON_TYPES[param.type]
+        value = body[param.name]
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            errors[key] = [f"Must be a JSON {schema['type']}"]
+            errors[param.name] = [f"Must be a JSON {param.type}"]
     if errors:
         raise ActionError("Validation Error", errors)

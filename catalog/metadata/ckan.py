@@ -12,10 +12,8 @@ from typing import Any
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
 from .. import paths
+from ..api.params import DEFAULT_SORT, FACETS
 from ..model import BuiltPackage, Catalog, Resource
-
-FACET_FIELDS = ["tags", "organization", "groups", "res_format", "license_id"]
-SEARCH_SORT = "score desc, metadata_modified desc"
 
 
 def organization(catalog: Catalog) -> dict[str, Any]:
@@ -189,7 +187,7 @@ def search_result(
     packages: list[dict[str, Any]], facet_fields: list[str] | None = None
 ) -> dict[str, Any]:
     """`package_search`'s result over these package dicts: count, results and facets."""
-    fields = facet_fields or FACET_FIELDS
+    fields = facet_fields or list(FACETS)
     counts = {f: Counter() for f in fields}
     titles: dict[tuple[str, str], str] = {}
     for package in packages:
@@ -201,7 +199,7 @@ def search_result(
                 titles[(facet, value)] = title
     return {
         "count": len(packages),
-        "sort": SEARCH_SORT,
+        "sort": DEFAULT_SORT,
         "results": packages,
         "facets": {f: dict(sorted(c.items())) for f, c in counts.items()},
         "search_facets": {

@@ -1,0 +1,79 @@
+"""The parameters every action takes — types, defaults and bounds — stated once.
+
+The actions read their parameters through this table (actions.py), the OpenAPI description
+is generated from it (openapi.py), and a JSON body is type-checked against it (server.py), so
+what the API documents is what it enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+JsonType = Literal["string", "integer", "boolean"]
+
+# package_search facets, in CKAN's default order; the static catalog.json counts the same.
+FACETS = ("tags", "organization", "groups", "res_format", "license_id")
+DEFAULT_SORT = "score desc, metadata_modified desc"
+MAX_ROWS = 1000  # CKAN's search.rows_max: more is a 409, never a silent cut
+MAX_LIMIT = 100_000  # package_list and current_package_list_with_resources
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: JsonType
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """The parameter's JSON Schema, as OpenAPI 3.0 states it."""
+        schema: dict[str, Any] = {"type": self.type}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
+
+
+def _text(name: str, max_length: int | None = None) -> Param:
+    return Param(name, "string", "", max_length=max_length)
+
+
+ID = _text("id")
+NAME_OR_ID = _text("name_or_id")  # what older clients send to package_show
+NAME = _text("name")
+QUERY = _text("query")
+Q = _text("q", max_length=500)
+FQ = _text("fq")  # Solr-like clauses; one the search cannot parse is a 400 Search Query Error
+SORT = Param("sort", "string", DEFAULT_SORT)
+FACET_FIELD = _text("facet.field")  # a JSON list of FACETS
+ROWS = Param("rows", "integer", 10, 0, MAX_ROWS)
+START = Param("start", "integer", 0, 0, 1_000_000)
+FACET_LIMIT = Param("facet.limit", "integer", 50, -1, 1000)
+FACET_MINCOUNT = Param("facet.mincount", "integer", 1, 0, 100_000)
+LIMIT = Param("limit", "integer", -1, -1, MAX_LIMIT)  # -1: no limit
+OFFSET = Param("offset", "integer", 0, 0, 1_000_000)
+ALL_FIELDS = Param("all_fields", "boolean", False)
+INCLUDE_DATASETS = Param("include_datasets", "boolean", False)
+
+# action → the parameters it takes (the same for GET's query and POST's JSON body).
+ACTIONS: dict[str, tuple[Param, ...]] = {
+    "package_list": (LIMIT, OFFSET),
+    "package_show": (ID, NAME_OR_ID),
+    "package_search": (Q, FQ, ROWS, START, SORT, FACET_FIELD, FACET_LIMIT, FACET_MINCOUNT),
+    "current_package_list_with_resources": (LIMIT, OFFSET),
+    "organization_list": (ALL_FIELDS,),
+    "organization_show": (ID, INCLUDE_DATASETS),
+    "group_list": (ALL_FIELDS,),
+    "group_show": (ID, INCLUDE_DATASETS),
+    "tag_list": (QUERY,),
+    "resource_show": (ID,),
+    "license_list": (),
+    "status_show": (),
+    "help_show": (NAME,),
+}
