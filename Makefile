@@ -14,7 +14,7 @@ test: $(VENV)/.test browser $(CKAN_VENV)/.ckan
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/bench_build.py

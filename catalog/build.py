@@ -79,9 +79,9 @@ def build_catalog(
 
     packages = []
     for name in catalog.packages:
-        package = ckan.package_dict(catalog, name)
-        write_json(paths.ckan_package(site, name), package)
-        packages.append(package)
+        ckan_package = ckan.package_dict(catalog, name)
+        write_json(paths.ckan_package(site, name), ckan_package)
+        packages.append(ckan_package)
         turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
         paths.dcat_dataset(site, name, "ttl").write_text(turtle, encoding="utf-8")
         paths.dcat_dataset(site, name, "jsonld").write_text(jsonld, encoding="utf-8")

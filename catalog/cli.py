@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .publish.ckan import Outcome
 
 EXIT_INVALID = 1
+Command = TypeVar("Command", bound=Callable[..., Any])
 EXIT_INTERNAL = 2
 
 
@@ -80,7 +82,7 @@ site_option = click.option(
 )
 
 
-def report_options(command):  # type: ignore[no-untyped-def]
+def report_options(command: Command) -> Command:
     command = click.option(
         "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
     )(command)
@@ -259,8 +261,10 @@ def release_command(
         _print_problems(exc.problems, as_json, "release")
         sys.exit(EXIT_INVALID)
     if as_json:
-        report = {"release": made.manifest if made else None}
-        report["decisions"] = [d.to_dict() for d in decisions]
+        report = {
+            "release": made.manifest if made else None,
+            "decisions": [d.to_dict() for d in decisions],
+        }
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     for d in decisions:
@@ -334,6 +338,7 @@ def publish_command(
         return
     from .publish import ckan
 
+    assert ckan_url is not None  # one of --to and --ckan, checked above
     try:
         outcome = ckan.publish(
             site,

@@ -25,6 +25,7 @@ from .writers import (
     BackgroundWriter,
     CsvSink,
     ParquetSink,
+    Sink,
     WrittenFile,
     parquet_schema,
 )
@@ -202,8 +203,8 @@ def _build_resource(
 
 
 def _open_sinks(
-    dataset: defs.DatasetDef, resource: defs.ResourceDef, schema, out_dir: Path | None
-) -> list[CsvSink | ParquetSink]:
+    dataset: defs.DatasetDef, resource: defs.ResourceDef, schema: pa.Schema, out_dir: Path | None
+) -> list[Sink]:
     if out_dir is None:
         return []
     metadata = {

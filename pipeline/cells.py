@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -99,7 +100,7 @@ def group(parts: pa.Array, index: int, to: pa.DataType | None = None) -> pa.Arra
     )
 
 
-def _numeric_text(text: pa.Array, fld: dict) -> pa.Array:
+def _numeric_text(text: pa.Array, fld: dict[str, Any]) -> pa.Array:
     # ▲ and △ are the minus signs of Japanese accounts: 「▲1,000」 is -1000.
     text = pc.replace_substring_regex(fold(text), pattern="^[▲△]", replacement="-")
     group = fld.get("groupChar")
@@ -126,7 +127,7 @@ def _plain_cast(text: pa.Array, to: pa.DataType) -> pa.Array | None:
         return None
 
 
-def parse_number(text: pa.Array, fld: dict) -> Parsed:
+def parse_number(text: pa.Array, fld: dict[str, Any]) -> Parsed:
     reason = "数値として読めません / not a number"
     values = _plain_cast(text, pa.float64())
     if values is None:
@@ -137,7 +138,7 @@ def parse_number(text: pa.Array, fld: dict) -> Parsed:
     return Parsed(values, bad | (as_mask(pc.is_null(values)) & ~as_mask(pc.is_null(text))), reason)
 
 
-def parse_integer(text: pa.Array, fld: dict) -> Parsed:
+def parse_integer(text: pa.Array, fld: dict[str, Any]) -> Parsed:
     """Integers, including 和暦 years (令和4年度 → 2022) for year-like integer fields."""
     if (plain := _plain_cast(text, pa.int64())) is not None:
         return Parsed(plain, np.zeros(len(text), dtype=bool))
@@ -218,7 +219,7 @@ def fiscal_year_label(years: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pc.take(era, index), n_text, "年度", "")
 
 
-def parse_boolean(text: pa.Array, fld: dict) -> Parsed:
+def parse_boolean(text: pa.Array, fld: dict[str, Any]) -> Parsed:
     trues = fld.get("trueValues", ["true", "True", "TRUE", "1"])
     falses = fld.get("falseValues", ["false", "False", "FALSE", "0"])
     folded = fold(text)
@@ -231,7 +232,7 @@ def parse_boolean(text: pa.Array, fld: dict) -> Parsed:
     )
 
 
-def parse_date(text: pa.Array, fld: dict) -> Parsed:
+def parse_date(text: pa.Array, fld: dict[str, Any]) -> Parsed:
     fmt = fld.get("format", "default")
     reason = f"日付として読めません（{fmt}） / not a date"
     if fmt in ("default", "any") and (plain := _plain_cast(text, pa.date32())) is not None:
@@ -264,7 +265,7 @@ BOUND = (
 COMPARATORS = {"": "=", "以上": ">=", "以下": "<=", "以内": "<="}
 
 
-def parse_bound(text: pa.Array, fld: dict) -> Bound:
+def parse_bound(text: pa.Array, fld: dict[str, Any]) -> Bound:
     """「3,200件」 → (3200, =); 「1.00以上」 → (1.0, >=); 「70～80％以内」 → (70, between, 80)."""
     parts = pc.extract_regex(_numeric_text(text, fld), BOUND)
     low = group(parts, 0, pa.float64())

@@ -7,6 +7,7 @@ the resource's normalisations and Table Schema types, recording every cell it ca
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -318,14 +319,14 @@ def _parse(text: pa.Array, fld: dict[str, Any]) -> tuple[pa.Array, np.ndarray, s
     ftype = fld.get("type", "string")
     if ftype == "string":
         return cells.clean_text(text), np.zeros(len(text), dtype=bool), ""
-    parser = {
+    parsers: dict[str, Callable[[pa.Array, dict[str, Any]], cells.Parsed]] = {
         "integer": cells.parse_integer,
         "number": cells.parse_number,
         "boolean": cells.parse_boolean,
         "date": cells.parse_date,
         "year": lambda t, _f: cells.parse_year(t),
-    }[ftype]
-    parsed = parser(text, fld)
+    }
+    parsed = parsers[ftype](text, fld)
     return parsed.values, parsed.bad, parsed.reason
 
 

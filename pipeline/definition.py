@@ -78,7 +78,8 @@ class ResourceDef:
 
     @property
     def fields(self) -> list[dict[str, Any]]:
-        return self.schema["fields"]
+        fields: list[dict[str, Any]] = self.schema["fields"]
+        return fields
 
     def field_names(self) -> list[str]:
         return [f["name"] for f in self.fields]

@@ -81,7 +81,7 @@ def _exchange(a: Path, b: Path) -> bool:
     if renameat2 is None:
         return False
     done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
-    return done == 0
+    return bool(done == 0)
 
 
 def replace_directory(new: Path, target: Path) -> None:

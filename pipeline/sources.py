@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,7 +271,7 @@ def column_keys(header: list[str]) -> list[str]:
     ]
 
 
-def _row_numbers(first: int, count: int, skipped: dict[int, object]) -> np.ndarray:
+def _row_numbers(first: int, count: int, skipped: Mapping[int, object]) -> np.ndarray:
     """The row numbers of `count` consecutive good rows from `first`, stepping over bad rows."""
     if not skipped:
         return np.arange(first, first + count, dtype=np.int64)

@@ -8,6 +8,7 @@ the key columns (and their row numbers) are kept in memory, never the whole tabl
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,14 +85,17 @@ def _enum(column: pa.Array, allowed: list[Any], fld: dict[str, Any]) -> np.ndarr
     return ~as_mask(pc.fill_null(pc.is_in(column, value_set=values), True))
 
 
-def _compare(op: str):
+Check = Callable[[pa.Array, Any, dict[str, Any]], np.ndarray]
+
+
+def _compare(op: str) -> Check:
     def check(column: pa.Array, bound: Any, fld: dict[str, Any]) -> np.ndarray:
         return as_mask(getattr(pc, op)(column, pa.scalar(_typed(bound, fld)).cast(column.type)))
 
     return check
 
 
-def _length(op: str):
+def _length(op: str) -> Check:
     def check(column: pa.Array, bound: int, fld: dict[str, Any]) -> np.ndarray:
         return as_mask(getattr(pc, op)(pc.utf8_length(pc.cast(column, pa.string())), bound))
 
@@ -104,7 +108,7 @@ def _pattern(column: pa.Array, pattern: str, fld: dict[str, Any]) -> np.ndarray:
     return ~as_mask(pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), True))
 
 
-CONSTRAINTS = {
+CONSTRAINTS: dict[str, Check] = {
     "enum": _enum,
     "minimum": _compare("less"),
     "maximum": _compare("greater"),
@@ -161,7 +165,7 @@ class KeyChecks:
         cls, binding: Binding, dataset: str, referenced: list[tuple[str, ...]]
     ) -> KeyChecks:
         schema = binding.resource.schema
-        checks = {
+        checks: dict[tuple[str, ...], str] = {
             (f["name"],): "unique-error"
             for f in binding.resource.fields
             if (f.get("constraints") or {}).get("unique")

@@ -11,6 +11,7 @@ pre-coded values.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,12 +194,13 @@ class SearchIndex:
             words = part.split()
             if len(words) != 2 or words[0] not in SORTS or words[1] not in ("asc", "desc"):
                 raise QueryError(f"sort {part.strip()!r} is not one of {list(SORTS)} asc|desc")
-            values = {
+            columns: dict[str, Callable[[], np.ndarray]] = {
                 "score": lambda: score[positions],
                 "metadata_modified": lambda: self._modified[positions],
                 "name": lambda: positions,  # the index is sorted by name
                 "title_string": lambda: self._title_ranks()[positions],
-            }[words[0]]()
+            }
+            values = columns[words[0]]()
             keys.append(-values if words[1] == "desc" else values)
         keys.append(positions)  # ties in name order
         if len(positions) > 4 * needed and len(keys) > 1:

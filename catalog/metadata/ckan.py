@@ -188,7 +188,7 @@ def search_result(
 ) -> dict[str, Any]:
     """`package_search`'s result over these package dicts: count, results and facets."""
     fields = facet_fields or list(FACETS)
-    counts = {f: Counter() for f in fields}
+    counts: dict[str, Counter[str]] = {f: Counter() for f in fields}
     titles: dict[tuple[str, str], str] = {}
     for package in packages:
         for facet, values in _facet_values(package).items():

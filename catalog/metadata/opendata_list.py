@@ -111,7 +111,8 @@ def definition(publisher: Publisher) -> dict[str, Any]:
             return {k: fill(v) for k, v in value.items()}
         return value
 
-    return fill(yaml.safe_load(DEFINITION.read_text(encoding="utf-8")))  # type: ignore[no-any-return]
+    filled: dict[str, Any] = fill(yaml.safe_load(DEFINITION.read_text(encoding="utf-8")))
+    return filled
 
 
 def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:

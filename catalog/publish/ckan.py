@@ -382,17 +382,19 @@ class Publisher:
         payloads: dict[str, dict[str, Any]],
     ) -> None:
         current = _managed_resources(theirs)
-        path = step.resource
-        assert path is not None or step.action == "reorder"
         if step.action == "reorder":
             fresh = self.ckan.call("package_show", id=step.dataset)
             by_path = _managed_resources(fresh)
             ours = [by_path[p]["id"] for p in payloads if p in by_path]
             others = [r["id"] for r in fresh["resources"] if r["id"] not in ours]
             self.ckan.call("package_resource_reorder", id=fresh["id"], order=ours + others)
-        elif step.action == "delete":
+            return
+        if step.action == "delete":
             self.ckan.call("resource_delete", id=step.resource_id)
-        elif step.action == "update":
+            return
+        path = step.resource
+        assert path is not None  # every other step names our file
+        if step.action == "update":
             self.ckan.call("resource_patch", id=current[path]["id"], **payloads[path])
         else:  # upload
             file = paths.dataset(self.release.site, step.dataset) / path

@@ -208,7 +208,7 @@ def schema_changes(old: dict[str, Any], new: dict[str, Any]) -> list[SchemaChang
     for removed in list(gone):
         position = old["fields"].index(removed)
         twin = new["fields"][position] if position < len(new["fields"]) else None
-        if twin in came and twin.get("type") == removed.get("type"):
+        if twin is not None and twin in came and twin.get("type") == removed.get("type"):
             changes.append(SchemaChange("renamed", removed["name"], new_name=twin["name"]))
             gone.remove(removed)
             came.remove(twin)

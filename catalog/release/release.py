@@ -35,7 +35,7 @@ from ..metadata.quality import metadata_problems
 from ..model import BuiltPackage
 from . import archive, versioning
 from .archive import Release
-from .diff import DatasetDiff, diff_dataset
+from .diff import DatasetDiff, DatasetStatus, diff_dataset
 
 DecisionKind = Literal["new", "major", "minor", "patch", "removed"]
 
@@ -66,7 +66,11 @@ class Decision:
 
     def review_diff(self) -> DatasetDiff:
         """For changes.html: what the release changed in this dataset."""
-        status = {None: "unchanged", "new": "added", "removed": "removed"}
+        status: dict[DecisionKind | None, DatasetStatus] = {
+            None: "unchanged",
+            "new": "added",
+            "removed": "removed",
+        }
         return self.diff or DatasetDiff(self.name, status.get(self.change, "changed"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -344,7 +348,7 @@ def _entry(
         "digest": archive.content_digest(package),
         "data_digest": data,
         "metadata_modified": created,
-        "data_modified": created if data_changed else before["data_modified"],
+        "data_modified": created if data_changed or before is None else before["data_modified"],
         "files": [],
     }
 

@@ -10,7 +10,7 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -82,8 +82,22 @@ def _summary(text: str, limit: int = 120) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+class IndexEntry(TypedDict):
+    """One dataset on the index page (and in its client-side search)."""
+
+    name: str
+    title: str
+    title_en: str | None
+    summary: str
+    themes: list[str]
+    tags: list[str]
+    formats: list[str]
+    modified: str
+    search: str
+
+
 def _index(catalog: Catalog) -> str:
-    datasets = []
+    datasets: list[IndexEntry] = []
     for name, package in catalog.packages.items():
         searchable = " ".join(
             [
@@ -120,11 +134,14 @@ def _index(catalog: Catalog) -> str:
 
 
 def _size(count: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:,} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count /= 1024
-    return str(count)
+    if count < 1024:
+        return f"{count:,} B"
+    size = float(count)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:,.1f} {unit}"
 
 
 def _preview(folder: Path, resource: Resource) -> tuple[list[list[str]], int]:
