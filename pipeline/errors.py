@@ -89,10 +89,6 @@ HINTS: dict[str, tuple[str, str]] = {
         "opendata release の指定を直してください",
         "fix the release options",
     ),
-    "publish-error": (
-        "公開先と指定を確認し、もう一度 publish してください（済んだ分は繰り返されません）",
-        "check the target and options, then publish again (what was done is not redone)",
-    ),
 }
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
+import shutil
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from frictionless_ckan_mapper import ckan_to_frictionless
 
-from conftest import MINIMAL, opendata, write_dataset
+from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, report, write_dataset
 
 PACKAGE_KEYS = {
     "id", "name", "title", "type", "state", "private", "notes", "url", "version", "author",
@@ -176,3 +180,71 @@ def test_html_escapes_every_title(tmp_path: Path) -> None:
         html = page.read_text(encoding="utf-8")
         assert "<script>alert" not in html and "&lt;script&gt;alert" in html
         assert "<img src=x" not in html and "<b>bold</b>" not in html
+
+
+def _copy_of_plan_indicators(root: Path, name: str, chart: str | None) -> Path:
+    """The plan's indicators under another name, with or without `x-opendata.chart`."""
+    folder = root / "datasets" / name
+    shutil.copytree(ROOT / "datasets/plan-indicators", folder)
+    definition = yaml.safe_load((folder / "dataset.yaml").read_text(encoding="utf-8"))
+    definition["name"] = name
+    definition["x-opendata"].pop("chart", None)
+    if chart:
+        definition["x-opendata"]["chart"] = chart
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(definition, allow_unicode=True), "utf-8")
+    return folder
+
+
+def test_a_chart_is_drawn_where_the_metadata_asks_whatever_the_dataset_is_called(
+    tmp_path: Path,
+) -> None:
+    _copy_of_plan_indicators(tmp_path, "kpi-charted", "indicators")
+    _copy_of_plan_indicators(tmp_path, "kpi-plain", None)
+    out = tmp_path / "dist"
+    done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    charted = (out / "datasets/kpi-charted/index.html").read_text(encoding="utf-8")
+    plain = (out / "datasets/kpi-plain/index.html").read_text(encoding="utf-8")
+    assert charted.count('<figure id="chart-') == 31 and 'id="chart-P26-2-1"' in charted
+    assert '<figure id="chart-' not in plain
+
+
+def test_an_unknown_chart_is_a_metadata_warning_not_a_crash(tmp_path: Path) -> None:
+    _copy_of_plan_indicators(tmp_path, "kpi-odd", "pie")
+    out = tmp_path / "dist"
+    code, result = report("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
+    assert code == 0
+    warnings = [w["message"] for d in result["datasets"] for w in d["warnings"]]
+    assert any("グラフ（chart）「pie」" in w and "indicators" in w for w in warnings), warnings
+    assert '<figure id="chart-' not in (out / "datasets/kpi-odd/index.html").read_text("utf-8")
+
+
+def test_the_opendata_list_names_the_municipality_of_catalog_yaml(tmp_path: Path) -> None:
+    write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    (tmp_path / "datasets/catalog.yaml").write_text(
+        "publisher:\n  name: 千代田区\n  name_en: Chiyoda City\n  code: '131016'\n"
+        "  catalog_title: 千代田区オープンデータカタログ\n  catalog_department: 政策経営部\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "dist"
+    done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    own = json.loads((out / "datasets/opendata-list/datapackage.json").read_text("utf-8"))
+    text = json.dumps(own, ensure_ascii=False)
+    assert own["description"].startswith("千代田区オープンデータカタログで公開している")
+    assert own["x-opendata"]["spatial"] == "131016"
+    assert own["x-opendata"]["department"] == "政策経営部"
+    assert "Chiyoda City open data catalog" in own["x-opendata"]["title_en"]
+    assert "港区" not in text and "Minato" not in text
+    listed = (out / "datasets/opendata-list/opendata-list.csv").read_text("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(listed)))
+    assert {(r["local_government_code"], r["local_government_name"]) for r in rows} == {
+        ("131016", "東京都千代田区")
+    }
+
+
+def test_every_chart_kind_the_definitions_may_name_is_drawn_by_the_site() -> None:
+    from catalog.site.charts import CHARTS
+    from pipeline.vocabulary import CHART_RESOURCES
+
+    assert set(CHARTS) == set(CHART_RESOURCES)

@@ -192,6 +192,23 @@ def test_a_release_refuses_unfit_metadata_and_changes_nothing(released: Path) ->
     assert sorted(p.name for p in (released / "dist/releases").iterdir()) == before
 
 
+def test_a_release_whose_catalog_step_fails_is_refused_and_changes_nothing(
+    released: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The site a release archives must be whole: a catalog step that reports a problem (here
+    the オープンデータ一覧 failing to build) stops the release before anything is swapped in."""
+    from catalog.metadata import opendata_list
+
+    build(released, PUBLISHABLE, EXTRA_ROW)
+    before = {p: _sha256(p) for p in (released / "dist").rglob("*") if p.is_file()}
+    monkeypatch.setattr(opendata_list, "rows", lambda catalog, listed: [["not a code"]])
+    done = _release(released)
+    assert done.returncode == 1, done.stdout
+    assert json.loads(done.stdout)["errors"]
+    after = {p: _sha256(p) for p in (released / "dist").rglob("*") if p.is_file()}
+    assert after == before
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -217,7 +217,7 @@ def _same_resource(payload: dict[str, Any], theirs: dict[str, Any]) -> bool:
     return all((payload[k] or None) == (theirs.get(k) or None) for k in RESOURCE_FIELDS)
 
 
-class Publisher:
+class CkanSync:
     """One publish of one release into one CKAN organization."""
 
     def __init__(self, site: Path, ckan: Ckan, organization: str):
@@ -492,13 +492,13 @@ def publish(
             "環境変数 CKAN_API_TOKEN に API トークンを設定してください"
             " / set the API token in the CKAN_API_TOKEN environment variable"
         )
-    publisher = Publisher(site, Ckan(url, token, pause), organization)
-    publisher.check_access(writing=not dry_run)
+    sync = CkanSync(site, Ckan(url, token, pause), organization)
+    sync.check_access(writing=not dry_run)
     outcome = Outcome()
-    say(f"CKAN {url}: リリース {publisher.release.id} / release {publisher.release.id}")
-    for name in publisher.names():
+    say(f"CKAN {url}: リリース {sync.release.id} / release {sync.release.id}")
+    for name in sync.names():
         try:
-            steps = publisher.plan(name)
+            steps = sync.plan(name)
             outcome.planned += steps
             if not steps:
                 outcome.unchanged.append(name)
@@ -506,7 +506,7 @@ def publish(
             for step in steps:
                 say(("(dry-run) " if dry_run else "") + step.render())
             if not dry_run:
-                publisher.apply(name, steps, outcome.done)
+                sync.apply(name, steps, outcome.done)
         except CkanError as exc:
             outcome.failed.append((name, str(exc)))
             say(f"✗ {name}: {exc}")

@@ -193,7 +193,7 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
         modified=package.modified or "",
         versions=package.versions,
         changes=CHANGE_LABELS,
-        charts=_charts(package.chart, folder) if package.chart else [],
+        charts=_charts(package, folder),
         snippets=_snippets(catalog, name, package),
     )
 
@@ -205,14 +205,16 @@ def _script_json(text: str) -> Markup:
     return Markup(text)
 
 
-def _charts(kind: str, folder: Path) -> list[Chart]:
-    """The charts the dataset's metadata asks for (`x-opendata: {chart: …}`)."""
+def _charts(package: BuiltPackage, folder: Path) -> list[Chart]:
+    """The charts the dataset's metadata asks for (`x-opendata: {chart: …}`); an unknown kind
+    or a missing resource draws none (the build warns: metadata/quality.py)."""
+    kind = package.chart
+    needed = CHART_RESOURCES.get(kind) if kind else None
+    if not kind or not needed or not set(needed) <= {r.name for r in package.tables}:
+        return []
     from .charts import CHARTS  # matplotlib only for the pages that have charts
 
-    tables = {
-        resource: pq.read_table(folder / f"{resource}.parquet").to_pylist()
-        for resource in CHART_RESOURCES[kind]
-    }
+    tables = {name: pq.read_table(folder / f"{name}.parquet").to_pylist() for name in needed}
     return CHARTS[kind](tables)
 
 
