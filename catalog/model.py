@@ -183,19 +183,20 @@ class BuiltPackage:
         return current[0].notes or None if current else None
 
     @property
-    def fiscal_period(self) -> tuple[str, str] | None:
-        """Temporal coverage in fiscal years (2019–2026) as dates: 2019-04-01 … 2027-03-31."""
-        temporal = self.extra.get("temporal") or {}
-        if "start" not in temporal or "end" not in temporal:
-            return None
-        return f"{int(temporal['start'])}-04-01", f"{int(temporal['end']) + 1}-03-31"
-
-    @property
     def fiscal_years(self) -> tuple[int, int] | None:
+        """Temporal coverage: the first and last fiscal year (`x-opendata.temporal`)."""
         temporal = self.extra.get("temporal") or {}
         if "start" not in temporal or "end" not in temporal:
             return None
         return int(temporal["start"]), int(temporal["end"])
+
+    @property
+    def fiscal_period(self) -> tuple[str, str] | None:
+        """The fiscal years as dates: 2019–2026 is 2019-04-01 … 2027-03-31."""
+        if self.fiscal_years is None:
+            return None
+        start, end = self.fiscal_years
+        return f"{start}-04-01", f"{end + 1}-03-31"
 
     # -- resources ---------------------------------------------------------------------------
     @property
