@@ -22,6 +22,8 @@ from .errors import Problem
 
 BLOCK_SIZE = 2 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
 SNIFF_BYTES = 64 << 10
+# The largest CSV record (one row, all its cells) read; a block must hold a whole record.
+MAX_RECORD_BYTES = 256 << 20
 
 
 @dataclass
@@ -182,75 +184,156 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
         header = _read_header(path, encoding, header_row, display)
     except UnicodeDecodeError as exc:
         raise SourceError(_encoding_problem(path, display)) from exc
-    names = [f"c{i}" for i in range(len(header))]
-    batches = _CsvBatches(path, display, header, header_row + 1)
-    try:
-        batches.reader = pacsv.open_csv(
-            path,
+    batches = _CsvBatches(path, display, header, header_row, encoding)
+    batches.open(_block_size(path, display))
+    return Source(display, header, header_row, iter(batches), batches.problems)
+
+
+def _block_size(path: Path, display: str) -> int:
+    """A block that holds the file's longest line twice over (a batch must hold whole
+    records), counted with NumPy a chunk at a time; a longer line than the limit is refused."""
+    longest, start, number, position = 0, 0, 1, 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(16 << 20):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + position
+            if len(ends):
+                gaps = np.diff(ends, prepend=start)
+                at = int(np.argmax(gaps))
+                if gaps[at] > longest:
+                    longest, number = int(gaps[at]), _line_number(path, int(ends[at]))
+                start = int(ends[-1]) + 1
+            position += len(chunk)
+    if position - start > longest:
+        longest, number = position - start, _line_number(path, start)
+    if longest > MAX_RECORD_BYTES:
+        raise SourceError(_record_too_large(display, number))
+    size = BLOCK_SIZE
+    while size < 2 * longest and size < MAX_RECORD_BYTES:
+        size *= 2
+    return size
+
+
+def _line_number(path: Path, offset: int) -> int:
+    """The line holding byte `offset` (only computed for a new longest line: rarely)."""
+    lines, done = 1, 0
+    with path.open("rb") as fh:
+        while done < offset and (chunk := fh.read(min(16 << 20, offset - done))):
+            lines += chunk.count(b"\n")
+            done += len(chunk)
+    return lines
+
+
+def _straddles(exc: pa.ArrowInvalid) -> bool:
+    return "straddling" in str(exc)
+
+
+def _record_too_large(display: str, row: int) -> Problem:
+    limit = MAX_RECORD_BYTES >> 20
+    return Problem(
+        "format-error",
+        f"{row} 行目付近に {limit} MB を超える行（セル）があります。大きな値は別のファイルに分けてください"
+        f" / a row (cell) near row {row} is larger than {limit} MB; keep large values in a file of their own",
+        file=display,
+        row=row,
+    )
+
+
+def _unreadable(display: str, exc: Exception) -> Problem:
+    return Problem(
+        "format-error", f"CSV として読めません / not a readable CSV: {exc}", file=display
+    )
+
+
+class _CsvBatches:
+    """Batches of a CSV file with true row numbers; ragged rows become problems.
+
+    A block must hold whole records. It starts at twice the longest line; a record with
+    quoted line breaks can still outgrow it, and then the file is opened again with a block
+    twice as large, past the records already read (up to MAX_RECORD_BYTES)."""
+
+    def __init__(self, path: Path, display: str, header: list[str], header_row: int, encoding: str):
+        self.path = path
+        self.display = display
+        self.header = header
+        self.header_row = header_row
+        self.encoding = encoding
+        self.names = [f"c{i}" for i in range(len(header))]
+        self.reader: pacsv.CSVStreamingReader | None = None
+        self.block_size = BLOCK_SIZE
+        self.next_row = header_row + 1  # the record the next batch starts at
+        self.invalid: dict[int, tuple[int, int, str]] = {}
+        self.reported: set[int] = set()
+        self.problems: list[Problem] = []
+
+    def open(self, block_size: int) -> None:
+        """Start reading at `next_row`, growing the block while a record straddles it."""
+        self.block_size = block_size
+        while True:
+            try:
+                self.reader = self._arrow_reader()
+                return
+            except pa.ArrowInvalid as exc:
+                if _straddles(exc) and self.block_size < self.path.stat().st_size:
+                    self._grow(exc)
+                    continue
+                if _first_undecodable(self.path, self.encoding) is not None:
+                    raise SourceError(_encoding_problem(self.path, self.display)) from exc
+                if not _straddles(exc):
+                    raise SourceError(_unreadable(self.display, exc)) from exc
+                self.reader = None  # the whole rest of the file is one block: no more rows
+                return
+
+    def _grow(self, exc: pa.ArrowInvalid) -> None:
+        if self.block_size >= MAX_RECORD_BYTES:
+            raise SourceError(_record_too_large(self.display, self.next_row)) from exc
+        self.block_size *= 2
+
+    def _arrow_reader(self) -> pacsv.CSVStreamingReader:
+        return pacsv.open_csv(
+            self.path,
             read_options=pacsv.ReadOptions(
                 use_threads=False,  # keeps the line numbers of ragged rows
-                block_size=BLOCK_SIZE,
+                block_size=self.block_size,
                 # Records, not lines: a title or header cell may span lines inside quotes.
-                skip_rows_after_names=header_row,
-                column_names=names,
-                encoding=_arrow_encoding(encoding),
+                skip_rows_after_names=self.next_row - 1,
+                column_names=self.names,
+                encoding=_arrow_encoding(self.encoding),
             ),
             parse_options=pacsv.ParseOptions(
                 ignore_empty_lines=False,
-                invalid_row_handler=batches.on_invalid_row,
+                invalid_row_handler=self.on_invalid_row,
                 newlines_in_values=True,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=dict.fromkeys(self.names, pa.string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid as exc:
-        if _first_undecodable(path, encoding) is not None:
-            raise SourceError(_encoding_problem(path, display)) from exc
-        batches.reader = None  # nothing below the header: a table with no rows
-    return Source(display, header, header_row, iter(batches), batches.problems)
-
-
-class _CsvBatches:
-    """Batches of a CSV file with true row numbers; ragged rows become problems."""
-
-    def __init__(self, path: Path, display: str, header: list[str], first_row: int):
-        self.path = path
-        self.display = display
-        self.header = header
-        self.first_row = first_row
-        self.reader: pacsv.CSVStreamingReader | None = None
-        self.invalid: dict[int, tuple[int, int, str]] = {}
-        self.reported: set[int] = set()
-        self.problems: list[Problem] = []
 
     def on_invalid_row(self, row: pacsv.InvalidRow) -> str:
         self.invalid[row.number] = (row.expected_columns, row.actual_columns, row.text)
         return "skip"
 
     def __iter__(self) -> Iterator[RawBatch]:
-        try:
-            yield from self._read()
-        except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample, or worse
-            if _first_undecodable(self.path, "utf-8") is not None:
-                raise SourceError(_encoding_problem(self.path, self.display)) from exc
-            raise SourceError(
-                Problem(
-                    "format-error",
-                    f"CSV として読めません / not a readable CSV: {exc}",
-                    file=self.display,
-                )
-            ) from exc
+        while True:
+            try:
+                yield from self._read()
+                break
+            except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample, or worse
+                if _first_undecodable(self.path, "utf-8") is not None:
+                    raise SourceError(_encoding_problem(self.path, self.display)) from exc
+                if not _straddles(exc):
+                    raise SourceError(_unreadable(self.display, exc)) from exc
+                self._grow(exc)  # a record with line breaks outgrew the block
+                self.open(self.block_size)
         self._report_ragged()
 
     def _read(self) -> Iterator[RawBatch]:
-        next_row = self.first_row
         for batch in self.reader or ():
-            rows = _row_numbers(next_row, batch.num_rows, self.invalid)
+            rows = _row_numbers(self.next_row, batch.num_rows, self.invalid)
             if len(rows):
-                next_row = int(rows[-1]) + 1
+                self.next_row = int(rows[-1]) + 1
             self._report_ragged()
             yield RawBatch(
                 columns=dict(zip(column_keys(self.header), batch.columns, strict=True)),
