@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from catalog import paths
 from catalog.api.index import write_index
-from catalog.metadata.ckan import organization
+from catalog.metadata.ckan import organization, site_facts
 from catalog.model import Catalog
 from pipeline.publisher import Publisher
 from pipeline.vocabulary import THEMES
@@ -75,22 +76,11 @@ def generate(site: Path, count: int = 100_000, seed: int = 7) -> None:
                 for f in formats
             ],
         }
-        folder = site / "datasets" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_text(
-            json.dumps(package, ensure_ascii=False), encoding="utf-8"
-        )
+        path = paths.ckan_package(site, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
         packages.append(package)
     write_index(site, packages, {})
-    meta = {
-        "organization": org,
-        "groups": [
-            {"name": v[0], "title": k, "id": catalog.uuid("group", v[0])} for k, v in THEMES.items()
-        ],
-        "status": {
-            "site_title": "synthetic",
-            "site_description": "benchmark",
-            "site_url": catalog.base_url,
-        },
-    }
-    (site / "api" / "site.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    (site / paths.SITE_JSON).write_text(
+        json.dumps(site_facts(catalog), ensure_ascii=False), encoding="utf-8"
+    )

@@ -7,13 +7,11 @@ exchange only when everything is valid, so `dist/` is never half old and half ne
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from pipeline import build as pipeline
 from pipeline.build import RunResult
-from pipeline.files import replace_directory, write_json
+from pipeline.files import replace_directory, staging_beside, write_json
 from pipeline.publisher import Publisher, load_publisher
 
 from . import paths
@@ -31,10 +29,7 @@ def build_site(
     """Build every dataset (and the catalog); replace `out_dir` only if all is valid.
     `base_url` defaults to the publisher's `site_url`."""
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-build-", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the output is published
-    try:
+    with staging_beside(out_dir, "build") as staging:
         result = pipeline.build(datasets_dir, paths.datasets(staging), limit=limit)
         if result.valid and out_dir.is_dir():
             archive.carry_forward(out_dir, staging)
@@ -45,8 +40,6 @@ def build_site(
         if result.valid:
             replace_directory(staging, out_dir)
             result.output = out_dir
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 

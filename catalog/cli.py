@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -98,18 +99,26 @@ class Opendata(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException, click.Abort, EOFError):
             raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader went away (`| head`): click handles it
+                raise
+            _internal_error(ctx, exc)
         except Exception as exc:  # the last line of defence; data problems never get here
-            if os.environ.get("OPENDATA_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"内部エラーが発生しました / internal error: {type(exc).__name__}: {exc}\n"
-                "OPENDATA_DEBUG=1 を付けて再実行すると詳細が表示されます"
-                " / rerun with OPENDATA_DEBUG=1 for details",
-                err=True,
-            )
-            ctx.exit(EXIT_INTERNAL)
+            _internal_error(ctx, exc)
+
+
+def _internal_error(ctx: click.Context, exc: Exception) -> NoReturn:
+    if os.environ.get("OPENDATA_DEBUG"):
+        traceback.print_exc()
+    click.echo(
+        f"内部エラーが発生しました / internal error: {type(exc).__name__}: {exc}\n"
+        "OPENDATA_DEBUG=1 を付けて再実行すると詳細が表示されます"
+        " / rerun with OPENDATA_DEBUG=1 for details",
+        err=True,
+    )
+    ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=Opendata)
@@ -238,6 +247,7 @@ def release_command(
     as_json: bool,
 ) -> None:
     """現在のビルドをリリースにする / turn the current build into a dated, immutable release."""
+    from pipeline.errors import DefinitionError
     from pipeline.publisher import load_publisher
 
     from .release import release
@@ -257,7 +267,7 @@ def release_command(
         else:
             publisher = load_publisher(datasets_dir)
             made, decisions = release.create(site, publisher, notes, notes_by_name, overrides)
-    except release.ReleaseError as exc:
+    except (release.ReleaseError, DefinitionError) as exc:
         _print_problems(exc.problems, as_json, "release")
         sys.exit(EXIT_INVALID)
     if as_json:

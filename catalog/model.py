@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 from pipeline.files import read_json
 from pipeline.publisher import Publisher
-from pipeline.vocabulary import EXTENSION, FREQUENCIES
+from pipeline.vocabulary import CHART_RESOURCES, EXTENSION, FREQUENCIES
 
 from . import paths
+from .release.versioning import Level
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
-ChangeLevel = Literal["new", "major", "minor", "patch"]
+ChangeLevel = Literal["new", Level]  # a released version: the first, or a bump
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,14 @@ class BuiltPackage:
 
     @property
     def chart(self) -> str | None:
-        """The site's chart for this dataset (catalog/site/charts.py), if it has one."""
+        """The site's chart for this dataset (catalog/site/charts.py), if it asks for one."""
         return self.extra.get("chart")
+
+    @property
+    def chart_missing(self) -> list[str]:
+        """The resources the chart reads that the package lacks (all, for an unknown kind)."""
+        needed = CHART_RESOURCES.get(self.chart or "", ("?",))
+        return [name for name in needed if name not in {r.name for r in self.tables}]
 
     # -- dates and versions ------------------------------------------------------------------
     @property

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.package import DESCRIPTOR_FILE
-from pipeline.vocabulary import SEMVER
+from pipeline.vocabulary import DESCRIPTOR_FILE, SEMVER
 
 DATASETS = "datasets"
 RELEASES = "releases"
@@ -33,7 +32,7 @@ INDEX_PAGE = "index.html"
 CHANGES_PAGE = "changes.html"
 STATIC = "static"
 CKAN_PACKAGE = "package.json"
-DCAT_SUFFIXES = ("ttl", "jsonld")
+SNAPSHOT = "site"  # releases/<id>/site/: the site as that release published it
 
 
 def datasets(site: Path) -> Path:
@@ -93,3 +92,8 @@ def releases(site: Path) -> Path:
 
 def release_folder(site: Path, release_id: str) -> Path:
     return site / RELEASES / release_id
+
+
+def descriptor(package_folder: Path) -> Path:
+    """The datapackage.json of a package folder (a dataset's, or a released version's)."""
+    return package_folder / DESCRIPTOR_FILE

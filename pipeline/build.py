@@ -17,10 +17,11 @@ from . import definition as defs
 from .convert import bind, convert
 from .errors import DefinitionError, Problem, Report
 from .files import sha256_file, write_json
-from .package import DESCRIPTOR_FILE, BuiltResource, descriptor
+from .package import BuiltResource, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
+from .vocabulary import DESCRIPTOR_FILE
 from .writers import (
     BackgroundWriter,
     CsvSink,

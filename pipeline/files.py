@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,19 @@ def link_file(source: Path, target: Path) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
         shutil.copy2(source, target)
+
+
+@contextmanager
+def staging_beside(target: Path, purpose: str) -> Iterator[Path]:
+    """A hidden sibling of `target` to assemble its next version in (same file system, so
+    `replace_directory` can swap it in); removed on the way out, swapped or not."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-{purpose}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; what it becomes is published
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 RENAME_EXCHANGE = 2  # linux/fs.h

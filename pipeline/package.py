@@ -12,7 +12,6 @@ from .vocabulary import EXTENSION
 from .writers import WrittenFile
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
-DESCRIPTOR_FILE = "datapackage.json"  # in every package folder
 JST = dt.timezone(dt.timedelta(hours=9))
 # How the source was written, not what the published file holds: dropped from the output schema.
 SOURCE_ONLY_FIELD_KEYS = {

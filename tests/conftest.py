@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -49,7 +48,7 @@ MINIMAL = {
     ],
 }
 
-# MINIMAL with the metadata a release asks for (catalog/quality.py).
+# MINIMAL with the metadata a release asks for (catalog/metadata/quality.py).
 PUBLISHABLE = MINIMAL | {
     "description": "港区の予算事業の例です。テスト用に作った小さな表で、1行が1つの事業、金額は千円単位、年度は会計年度を表します。",
     "created": "2024-03-01",
@@ -99,19 +98,6 @@ def opendata(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     with contextlib.chdir(cwd or ROOT):
         done = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
     return Ran(done.exit_code, done.stdout, done.stderr)
-
-
-def opendata_process(*args: str, env: dict[str, str] | None = None) -> Ran:
-    """The installed command line as a separate process, for tests where that is the point."""
-    done = subprocess.run(
-        [sys.executable, "-m", "catalog", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-    return Ran(done.returncode, done.stdout, done.stderr)
 
 
 def report(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any]]:

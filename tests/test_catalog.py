@@ -248,3 +248,13 @@ def test_every_chart_kind_the_definitions_may_name_is_drawn_by_the_site() -> Non
     from pipeline.vocabulary import CHART_RESOURCES
 
     assert set(CHARTS) == set(CHART_RESOURCES)
+
+
+def test_a_chart_without_its_resources_is_a_metadata_warning(tmp_path: Path) -> None:
+    definition = {**MINIMAL, "x-opendata": {"chart": "indicators"}}
+    write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    out = tmp_path / "dist"
+    code, result = report("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
+    assert code == 0
+    warnings = [w["message"] for d in result["datasets"] for w in d["warnings"]]
+    assert any("indicators, indicator-values がありません" in w for w in warnings), warnings

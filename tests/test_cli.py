@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline import build
 
-from conftest import opendata
+from conftest import MINIMAL_CSV, PUBLISHABLE, opendata, write_dataset
 
 
 def test_an_internal_error_is_one_line_and_exit_2_without_a_traceback(
@@ -35,3 +37,29 @@ def test_opendata_debug_shows_the_traceback(minimal: Path, monkeypatch: pytest.M
         "validate", "--datasets", str(minimal / "datasets"), env={"OPENDATA_DEBUG": "1"}
     )
     assert done.returncode == 2 and "Traceback" in done.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(minimal: Path) -> None:
+    """`opendata … | head` closing the pipe early: click's quiet exit, not 内部エラー (a real
+    process: the pipe is the point)."""
+    done = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m catalog validate --datasets datasets --json | true;"
+         " exit ${PIPESTATUS[0]}"],
+        cwd=minimal, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    assert "内部エラー" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_release_with_a_broken_catalog_yaml_names_it(tmp_path: Path) -> None:
+    write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    out = tmp_path / "dist"
+    assert (
+        opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out)).returncode
+        == 0
+    )
+    (tmp_path / "datasets/catalog.yaml").write_text("publisher:\n  code: '131030'\n", "utf-8")
+    done = opendata("release", "--site", str(out), "--datasets", str(tmp_path / "datasets"))
+    assert done.returncode == 1, done.stderr
+    assert "catalog.yaml" in done.stderr and "検査数字" in done.stderr
+    assert not (out / "releases").exists()

@@ -58,14 +58,11 @@ def metadata_problems(package: BuiltPackage) -> list[Problem]:
             f"グラフ（chart）「{package.chart}」は {', '.join(CHART_RESOURCES)} のいずれかにしてください"
             " / unknown chart"
         )
-    elif package.chart:
-        names = {r.name for r in package.tables}
-        missing = [r for r in CHART_RESOURCES[package.chart] if r not in names]
-        if missing:
-            problems.append(
-                f"グラフ「{package.chart}」に必要なリソース {', '.join(missing)} がありません"
-                " / the chart needs these resources"
-            )
+    elif package.chart and package.chart_missing:
+        problems.append(
+            f"グラフ「{package.chart}」に必要なリソース {', '.join(package.chart_missing)} がありません"
+            " / the chart needs these resources"
+        )
     for theme in package.themes:
         if theme not in THEMES:
             problems.append(

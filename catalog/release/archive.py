@@ -34,7 +34,7 @@ class Release:
 
     @property
     def site(self) -> Path:
-        return self.folder / "site"
+        return self.folder / paths.SNAPSHOT
 
     @property
     def datasets(self) -> dict[str, dict[str, Any]]:

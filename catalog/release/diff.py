@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.files import read_json
-from pipeline.package import DESCRIPTOR_FILE
 from pipeline.vocabulary import EXTENSION
 
 from .. import paths
@@ -153,8 +152,7 @@ def diff_sites(old: Path, new: Path) -> list[DatasetDiff]:
 
 
 def _package(folder: Path) -> dict[str, Any]:
-    package: dict[str, Any] = read_json(folder / DESCRIPTOR_FILE)
-    return package
+    return read_json(paths.descriptor(folder))
 
 
 def diff_dataset(old: Path, new: Path) -> DatasetDiff:

@@ -1,7 +1,7 @@
 """`opendata release`: turn the current build into an immutable, dated release.
 
 Each dataset's version is decided from its change since the previous release (the Data
-Package version recipe in pipeline/versioning.py); an unchanged dataset keeps its version.
+Package version recipe in versioning.py); an unchanged dataset keeps its version.
 The release is staged beside the site and swapped in whole, like a build.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +21,10 @@ from pipeline.files import (
     read_json,
     replace_directory,
     sha256_file,
+    staging_beside,
     write_json,
 )
-from pipeline.package import DESCRIPTOR_FILE, JST
+from pipeline.package import JST
 from pipeline.publisher import Publisher
 
 from .. import paths
@@ -37,7 +36,7 @@ from . import archive, versioning
 from .archive import Release
 from .diff import DatasetDiff, DatasetStatus, diff_dataset
 
-DecisionKind = Literal["new", "major", "minor", "patch", "removed"]
+DecisionKind = Literal["new", "removed", versioning.Level]
 
 
 class ReleaseError(Exception):
@@ -126,7 +125,7 @@ def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decis
 def _decide(site: Path, name: str, last: tuple[Release, dict[str, Any]] | None) -> Decision:
     package = archive.read_package(site, name)
     if last is None:
-        version = str(package.get("version", "1.0.0"))
+        version = BuiltPackage.of(package).version or "1.0.0"
         return Decision(name, None, version, "new", ["初めての公開 / first release"])
     made, entry = last
     if archive.content_digest(package) == entry["digest"]:
@@ -242,9 +241,7 @@ def create(
             file=str(site),
         )
     release_id = now.strftime("%Y%m%d-%H%M%S")
-    staging = Path(tempfile.mkdtemp(prefix=f".{site.name}-release-", dir=site.parent))
-    staging.chmod(0o755)
-    try:
+    with staging_beside(site, "release") as staging:
         link_tree(site, staging, link=lambda p: archive.never_rewritten(site, p))
         manifest = _manifest(
             staging, release_id, now, previous, decisions, notes, dataset_notes or {}
@@ -259,10 +256,8 @@ def create(
         folder = paths.release_folder(staging, release_id)
         write_json(folder / paths.MANIFEST, manifest)
         write_json(staging / paths.LATEST, _pointer(manifest))
-        _snapshot(staging, folder / "site")
+        _snapshot(staging, folder / paths.SNAPSHOT)
         replace_directory(staging, site)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return archive.latest(site), decisions
 
 
@@ -358,9 +353,9 @@ def _version_folder(site: Path, name: str, version: str) -> list[dict[str, Any]]
     folder = paths.dataset(site, name)
     target = paths.version_folder(site, name, version)
     target.mkdir()  # review() refused a version released before
-    package = archive.read_package(site, name)
+    package = BuiltPackage.of(archive.read_package(site, name))
     files = []
-    for path in [DESCRIPTOR_FILE, *(r["path"] for r in package["resources"])]:
+    for path in [paths.descriptor(folder).name, *(r.path for r in package.resources)]:
         link_file(folder / path, target / path)
         files.append(
             {

@@ -208,14 +208,15 @@ def _script_json(text: str) -> Markup:
 def _charts(package: BuiltPackage, folder: Path) -> list[Chart]:
     """The charts the dataset's metadata asks for (`x-opendata: {chart: …}`); an unknown kind
     or a missing resource draws none (the build warns: metadata/quality.py)."""
-    kind = package.chart
-    needed = CHART_RESOURCES.get(kind) if kind else None
-    if not kind or not needed or not set(needed) <= {r.name for r in package.tables}:
+    if not package.chart or package.chart_missing:
         return []
     from .charts import CHARTS  # matplotlib only for the pages that have charts
 
-    tables = {name: pq.read_table(folder / f"{name}.parquet").to_pylist() for name in needed}
-    return CHARTS[kind](tables)
+    tables = {
+        name: pq.read_table(folder / f"{name}.parquet").to_pylist()
+        for name in CHART_RESOURCES[package.chart]
+    }
+    return CHARTS[package.chart](tables)
 
 
 def _snippets(catalog: Catalog, name: str, package: BuiltPackage) -> list[dict[str, str]]:
