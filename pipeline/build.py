@@ -16,7 +16,7 @@ import pyarrow as pa
 from . import definition as defs
 from .convert import bind, convert
 from .errors import DefinitionError, Problem, Report
-from .files import sha256_file, write_json
+from .files import FileChanged, pinned, sha256_file, write_json
 from .package import BuiltResource, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
@@ -95,8 +95,8 @@ def _run(
         publisher = load_publisher(datasets_dir)
     except DefinitionError as exc:
         return RunResult([], exc.problems)
-    folders = defs.discover(datasets_dir)
-    result = RunResult([])
+    folders, unreadable = defs.discover(datasets_dir)
+    result = RunResult([], [p for p in unreadable if not names or p.dataset in names])
     if names:
         unknown = set(names) - {f.name for f in folders}
         result.problems += [
@@ -165,8 +165,41 @@ def _build_resource(
 ) -> BuiltResource | None:
     display = f"{dataset.name}/{resource.path.name}"
     try:
+        with pinned(resource.path) as path:
+            return _read_resource(
+                dataset, resource, path, display, out_dir, referenced, keys, report
+            )
+    except FileChanged:
+        problem = Problem(
+            "format-error",
+            "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
+            " / the file was rewritten while it was read; build again once it is saved",
+            file=display,
+        )
+    except OSError as exc:  # vanished or unreadable since the definition was read
+        problem = Problem(
+            "format-error",
+            f"ファイルを読めません（{exc.strerror}） / cannot read the file: {exc.strerror}",
+            file=display,
+        )
+    report.add(_located(problem, dataset.name, resource.name))
+    return None
+
+
+def _read_resource(
+    dataset: defs.DatasetDef,
+    resource: defs.ResourceDef,
+    path: Path,
+    display: str,
+    out_dir: Path | None,
+    referenced: list[tuple[str, ...]],
+    keys: dict[str, KeyChecks],
+    report: Report,
+) -> BuiltResource | None:
+    """Read, check and write one resource from `path`, the pinned source file."""
+    try:
         source = open_source(
-            resource.path,
+            path,
             display,
             header_row=resource.options.header_row,
             sheet=resource.options.sheet,
@@ -198,9 +231,8 @@ def _build_resource(
     files: list[WrittenFile] = writer.close()
     if not files:
         return None
-    return BuiltResource(
-        resource, files[0], files[1], sha256_file(resource.path), resource.path.stat().st_size
-    )
+    # The provenance describes the very bytes the rows came from (the pinned file).
+    return BuiltResource(resource, files[0], files[1], sha256_file(path), path.stat().st_size)
 
 
 def _open_sinks(

@@ -8,6 +8,8 @@ resource; catalog metadata beyond Data Package lives under the same key on the p
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ import yaml
 
 from .errors import DefinitionError, Problem
 from .vocabulary import (
+    DEFINITION,
     EXTENSION,
     FIELD_NAME_PATTERN,
     LICENSES,
@@ -98,16 +101,48 @@ class DatasetDef:
         return self.descriptor.get(EXTENSION) or {}
 
 
-def discover(datasets_dir: Path) -> list[Path]:
-    """Every dataset folder (one holding a dataset.yaml), in a stable order."""
-    return sorted(p.parent for p in datasets_dir.glob("*/dataset.yaml"))
+def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
+    """Every dataset folder (one holding a dataset.yaml), in a stable order, and a problem
+    for each folder that cannot be read or has vanished: a dataset never drops out silently."""
+    folders: list[Path] = []
+    problems: list[Problem] = []
+    try:
+        entries = sorted(os.scandir(datasets_dir), key=lambda e: e.name)
+    except OSError as exc:
+        return [], [_unreadable(datasets_dir.name, exc, str(datasets_dir))]
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        folder = Path(entry.path)
+        try:
+            if not entry.is_dir():
+                if entry.is_symlink():  # a link whose folder is gone
+                    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+                continue
+            with os.scandir(folder):  # listable at all?
+                pass
+            if os.path.lexists(folder / DEFINITION):  # a dangling dataset.yaml is reported by load
+                folders.append(folder)
+        except OSError as exc:
+            problems.append(_unreadable(entry.name, exc, entry.name))
+    return folders, problems
+
+
+def _unreadable(name: str, exc: OSError, file: str) -> Problem:
+    return Problem(
+        "package-error",
+        f"フォルダ {name} を読めません（{exc.strerror}）。権限とリンク先を確認してください"
+        f" / cannot read the folder: {exc.strerror}; check its permissions and link target",
+        dataset=name,
+        file=file,
+    )
 
 
 def load(folder: Path) -> DatasetDef:
     """Read and check one dataset definition; raise DefinitionError listing every problem."""
-    file = f"{folder.name}/dataset.yaml"
+    file = f"{folder.name}/{DEFINITION}"
     checker = _Checker(dataset=folder.name, file=file)
-    raw = checker.parse_yaml(folder / "dataset.yaml")
+    raw = checker.parse_yaml(folder / DEFINITION)
     if raw is None:
         raise DefinitionError(checker.problems)
     dataset = checker.dataset_def(folder, raw)
@@ -132,6 +167,11 @@ class _Checker:
     def parse_yaml(self, path: Path) -> dict[str, Any] | None:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except OSError as exc:
+            self.fail(
+                f"dataset.yaml を読めません（{exc.strerror}） / cannot read dataset.yaml: {exc.strerror}"
+            )
+            return None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             row = mark.line + 1 if mark is not None else None

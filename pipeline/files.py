@@ -69,6 +69,28 @@ def link_file(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+class FileChanged(Exception):
+    """A file was rewritten in place while it was being read."""
+
+
+@contextmanager
+def pinned(path: Path) -> Iterator[Path]:
+    """The file as it is now, for the whole of a read: a path to the open file itself
+    (/proc/self/fd/N), so every reader — and the hash of its bytes — sees one version even
+    when an editor saves a new file over it meanwhile. A rewrite in place of the same file
+    raises FileChanged at the end."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        before = os.fstat(fd)
+        proc = Path(f"/proc/self/fd/{fd}")
+        yield proc if proc.exists() else path  # no /proc: the name, as good as it gets
+        after = os.fstat(fd)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise FileChanged(str(path))
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def staging_beside(target: Path, purpose: str) -> Iterator[Path]:
     """A hidden sibling of `target` to assemble its next version in (same file system, so

@@ -185,17 +185,23 @@ def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Sourc
     except UnicodeDecodeError as exc:
         raise SourceError(_encoding_problem(path, display)) from exc
     batches = _CsvBatches(path, display, header, header_row, encoding)
-    batches.open(_block_size(path, display))
+    batches.open(_scan(path, display, encoding))
     return Source(display, header, header_row, iter(batches), batches.problems)
 
 
-def _block_size(path: Path, display: str) -> int:
-    """A block that holds the file's longest line twice over (a batch must hold whole
-    records), counted with NumPy a chunk at a time; a longer line than the limit is refused."""
+def _scan(path: Path, display: str, encoding: str) -> int:
+    """One pass over the bytes, with NumPy a chunk at a time: a NUL byte anywhere is refused
+    (it is no character of a text table), and the block size returned holds the longest line
+    twice over (a batch must hold whole records); a line over the limit is refused."""
     longest, start, number, position = 0, 0, 1, 0
+    nul_is_text = encoding.lower().replace("_", "-").startswith("utf-16")
     with path.open("rb") as fh:
         while chunk := fh.read(16 << 20):
-            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + position
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            nul = np.flatnonzero(data == 0)
+            if len(nul) and not nul_is_text:
+                raise SourceError(_nul_byte(display, _line_number(path, position + int(nul[0]))))
+            ends = np.flatnonzero(data == 10) + position
             if len(ends):
                 gaps = np.diff(ends, prepend=start)
                 at = int(np.argmax(gaps))
@@ -221,6 +227,16 @@ def _line_number(path: Path, offset: int) -> int:
             lines += chunk.count(b"\n")
             done += len(chunk)
     return lines
+
+
+def _nul_byte(display: str, row: int) -> Problem:
+    return Problem(
+        "format-error",
+        f"{row} 行目に NUL 文字（0x00）があります。表計算ソフトで開き直して CSV で保存してください"
+        f" / a NUL byte (0x00) at row {row}: open the file and save it as CSV again",
+        file=display,
+        row=row,
+    )
 
 
 def _straddles(exc: pa.ArrowInvalid) -> bool:

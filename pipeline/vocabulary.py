@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 EXTENSION = "x-opendata"
+DEFINITION = "dataset.yaml"  # what an officer writes in each dataset folder
 DESCRIPTOR_FILE = "datapackage.json"  # the Data Package descriptor in every package folder
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")  # CKAN's rule for dataset and resource names
 FIELD_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
