@@ -227,6 +227,8 @@ def _read_resource(
     except SourceError as exc:
         report.add(_located(exc.problem, dataset.name, resource.name))
     report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
+    for warning in source.warnings:
+        report.warn(_located(warning, dataset.name, resource.name))
     checks.check(report)
     files: list[WrittenFile] = writer.close()
     if not files:

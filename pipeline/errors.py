@@ -77,6 +77,10 @@ HINTS: dict[str, tuple[str, str]] = {
         "先頭の記号（= + - @）を削除してください。式として意図した値なら allow_formulas で除外できます",
         "remove the leading = + - @ (spreadsheet formula); opt out with allow_formulas",
     ),
+    "source-warning": (
+        "公開してよい内容か確認してください（よければ、そのままで構いません）",
+        "check that this is meant to be published (if it is, nothing to do)",
+    ),
     "metadata-warning": (
         "公開前にメタデータを補ってください",
         "complete the metadata before publishing",

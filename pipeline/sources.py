@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from . import workbook
 from .errors import Problem
 
 BLOCK_SIZE = 2 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
@@ -48,6 +49,7 @@ class Source:
     header_row: int
     batches: Iterator[RawBatch]
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 class SourceError(Exception):
@@ -394,17 +396,22 @@ def _ragged_row_problem(
 
 
 def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> Source:
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for broken archives
+        workbook.check_size(path)
+        book = CalamineWorkbook.from_path(str(path))
+    except workbook.TooLarge as exc:
+        raise SourceError(_inflates_too_much(display, exc.inflated)) from exc
+    except Exception as exc:  # zipfile and calamine raise their own errors for broken archives
         raise SourceError(
             Problem(
                 "format-error", f"XLSX として読めません / not a readable XLSX: {exc}", file=display
             )
         ) from exc
-    names = workbook.sheet_names
+    names = book.sheet_names
+    visible = [m.name for m in book.sheets_metadata if m.visible == SheetVisibleEnum.Visible]
+    warnings = []
     if sheet is not None and sheet not in names:
         raise SourceError(
             Problem(
@@ -414,7 +421,20 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
                 value=sheet,
             )
         )
-    cells = workbook.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    if sheet is not None and sheet not in visible:
+        warnings.append(_hidden_sheet(display, sheet))
+    if sheet is None and not visible:
+        raise SourceError(
+            Problem(
+                "format-error",
+                "表示されているシートがありません。読むシートを sheet で指定してください"
+                " / no visible sheet: name the sheet to read with `sheet`",
+                file=display,
+            )
+        )
+    chosen = sheet or visible[0]  # a hidden sheet is read only when named
+    worksheet = book.get_sheet_by_name(chosen)
+    cells = worksheet.to_python(skip_empty_area=False)
     if len(cells) < header_row:
         raise SourceError(
             Problem(
@@ -433,13 +453,82 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
             problems.append(
                 _ragged_row_problem(display, header_row + 1 + offset, width, width + len(extra), "")
             )
+    problems += _merged_cells(display, worksheet.merged_cell_ranges, header_row)
+    try:
+        unsaved = workbook.formulas_without_values(path, chosen, header_row)
+    except workbook.TooLarge as exc:
+        raise SourceError(_inflates_too_much(display, exc.inflated)) from exc
+    problems += [_formula_without_value(display, ref, row) for ref, row in unsaved]
     columns = {
         name: pa.array([_cell_text(row[i]) if i < len(row) else "" for row in body], pa.string())
         for i, name in enumerate(column_keys(header))
     }
     rows = pa.array(np.arange(header_row + 1, header_row + 1 + len(body)), pa.int64())
     batch = RawBatch(columns=columns, rows=rows)
-    return Source(display, header, header_row, iter([batch]), problems=problems)
+    return Source(display, header, header_row, iter([batch]), problems, warnings)
+
+
+def _column_letter(index: int) -> str:
+    """0 → A, 26 → AA: the column as Excel names it."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _merged_cells(
+    display: str, ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None, header_row: int
+) -> list[Problem]:
+    """Merged cells in the table (a merged title above it is fine): each names its range."""
+    problems = []
+    for (top, left), (bottom, right) in ranges or []:
+        if bottom + 1 < header_row:
+            continue
+        where = f"{_column_letter(left)}{top + 1}:{_column_letter(right)}{bottom + 1}"
+        problems.append(
+            Problem(
+                "format-error",
+                f"セル {where} が結合されています。結合を解除し、各セルに値を入れてください"
+                f" / cells {where} are merged: unmerge them and fill in every cell",
+                file=display,
+                row=top + 1,
+                value=where,
+            )
+        )
+    return problems
+
+
+def _formula_without_value(display: str, ref: str, row: int) -> Problem:
+    return Problem(
+        "format-error",
+        f"セル {ref} の数式に保存された値がありません。Excel で開いて保存し直してください"
+        f" / the formula in {ref} has no saved value: open the file in Excel and save it again",
+        file=display,
+        row=row,
+        value=ref,
+    )
+
+
+def _hidden_sheet(display: str, sheet: str) -> Problem:
+    return Problem(
+        "source-warning",
+        f"シート {sheet!r} は非表示です。公開してよい表か確認してください"
+        f" / sheet {sheet!r} is hidden: make sure it is meant to be published",
+        file=display,
+        value=sheet,
+    )
+
+
+def _inflates_too_much(display: str, inflated: int) -> Problem:
+    limit = workbook.MAX_INFLATED_BYTES >> 20
+    return Problem(
+        "format-error",
+        f"XLSX を展開すると {inflated >> 20} MB になり、上限の {limit} MB を超えます。表を分けてください"
+        f" / the XLSX unpacks to {inflated >> 20} MB, over the {limit} MB limit: split the table",
+        file=display,
+    )
 
 
 def _cell_text(value: object) -> str:

@@ -3,17 +3,20 @@ build says exactly why not (issue "Nothing lost, nothing stale", readers)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import build
+from pipeline import build, workbook
 
 from conftest import MINIMAL, MINIMAL_CSV, opendata, report, write_dataset
 
@@ -150,3 +153,92 @@ def test_a_source_rewritten_in_place_during_a_build_is_refused(
 
 def _build_existing(root: Path) -> tuple[int, dict]:
     return report("build", "--datasets", str(root / "datasets"), "--out", str(root / "dist"))
+
+
+def _workbook(
+    root: Path, build_sheets: Callable[[openpyxl.Workbook], None], **options: Any
+) -> Path:
+    """An officer's workbook as the dataset's source (MINIMAL's fields, read from XLSX)."""
+    book = openpyxl.Workbook()
+    build_sheets(book)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["path"] = "items.xlsx"
+    if options:
+        definition["resources"][0]["x-opendata"] = options
+    return write_dataset(root, definition, {"items.xlsx": buffer.getvalue()})
+
+
+def _table(sheet: Any, *rows: list[Any]) -> None:
+    sheet.append(["番号", "名称", "金額", "年度"])
+    for row in rows:
+        sheet.append(row)
+
+
+def test_a_hidden_first_sheet_is_not_published_instead_of_the_visible_one(tmp_path: Path) -> None:
+    def sheets(book: openpyxl.Workbook) -> None:
+        hidden = book.active
+        hidden.title, hidden.sheet_state = "作業用", "hidden"
+        _table(hidden, [9, "内部メモ", 1, 2022])
+        _table(book.create_sheet("公開"), [1, "庁舎管理", 3200, 2022])
+
+    _workbook(tmp_path, sheets)
+    code, result = _build_existing(tmp_path)
+    assert code == 0, result
+    assert [r["label"] for r in _published(tmp_path)] == ["庁舎管理"]
+
+
+def test_a_hidden_sheet_is_read_only_when_named_and_then_with_a_warning(tmp_path: Path) -> None:
+    def sheets(book: openpyxl.Workbook) -> None:
+        _table(book.active, [1, "庁舎管理", 3200, 2022])
+        hidden = book.create_sheet("veryhidden")
+        hidden.sheet_state = "veryHidden"
+        _table(hidden, [9, "内部メモ", 1, 2022])
+
+    _workbook(tmp_path, sheets, sheet="veryhidden")
+    code, result = _build_existing(tmp_path)
+    assert code == 0 and [r["label"] for r in _published(tmp_path)] == ["内部メモ"]
+    warnings = result["datasets"][0]["warnings"]
+    (warning,) = [w for w in warnings if w["type"] == "source-warning"]
+    assert "非表示" in warning["message"] and warning["file"] == "sample-budget/items.xlsx"
+
+
+def test_merged_cells_in_the_table_are_errors_naming_the_range(tmp_path: Path) -> None:
+    def sheets(book: openpyxl.Workbook) -> None:
+        sheet = book.active
+        sheet.append(["予算の例"])
+        sheet.merge_cells("A1:D1")  # a merged title above the header is fine
+        _table(sheet, [1, "庁舎管理", 3200, 2022], [2, "情報化", 100, 2023])
+        sheet.merge_cells("C3:C4")  # one amount for two rows: the second is lost
+
+    _workbook(tmp_path, sheets, header_row=2)
+    code, result = _build_existing(tmp_path)
+    errors = result["datasets"][0]["errors"]
+    assert code == 1 and [(e["row"], e["value"]) for e in errors] == [(3, "C3:C4")]
+    assert "結合" in errors[0]["message"]
+
+
+def test_a_formula_without_a_saved_value_is_an_error_not_an_empty_cell(tmp_path: Path) -> None:
+    def sheets(book: openpyxl.Workbook) -> None:
+        _table(book.active, [1, "庁舎管理", 3200, 2022], [2, "情報化", "=C2*2", 2023])
+
+    _workbook(tmp_path, sheets)  # openpyxl saves formulas without values, as some tools do
+    code, result = _build_existing(tmp_path)
+    errors = result["datasets"][0]["errors"]
+    assert code == 1 and [(e["row"], e["value"]) for e in errors] == [(3, "C3")]
+    assert "数式" in errors[0]["message"]
+
+
+def test_a_workbook_that_inflates_past_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file that unpacks to more than the limit (lowered here to 1 MB, as 1 GB of
+    test data would cost minutes) is refused from the archive's table of contents."""
+    monkeypatch.setattr(workbook, "MAX_INFLATED_BYTES", 1 << 20)
+    rows = [[i, "あ" * 200, i, 2022] for i in range(1, 3001)]  # ~2 MB of sheet XML
+    _workbook(tmp_path, lambda book: _table(book.active, *rows))
+    assert (tmp_path / "datasets/sample-budget/items.xlsx").stat().st_size < 1 << 20
+    code, result = _build_existing(tmp_path)
+    errors = result["datasets"][0]["errors"]
+    assert code == 1 and "上限" in errors[0]["message"] and "MB" in errors[0]["message"]

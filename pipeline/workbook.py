@@ -1,0 +1,86 @@
+"""What an XLSX file says beyond its cell values, read from its XML parts: how much it
+inflates to (a small file can expand to gigabytes), and which cells hold a formula with no
+saved value (calamine reads those as empty). Streamed with the standard library; no part is
+inflated whole."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+MAX_INFLATED_BYTES = 1 << 30  # the XML and strings of a workbook, unpacked
+
+MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+
+
+class TooLarge(Exception):
+    def __init__(self, inflated: int):
+        super().__init__(f"{inflated} bytes unpacked")
+        self.inflated = inflated
+
+
+def check_size(path: Path) -> None:
+    """Refuse a workbook whose parts unpack to more than the limit (as the archive declares
+    them; the reader below also stops at the limit, whatever the archive declares)."""
+    with zipfile.ZipFile(path) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    if inflated > MAX_INFLATED_BYTES:
+        raise TooLarge(inflated)
+
+
+def formulas_without_values(path: Path, sheet: str, first_row: int) -> list[tuple[str, int]]:
+    """The sheet's formula cells from `first_row` on with no saved value: (address, row)."""
+    with zipfile.ZipFile(path) as archive:
+        part = _sheet_part(archive, sheet)
+        if part is None:
+            return []
+        found = []
+        with archive.open(part) as stream:
+            for _event, cell in ElementTree.iterparse(_Capped(stream), events=("end",)):
+                if cell.tag != f"{MAIN}c":
+                    continue
+                formula, value = cell.find(f"{MAIN}f"), cell.find(f"{MAIN}v")
+                ref = cell.get("r", "")
+                match = CELL_REF.fullmatch(ref)
+                row = int(match.group(2)) if match else 0
+                unsaved = formula is not None and (value is None or not value.text)
+                if unsaved and row >= first_row:
+                    found.append((ref, row))
+                cell.clear()
+        return found
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The archive member holding a sheet, by the workbook's name → relationship → target."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        (s.get(REL_ID) for s in workbook.iter(f"{MAIN}sheet") if s.get("name") == sheet), None
+    )
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next(
+        (r.get("Target") for r in rels.iter(f"{RELS}Relationship") if r.get("Id") == rel_id), None
+    )
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+
+
+class _Capped:
+    """A stream that stops with TooLarge past the limit, whatever the archive declared."""
+
+    def __init__(self, stream: object):
+        self.stream = stream
+        self.left = MAX_INFLATED_BYTES
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.stream.read(65536 if size < 0 else size)  # type: ignore[attr-defined]
+        self.left -= len(data)
+        if self.left < 0:
+            raise TooLarge(MAX_INFLATED_BYTES)
+        return data
