@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline import build as pipeline
 from pipeline.build import RunResult
-from pipeline.files import replace_directory, staging_beside, write_json
+from pipeline.files import locked, replace_directory, staging_beside, write_json
 from pipeline.publisher import Publisher, load_publisher
 
 from . import paths
@@ -29,7 +29,7 @@ def build_site(
     """Build every dataset (and the catalog); replace `out_dir` only if all is valid.
     `base_url` defaults to the publisher's `site_url`."""
     out_dir = out_dir.resolve()
-    with staging_beside(out_dir, "build") as staging:
+    with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
         result = pipeline.build(datasets_dir, paths.datasets(staging), limit=limit)
         if result.valid and out_dir.is_dir():
             archive.carry_forward(out_dir, staging)

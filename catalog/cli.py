@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from pipeline.errors import HINTS
+from pipeline.files import Busy
 
 from . import paths
 
@@ -101,6 +102,9 @@ class Opendata(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, EOFError):
             raise
+        except Busy as exc:  # another command is changing the same folder
+            click.echo(str(exc), err=True)
+            ctx.exit(EXIT_INVALID)
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader went away (`| head`): click handles it
                 raise

@@ -6,11 +6,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
+import glob
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,11 +94,59 @@ def pinned(path: Path) -> Iterator[Path]:
         os.close(fd)
 
 
+STAGING_PURPOSES = ("build", "release", "publish")  # .<target>-<purpose>-… siblings
+
+
+class Busy(Exception):
+    """Another command holds the lock on a folder."""
+
+    def __init__(self, target: Path, holder: str):
+        super().__init__(
+            f"{target} は別のコマンドが変更中です（{holder}）。終わってから実行してください"
+            f" / another command is changing {target} ({holder}); run this once it has finished"
+        )
+
+
+@contextmanager
+def locked(target: Path, command: str, shared: bool = False) -> Iterator[None]:
+    """While a command changes `target` (a site or a web root), no other may: an flock on
+    `.<name>.lock` beside it, which names its holder. `shared` for commands that only read
+    the folder but need it not to be swapped under them. A killed holder's lock is gone with
+    its process. The lock file itself stays (removing it would race a new holder)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = target.parent / f".{target.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip() or "?"
+            raise Busy(target, holder) from None
+        if not shared:
+            started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"opendata {command}, pid {os.getpid()}, {started}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def remove_leftovers(target: Path) -> None:
+    """Staging folders of killed runs beside `target` (call it holding `locked(target)`:
+    then no live run owns one)."""
+    for kind in STAGING_PURPOSES:
+        for leftover in target.parent.glob(f".{glob.escape(target.name)}-{kind}-*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextmanager
 def staging_beside(target: Path, purpose: str) -> Iterator[Path]:
     """A hidden sibling of `target` to assemble its next version in (same file system, so
-    `replace_directory` can swap it in); removed on the way out, swapped or not."""
+    `replace_directory` can swap it in); removed on the way out, swapped or not. Call it
+    holding `locked(target)`: then a sibling left by a killed run has no owner, and goes."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-{purpose}-", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; what it becomes is published
     try:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.files import locked
+
 from conftest import ROOT, Ran, opendata
 
 EPOCH = 1764400000
@@ -153,3 +155,30 @@ def test_dry_run_and_an_older_release_change_nothing(
     older = opendata("publish", "--site", str(site_a), "--to", str(web))
     assert older.returncode == 1 and "newer" in older.stderr
     assert tree(web) == newer
+
+
+def test_a_web_root_cut_short_is_published_again_not_called_done(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The pointer alone does not make a web root whole: files missing or of another size
+    (a copy cut short) are published again."""
+    _, site = two_releases
+    web = tmp_path / "www"
+    assert opendata("publish", "--site", str(site), "--to", str(web)).returncode == 0
+    (web / "datasets/survey-results/survey-results.parquet").unlink()
+    (web / "index.html").write_text("<p>half</p>", encoding="utf-8")
+    again = opendata("publish", "--site", str(site), "--to", str(web))
+    assert again.returncode == 0 and "公開済み" not in again.stdout
+    assert tree(web) == tree(_latest_site(site))
+
+
+def test_a_second_publish_into_the_same_web_root_at_once_is_refused(
+    two_releases: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, site = two_releases
+    web = tmp_path / "www"
+    with locked(web, "publish"):
+        done = opendata("publish", "--site", str(site), "--to", str(web))
+    assert done.returncode == 1 and "opendata publish" in done.stderr
+    assert not web.exists()
+    assert opendata("publish", "--site", str(site), "--to", str(web)).returncode == 0

@@ -8,12 +8,18 @@ next run removes what a killed one left behind.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import link_tree, read_json, replace_directory
+from pipeline.files import (
+    link_tree,
+    locked,
+    read_json,
+    remove_leftovers,
+    replace_directory,
+    staging_beside,
+)
 
 from .. import paths
 from ..release import archive
@@ -47,12 +53,21 @@ def publish(
     site: Path, target: Path, say: Callable[[str], None] = print, dry_run: bool = False
 ) -> bool:
     """Put the site's latest release at `target`; False when there was nothing to do."""
-    release = latest_release(site)
     target = target.absolute()
+    _check_target(site.resolve(), target, latest_release(site))  # before the lock file is made
+    with locked(site.resolve(), "publish", shared=True):
+        if dry_run:  # reads the web root only
+            return _publish(site, target, say, dry_run)
+        with locked(target, "publish"):
+            return _publish(site, target, say, dry_run)
+
+
+def _publish(site: Path, target: Path, say: Callable[[str], None], dry_run: bool) -> bool:
+    release = latest_release(site)
     current = _check_target(site.resolve(), target, release)
     if not dry_run:
-        _remove_leftovers(target)
-    if current and current["id"] == release.id:
+        remove_leftovers(target)
+    if current and current["id"] == release.id and _whole(target, release):
         say(f"{target}: リリース {release.id} は公開済みです / already published")
         return False
     before = current["id"] if current else "—"
@@ -61,19 +76,14 @@ def publish(
             f"(dry-run) {target}: {before} → {release.id}（何も変更していません / nothing changed）"
         )
         return False
-    staging = target.with_name(f".{target.name}-publish-{release.id}")
     say(
         f"{target}: リリース {release.id} を公開します / publishing release {release.id} ({before} →)"
     )
     try:
-        link_tree(release.site, staging)
-        if target.exists():
+        with staging_beside(target, "publish") as staging:  # and what killed runs left
+            link_tree(release.site, staging)
             replace_directory(staging, target)  # the one step readers can see
-            shutil.rmtree(staging, ignore_errors=True)  # now the previous release
-        else:
-            staging.rename(target)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
         raise PublishError(f"{target} に書けません / cannot write: {exc.strerror or exc}") from None
     say(f"{target}: 公開しました / published {release.id}")
     return True
@@ -111,7 +121,15 @@ def _check_target(site: Path, target: Path, release: Release) -> dict[str, Any] 
     return current
 
 
-def _remove_leftovers(target: Path) -> None:
-    """Staging folders of a publish that was killed: never served, safe to delete."""
-    for leftover in target.parent.glob(f".{target.name}-publish-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+def _whole(target: Path, release: Release) -> bool:
+    """Whether `target` holds exactly the release's files, each of its size — what a publish
+    leaves; anything else (a copy cut short, a file gone) is published again."""
+    return _listing(target) == _listing(release.site)
+
+
+def _listing(folder: Path) -> set[tuple[str, int]]:
+    return {
+        (str(path.relative_to(folder)), path.stat().st_size)
+        for path in folder.rglob("*")
+        if path.is_file()
+    }

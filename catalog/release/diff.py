@@ -261,8 +261,9 @@ def _keyed_rows(
     result: ResourceDiff, old_table: pa.Table, new_table: pa.Table, key: list[str]
 ) -> None:
     result.key = key
-    added = new_table.join(old_table.select(key), keys=key, join_type="left anti")
-    removed = old_table.join(new_table.select(key), keys=key, join_type="left anti")
+    order = [(k, "ascending") for k in key]  # joins return rows in no set order
+    added = new_table.join(old_table.select(key), keys=key, join_type="left anti").sort_by(order)
+    removed = old_table.join(new_table.select(key), keys=key, join_type="left anti").sort_by(order)
     result.added, result.removed = added.num_rows, removed.num_rows
     result.added_rows = added.slice(0, SHOWN).to_pylist()
     result.removed_rows = removed.slice(0, SHOWN).to_pylist()
@@ -273,7 +274,7 @@ def _keyed_rows(
     differs = pa.array([False] * joined.num_rows, pa.bool_())
     for column in common:
         differs = pc.or_(differs, _differs(joined.column(column), joined.column(f"{column} (new)")))
-    changed = joined.filter(differs)
+    changed = joined.filter(differs).sort_by(order)
     result.changed = changed.num_rows
     for row in changed.slice(0, SHOWN).to_pylist():
         cells = {

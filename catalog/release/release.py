@@ -18,6 +18,7 @@ from pipeline.errors import Problem
 from pipeline.files import (
     link_file,
     link_tree,
+    locked,
     read_json,
     replace_directory,
     sha256_file,
@@ -193,7 +194,16 @@ def review(
     overrides: dict[str, Override] | None = None,
     dataset_notes: dict[str, str] | None = None,
 ) -> list[Decision]:
-    """The decisions, or every reason the release would be refused."""
+    """The decisions, or every reason the release would be refused (`release --dry-run`)."""
+    with locked(site.resolve(), "release --dry-run", shared=True):
+        return _review(site, overrides, dataset_notes)
+
+
+def _review(
+    site: Path,
+    overrides: dict[str, Override] | None = None,
+    dataset_notes: dict[str, str] | None = None,
+) -> list[Decision]:
     decisions = plan(site, overrides)
     built = [d.name for d in decisions if d.change != "removed"]
     problems = check_metadata(site, built)
@@ -227,8 +237,20 @@ def create(
 ) -> tuple[Release | None, list[Decision]]:
     """Make a release of the site's current build; (None, decisions) when nothing changed."""
     site = site.resolve()
+    with locked(site, "release"):
+        return _create(site, publisher, notes, dataset_notes, overrides, now)
+
+
+def _create(
+    site: Path,
+    publisher: Publisher,
+    notes: str,
+    dataset_notes: dict[str, str] | None,
+    overrides: dict[str, Override] | None,
+    now: dt.datetime | None,
+) -> tuple[Release | None, list[Decision]]:
     base_url = _base_url(site)
-    decisions = review(site, overrides, dataset_notes)
+    decisions = _review(site, overrides, dataset_notes)
     previous = archive.latest(site)
     if all(d.change is None for d in decisions):
         return None, decisions
