@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from pipeline.errors import HINTS
+from pipeline.errors import HINTS, printable
 from pipeline.files import Busy
 
 from . import paths
@@ -38,10 +38,10 @@ def _print_result(result: RunResult, as_json: bool, action: str) -> None:
     for dataset in result.datasets:
         if dataset.valid:
             rows = ", ".join(f"{name} {count}行" for name, count in dataset.rows.items())
-            click.echo(f"✓ {dataset.name}: {rows}")
+            click.echo(f"✓ {printable(dataset.name)}: {rows}")
         else:
             click.echo(
-                f"✗ {dataset.name}: {dataset.report.total} 件の問題 / problems "
+                f"✗ {printable(dataset.name)}: {dataset.report.total} 件の問題 / problems "
                 f"({', '.join(f'{t} {n}' for t, n in sorted(dataset.report.counts.items()))})",
                 err=True,
             )

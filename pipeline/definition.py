@@ -7,6 +7,7 @@ resource; catalog metadata beyond Data Package lives under the same key on the p
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import errno
 import os
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .descriptors import load_yaml, shape_problems
 from .errors import DefinitionError, Problem
 from .vocabulary import (
     DEFINITION,
@@ -141,13 +144,20 @@ def _unreadable(name: str, exc: OSError, file: str) -> Problem:
 def load(folder: Path) -> DatasetDef:
     """Read and check one dataset definition; raise DefinitionError listing every problem."""
     file = f"{folder.name}/{DEFINITION}"
+    raw = load_yaml(folder / DEFINITION, file, folder.name)
+    shape = shape_problems(raw, "dataset.schema.json", file, folder.name)
     checker = _Checker(dataset=folder.name, file=file)
-    raw = checker.parse_yaml(folder / DEFINITION)
-    if raw is None:
-        raise DefinitionError(checker.problems)
-    dataset = checker.dataset_def(folder, raw)
-    if checker.problems or dataset is None:
-        raise DefinitionError(checker.problems)
+    try:
+        dataset = checker.dataset_def(folder, raw)
+    except Exception:
+        # The checker reads values of the declared shape; where the shape is wrong it may
+        # fail, and the shape problems already say why. Everything it found until then stays.
+        if not shape:
+            raise
+        dataset = None
+    problems = list({p.message: p for p in [*shape, *checker.problems]}.values())
+    if problems or dataset is None:
+        raise DefinitionError(problems)
     return dataset
 
 
@@ -163,29 +173,6 @@ class _Checker:
         self.problems.append(
             Problem(type=type_, message=message, dataset=self.dataset, file=self.file, **where)
         )
-
-    def parse_yaml(self, path: Path) -> dict[str, Any] | None:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except OSError as exc:
-            self.fail(
-                f"dataset.yaml を読めません（{exc.strerror}） / cannot read dataset.yaml: {exc.strerror}"
-            )
-            return None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            row = mark.line + 1 if mark is not None else None
-            self.fail(f"YAML として読めません / not valid YAML: {exc}".splitlines()[0], row=row)
-            return None
-        except UnicodeDecodeError:
-            self.fail("dataset.yaml は UTF-8 で保存してください / save dataset.yaml as UTF-8")
-            return None
-        if not isinstance(data, dict):
-            self.fail(
-                "dataset.yaml の最上位は項目の一覧にしてください / top level must be a mapping"
-            )
-            return None
-        return data
 
     def dataset_def(self, folder: Path, raw: dict[str, Any]) -> DatasetDef | None:
         name = raw.get("name")
@@ -206,6 +193,11 @@ class _Checker:
                 self.fail(f"{key} は文字列にしてください / {key} must be text", value=str(raw[key]))
         if not isinstance(raw.get("title"), str):
             self.fail("title（タイトル）がありません / title is missing")
+        if "created" in raw and not _real_date(raw["created"]):
+            self.fail(
+                "created の日付がありえません（例：2024-03-01） / created is not a real date",
+                value=str(raw["created"]),
+            )
         if "version" in raw and not SEMVER.fullmatch(str(raw["version"])):
             self.fail(
                 "version は 1.0.0 の形（MAJOR.MINOR.PATCH）にしてください。初めてのリリースの版"
@@ -271,6 +263,14 @@ class _Checker:
         if path is None or schema is None or options is None:
             return None
         encoding = raw.get("encoding")
+        if encoding is not None and not _known_encoding(encoding):
+            self.fail(
+                f"encoding {encoding!r} は知らない文字コードです（utf-8, cp932 など。省略すると自動判別）"
+                " / unknown encoding (utf-8, cp932, …; leave it out to detect it)",
+                resource=name,
+                value=str(encoding),
+            )
+            return None
         descriptor = {
             k: v
             for k, v in raw.items()
@@ -490,11 +490,14 @@ def _field_problems(fld: dict[str, Any]) -> list[str]:
         ):
             problems.append(f"{name}: {key} は整数にしてください / {key} must be an integer")
     if "pattern" in constraints:
-        try:
-            re.compile(str(constraints["pattern"]))
-        except re.error as exc:
+        try:  # checked by Arrow's RE2, which lacks some of Python's syntax (backreferences)
+            pc.match_substring_regex(
+                pa.array([""]), f"^(?:{constraints['pattern']})$"
+            )  # one cell: RE2 compiles lazily
+        except (pa.ArrowInvalid, TypeError) as exc:
             problems.append(
-                f"{name}: pattern が正規表現として読めません / pattern is not a regular expression: {exc}"
+                f"{name}: pattern が正規表現（RE2）として読めません / pattern is not an RE2 regular"
+                f" expression: {str(exc).split(': ', 1)[-1]}"
             )
     if "missingValues" in fld and not _is_text_list(fld["missingValues"]):
         problems.append(
@@ -511,6 +514,26 @@ def _unpivot(raw: Any) -> Unpivot | None:
         names_to=str(raw["names_to"]),
         values_to=str(raw["values_to"]),
     )
+
+
+def _known_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _real_date(value: Any) -> bool:
+    """A date or RFC 3339 time that exists (2024-02-30 does not)."""
+    if isinstance(value, dt.date):
+        return True
+    text = str(value)
+    try:
+        (dt.datetime.fromisoformat if "T" in text else dt.date.fromisoformat)(text)
+    except ValueError:
+        return False
+    return True
 
 
 def as_list(value: Any) -> list[str]:

@@ -7,6 +7,7 @@ are collected into a `Report` so that all of them reach the officer at once.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -138,8 +139,18 @@ class Problem:
         return ", ".join(p for p in parts if p)
 
     def render(self) -> str:
+        """For a terminal: control characters from the officer's files (an escape sequence in
+        a folder name or a header cell) are shown as escapes, never acted on."""
         value = f" 値 value: {self.value!r}" if self.value is not None else ""
-        return f"[{self.type}] {self.location()}:{value}\n    {self.message}"
+        return printable(f"[{self.type}] {self.location()}:{value}\n    {self.message}")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but line break and tab written as an escape."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class DefinitionError(Exception):

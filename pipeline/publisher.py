@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .descriptors import load_yaml, shape_problems
 from .errors import DefinitionError, Problem
 
 
@@ -49,7 +48,10 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     path = datasets_dir / "catalog.yaml"
     if not path.exists():
         return Publisher()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = load_yaml(path, path.name) or {}
+    shape = shape_problems(raw, "catalog.schema.json", path.name)
+    if shape:
+        raise DefinitionError(shape)
     known = set(Publisher.__dataclass_fields__)
     unknown = set(raw.get("publisher", {})) - known
     publisher = Publisher(**{k: str(v) for k, v in raw.get("publisher", {}).items() if k in known})

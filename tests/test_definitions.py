@@ -1,0 +1,113 @@
+"""Hostile or mistaken definitions: each is an exit-1 problem naming the file, the key and a
+fix — never an internal error — and `validate` says the same as `build` (issue "Nothing lost,
+nothing stale", definitions)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import MINIMAL_CSV, PUBLISHABLE, opendata, report, write_dataset
+
+
+def _resource(d: dict[str, Any]) -> dict[str, Any]:
+    return d["resources"][0]
+
+
+def _field(d: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    return d["resources"][0]["schema"]["fields"][index]
+
+
+# case → (change to PUBLISHABLE, words the problem must contain)
+CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
+    "keywords that are not text": (lambda d: d.update(keywords=[1, {"a": 2}]), "keywords[0]"),
+    "themes that are not text": (lambda d: d["x-opendata"].update(themes=[{"x": 1}]), "themes[0]"),
+    "primaryKey: 5": (lambda d: _resource(d)["schema"].update(primaryKey=5), "primaryKey"),
+    "foreignKeys not a list": (lambda d: _resource(d)["schema"].update(foreignKeys="x"), "foreignKeys"),
+    "foreignKeys without a reference": (
+        lambda d: _resource(d)["schema"].update(foreignKeys=[{"fields": "id"}]), "reference"),
+    "header_row: .inf": (lambda d: _resource(d).update({"x-opendata": {"header_row": float("inf")}}), "header_row"),
+    "unpivot without its keys": (
+        lambda d: _resource(d).update({"x-opendata": {"unpivot": {"columns": "年度"}}}), "names_to"),
+    "an impossible created": (lambda d: d.update(created="2024-02-30"), "created"),
+    "a temporal that is not a year": (
+        lambda d: d["x-opendata"].update(temporal={"start": "昔", "end": 2026}), "temporal.start"),
+    "a path with a NUL": (lambda d: _resource(d).update(path="items\x00.csv"), "path"),
+    "a 5,000-character path": (lambda d: _resource(d).update(path="a" * 5000 + ".csv"), "path"),
+    "a pattern RE2 cannot read": (
+        lambda d: _field(d, 1).update(constraints={"pattern": "(a)\\1"}), "RE2"),
+    "an unknown encoding": (lambda d: _resource(d).update(encoding="klingon"), "klingon"),
+    "sources as text": (lambda d: d.update(sources="x"), "sources"),
+    "upstream as text": (lambda d: d["x-opendata"].update(upstream="x"), "upstream"),
+    "a chart as a list": (lambda d: d["x-opendata"].update(chart=["x"]), "chart"),
+    "an English title as a number": (lambda d: d["x-opendata"].update(title_en=5), "title_en"),
+    "a department as a list": (lambda d: d["x-opendata"].update(department=["a"]), "department"),
+    "a spatial code as a mapping": (lambda d: d["x-opendata"].update(spatial={"a": 1}), "spatial"),
+    "a sheet as a number": (lambda d: _resource(d).update({"x-opendata": {"sheet": 5}}), "sheet"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_hostile_definition_is_a_located_problem_in_validate_and_build(
+    tmp_path: Path, case: str
+) -> None:
+    change, words = CASES[case]
+    definition = copy.deepcopy(PUBLISHABLE)
+    change(definition)
+    write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    datasets = str(tmp_path / "datasets")
+    for command in (("validate",), ("build", "--out", str(tmp_path / "dist"))):
+        code, result = report(*command, "--datasets", datasets)
+        problems = [e for d in result["datasets"] for e in d["errors"]] + result["errors"]
+        assert code == 1, (command, problems)
+        assert any(words in p["message"] for p in problems), problems
+        assert all(p["file"] == "sample-budget/dataset.yaml" for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("publisher: [\n", "YAML"),
+        ("- a\n- b\n", "最上位"),
+        ("publisher: [1, 2]\n", "publisher"),
+        ("publisher:\n  code: '13103'\n", "code"),
+        ("publisher:\n  name: 港区\n  name: 千代田区\n", "duplicate key"),
+    ],
+)
+def test_a_broken_catalog_yaml_is_a_located_problem(tmp_path: Path, text: str, words: str) -> None:
+    write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    (tmp_path / "datasets/catalog.yaml").write_text(text, encoding="utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    assert code == 1 and result["errors"][0]["file"] == "catalog.yaml"
+    assert words in result["errors"][0]["message"], result["errors"]
+
+
+def test_a_key_given_twice_is_refused_not_last_wins(tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    text = (folder / "dataset.yaml").read_text(encoding="utf-8")
+    (folder / "dataset.yaml").write_text(text + "title: もう一つのタイトル\n", encoding="utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    (problem,) = result["datasets"][0]["errors"]
+    assert code == 1 and "duplicate key 'title'" in problem["message"] and problem["row"]
+
+
+def test_yaml_nested_thousands_deep_is_refused_without_recursing(tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    (folder / "dataset.yaml").write_text("title: " + "[" * 5000 + "]" * 5000 + "\n", "utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    (problem,) = result["datasets"][0]["errors"]
+    assert code == 1 and "nested deeper" in problem["message"]
+
+
+def test_escape_sequences_in_names_and_headers_are_printed_escaped(tmp_path: Path) -> None:
+    write_dataset(tmp_path, PUBLISHABLE, {"items.csv": "番号\x1b[2J,名称,金額,年度\n1,a,1,2022\n"})
+    (tmp_path / "datasets/\x1b]0;owned\x07x").mkdir()
+    (tmp_path / "datasets/\x1b]0;owned\x07x/dataset.yaml").write_text("name: x\n", "utf-8")
+    done = opendata("validate", "--datasets", str(tmp_path / "datasets"))
+    assert done.returncode == 1
+    assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stderr
+    assert "\\x1b[2J" in done.stderr and "\\x1b]0;owned\\x07x" in done.stderr
