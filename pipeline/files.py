@@ -159,31 +159,58 @@ RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where unsupported."""
+def _libc_call(name: str) -> Any:
+    """A libc function by name, or None where this system has none."""
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+        return None
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), name, None)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = _libc_call("renameat2")
     if renameat2 is None:
         return False
     done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
     return bool(done == 0)
 
 
+def sync_tree(folder: Path) -> None:
+    """Everything written under `folder` on disk: syncfs(2) on its file system (one call,
+    however many files), or a full sync() where the system lacks it."""
+    syncfs = _libc_call("syncfs")
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def sync_directory(folder: Path) -> None:
+    """A directory's entries (a rename into it) on disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_directory(new: Path, target: Path) -> None:
     """Put `new` at `target`. The old contents end up at `new` (the caller removes them).
 
+    Durable, as a database commits: `new` is synced to disk before the switch, and the
+    switch itself after it, so a power loss leaves the old tree or the new one, whole.
     With an existing target the two are exchanged atomically where the kernel allows; the
     fallback is two renames, in which only a crash between them leaves no `target`.
     """
+    sync_tree(new)
     if not target.exists():
         os.rename(new, target)
-        return
-    if _exchange(new, target):
-        return
-    parked = new.with_name(new.name + "-old")
-    os.rename(target, parked)
-    os.rename(new, target)
-    shutil.rmtree(parked, ignore_errors=True)
+    elif not _exchange(new, target):
+        parked = new.with_name(new.name + "-old")
+        os.rename(target, parked)
+        os.rename(new, target)
+        shutil.rmtree(parked, ignore_errors=True)
+    sync_directory(target.parent)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.files import locked
 
 from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
@@ -139,3 +141,28 @@ def test_a_diff_lists_the_same_first_rows_every_time(tmp_path: Path) -> None:
         listed.add(json.dumps([r.key for r in items.changed_rows]))
     assert len(listed) == 1
     assert json.loads(listed.pop())[0] == {"id": 1}
+
+
+def test_a_new_site_is_on_disk_before_it_is_switched_in_and_the_switch_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Durability, as a database commits. A power loss cannot be staged here, so the test
+    records the order of the real calls (sync the staged tree, switch, sync the parent)."""
+    from pipeline import files
+
+    _built(tmp_path)  # a site to replace
+    calls: list[str] = []
+    for name in ("sync_tree", "_exchange", "sync_directory"):
+        real = getattr(files, name)
+
+        def record(*args: Path, _real=real, _name=name) -> object:  # type: ignore[no-untyped-def]
+            calls.append(f"{_name} {args[0].name}")
+            return _real(*args)
+
+        monkeypatch.setattr(files, name, record)
+    _built(tmp_path, MINIMAL_CSV.replace("3200", "3300"))
+    (synced, exchanged, committed) = calls
+    assert synced.startswith("sync_tree .dist-build-") and exchanged.startswith(
+        "_exchange .dist-build-"
+    )
+    assert committed == f"sync_directory {tmp_path.name}"
