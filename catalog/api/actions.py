@@ -18,7 +18,7 @@ from pipeline.vocabulary import LICENSES
 
 from .. import paths
 from . import params as p
-from .params import FACETS, MAX_LIMIT, MAX_ROWS, Param
+from .params import FACETS, MAX_ROWS, Param
 from .search import QueryError, SearchIndex
 
 CKAN_API_VERSION = "2.11.0"  # the Action API level these answers follow
@@ -69,6 +69,8 @@ class Actions:
         self.organization: dict[str, Any] = meta["organization"]
         self.groups: dict[str, dict[str, Any]] = {g["name"]: g for g in meta["groups"]}
         self.status: dict[str, Any] = meta["status"]
+        # Package dicts of this build, read once each (a newer build gets its own Actions).
+        self.package = lru_cache(maxsize=4096)(self._read_package)
         self.registry: dict[str, Callable[[dict[str, Any]], Any]] = {
             name.removeprefix("action_"): getattr(self, name)
             for name in dir(self)
@@ -86,8 +88,9 @@ class Actions:
         raise ActionError("Bad Request", f"不明なアクション / unknown action: {action}")
 
     # -- datasets ---------------------------------------------------------------------------
-    def package(self, name: str) -> dict[str, Any]:
-        return _read_package(self.site, name)
+    def _read_package(self, name: str) -> dict[str, Any]:
+        package: dict[str, Any] = read_json(paths.ckan_package(self.site, name))
+        return package
 
     def action_package_list(self, params: dict[str, Any]) -> list[str]:
         """Names of all datasets, sorted (limit, offset)."""
@@ -108,10 +111,11 @@ class Actions:
     def action_current_package_list_with_resources(
         self, params: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Datasets with their resources, newest first (limit, offset)."""
-        limit, offset = _paging(params)
+        """Datasets with their resources, newest first, a page at a time (limit, offset)."""
         found = self.index.search(
-            sort="metadata_modified desc", rows=limit or MAX_LIMIT, start=offset
+            sort="metadata_modified desc",
+            rows=_int(params, p.PAGE_LIMIT),
+            start=_int(params, p.OFFSET),
         )
         return [self.package(n) for n in found.names]
 
@@ -253,12 +257,6 @@ class Actions:
         if name not in self.registry:
             raise not_found(f"アクション {name}")
         return (self.registry[name].__doc__ or name).strip()
-
-
-@lru_cache(maxsize=4096)
-def _read_package(site: Path, name: str) -> dict[str, Any]:
-    package: dict[str, Any] = read_json(paths.ckan_package(site, name))
-    return package
 
 
 def _text(params: dict[str, Any], param: Param) -> str:

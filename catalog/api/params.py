@@ -58,6 +58,8 @@ FACET_LIMIT = Param("facet.limit", "integer", 50, -1, 1000)
 FACET_MINCOUNT = Param("facet.mincount", "integer", 1, 0, 100_000)
 LIMIT = Param("limit", "integer", -1, -1, MAX_LIMIT)  # -1: no limit
 OFFSET = Param("offset", "integer", 0, 0, 1_000_000)
+# Whole package dicts: a page of them, never the catalog at once (CKAN's rows_max).
+PAGE_LIMIT = Param("limit", "integer", 100, 0, MAX_ROWS)
 ALL_FIELDS = Param("all_fields", "boolean", False)
 INCLUDE_DATASETS = Param("include_datasets", "boolean", False)
 
@@ -66,7 +68,7 @@ ACTIONS: dict[str, tuple[Param, ...]] = {
     "package_list": (LIMIT, OFFSET),
     "package_show": (ID, NAME_OR_ID),
     "package_search": (Q, FQ, ROWS, START, SORT, FACET_FIELD, FACET_LIMIT, FACET_MINCOUNT),
-    "current_package_list_with_resources": (LIMIT, OFFSET),
+    "current_package_list_with_resources": (PAGE_LIMIT, OFFSET),
     "organization_list": (ALL_FIELDS,),
     "organization_show": (ID, INCLUDE_DATASETS),
     "group_list": (ALL_FIELDS,),

@@ -28,7 +28,9 @@ LIST_FIELDS = {"tags", "groups", "res_format"}
 FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
 SORTS = ("score", "metadata_modified", "name", "title_string")
 MAX_CLAUSES = 20
-CLAUSE = re.compile(r'(\S+?):("[^"]*"|\[[^\]]*\]|\S+)')
+MAX_TERMS = 10  # distinct words of q: each costs a look-up, a one-character one a full scan
+# One clause at a given position; no part can backtrack into another, so parsing is linear.
+CLAUSE = re.compile(r'([^\s:]+):("[^"]*"|\[[^\]]*\]|\S+)')
 
 
 class QueryError(ValueError):
@@ -145,7 +147,12 @@ class SearchIndex:
     def _score(self, q: str) -> np.ndarray:
         """0 for no match; per term, 2 for a title hit and 1 for a hit elsewhere."""
         score = np.ones(self.size, dtype=np.int64)
-        for term in filter(None, (fold(t) for t in q.split() if t not in ("*:*", "*"))):
+        terms = list(
+            dict.fromkeys(filter(None, (fold(t) for t in q.split() if t not in ("*:*", "*"))))
+        )
+        if len(terms) > MAX_TERMS:
+            raise QueryError(f"q の語は {MAX_TERMS} 語までです / q is limited to {MAX_TERMS} words")
+        for term in terms:
             in_text = self._matches("text_key", term)
             in_title = self._matches("title_key", term, within=in_text)
             term_score = np.zeros(self.size, dtype=np.int64)
@@ -156,13 +163,7 @@ class SearchIndex:
 
     def _filter(self, fq: str) -> np.ndarray:
         keep = np.ones(self.size, dtype=bool)
-        clauses = CLAUSE.findall(fq or "")
-        leftover = CLAUSE.sub("", fq or "").replace("AND", "").strip()
-        if leftover:
-            raise QueryError(f"fq の書式が読めません / cannot parse fq: {leftover!r}")
-        if len(clauses) > MAX_CLAUSES:
-            raise QueryError(f"fq clauses are limited to {MAX_CLAUSES}")
-        for field, value in clauses:
+        for field, value in parse_fq(fq or ""):
             negate = field.startswith("-")
             field = field.lstrip("+-")
             if field not in FILTER_FIELDS:
@@ -226,6 +227,29 @@ class SearchIndex:
         items = [(coded.values[i], int(n)) for i, n in enumerate(counts) if n >= mincount]
         items.sort(key=lambda item: (-item[1], item[0]))
         return items[:limit] if limit >= 0 else items
+
+
+def parse_fq(fq: str) -> list[tuple[str, str]]:
+    """fq's clauses (field, value) in one pass, left to right: FIELD:VALUE with the value a
+    "quoted string", a [range] or a word, clauses apart by spaces or AND."""
+    clauses: list[tuple[str, str]] = []
+    position = 0
+    while True:
+        while position < len(fq) and fq[position].isspace():
+            position += 1
+        if position == len(fq):
+            return clauses
+        if fq.startswith("AND", position) and fq[position + 3 : position + 4].isspace():
+            position += 3
+            continue
+        match = CLAUSE.match(fq, position)
+        if match is None:
+            shown = fq[position : position + 40]
+            raise QueryError(f"fq の書式が読めません / cannot parse fq: {shown!r}")
+        clauses.append((match.group(1), match.group(2)))
+        if len(clauses) > MAX_CLAUSES:
+            raise QueryError(f"fq clauses are limited to {MAX_CLAUSES}")
+        position = match.end()
 
 
 def _code(column: pa.ChunkedArray, is_list: bool) -> Coded:

@@ -8,33 +8,23 @@ from __future__ import annotations
 
 import gzip
 import json
-import mimetypes
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.files import sha256_file
-
 from .. import paths
-from .actions import ActionError, Actions
+from .actions import ActionError
+from .generations import Generation, LiveSite
 from .openapi import openapi
 from .params import ACTIONS
-
-for media_type, suffix in (
-    ("application/vnd.apache.parquet", ".parquet"),
-    ("application/ld+json", ".jsonld"),
-    ("text/turtle", ".ttl"),
-    ("text/csv", ".csv"),
-):
-    mimetypes.add_type(media_type, suffix)
 
 # Every method reaches the action route, which answers 405 with `Allow: GET, POST` itself.
 ACTION_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -57,32 +47,6 @@ class CkanJSON(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-class SiteFiles(StaticFiles):
-    """The site's files with their published media types and a content-derived ETag, so an
-    unchanged file keeps its ETag across rebuilds (Range and 304 come from Starlette)."""
-
-    def __init__(self, directory: Path):
-        super().__init__(directory=directory, html=True, follow_symlink=False)
-        self._etags: dict[tuple[str, int, int], str] = {}
-
-    def file_response(self, full_path, stat_result, scope, status_code=200):  # type: ignore[no-untyped-def]
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        key = (str(full_path), stat_result.st_mtime_ns, stat_result.st_size)
-        if key not in self._etags:
-            self._etags[key] = '"' + sha256_file(Path(full_path))[:32] + '"'
-        etag = self._etags[key]
-        response.headers["etag"] = etag
-        if status_code == 200 and _matches(scope, etag):
-            return NotModifiedResponse(response.headers)
-        return response
-
-
-def _matches(scope: Scope, etag: str) -> bool:
-    headers = dict(scope["headers"])
-    wanted = headers.get(b"if-none-match", b"").decode("latin-1")
-    return etag in [tag.strip() for tag in wanted.split(",")]
 
 
 class PublicHeaders:
@@ -111,13 +75,13 @@ class PublicHeaders:
 
 
 def create_app(site: Path) -> Starlette:
-    site = site.resolve()
-    actions = Actions(site)
+    live = LiveSite(site.resolve())
 
     def envelope(
         request: Request, action: str, result: Any = None, error: ActionError | None = None
     ) -> Response:
-        help_url = str(request.url_for("action", action="help_show")) + f"?name={action}"
+        # From the site's own URL, never from the request's Host header.
+        help_url = f"{live.current.actions.status['site_url']}api/3/action/help_show?name={action}"
         if error is None:
             return CkanJSON({"help": help_url, "success": True, "result": result}, request=request)
         return CkanJSON(
@@ -137,20 +101,21 @@ def create_app(site: Path) -> Starlette:
         try:
             params = await _params(request)
             # A worker thread: Arrow and NumPy release the GIL, so two queries share two cores.
-            result = await run_in_threadpool(actions.call, name, params)
+            result = await run_in_threadpool(_answer, live, name, params)
             return envelope(request, name, result)
         except ActionError as error:
             return envelope(request, name, error=error)
 
     async def dcat_file(request: Request) -> Response:
         name, suffix = request.path_params["name"], request.path_params["suffix"]
-        if actions.index.resolve(name) != name:
+        generation = await run_in_threadpool(live.generation)
+        if suffix not in ("jsonld", "ttl") or generation.actions.index.resolve(name) != name:
             return envelope(
                 request, "package_show", error=ActionError("Not Found Error", f"{name} not found")
             )
-        path = paths.dcat_dataset(site, name, suffix)
+        path = paths.dcat_dataset(generation.root, name, suffix)
         media = "application/ld+json" if suffix == "jsonld" else "text/turtle; charset=utf-8"
-        return Response(path.read_bytes(), media_type=media)
+        return Response(await run_in_threadpool(path.read_bytes), media_type=media)
 
     async def spec(request: Request) -> Response:
         return CkanJSON(openapi(), request=request)
@@ -160,10 +125,43 @@ def create_app(site: Path) -> Starlette:
         Route("/api/3/action/{action}", action, methods=ACTION_METHODS, name="action"),
         Route("/api/action/{action}", action, methods=ACTION_METHODS),
         Route("/dataset/{name}.{suffix:str}", dcat_file, methods=["GET"]),
-        Mount("/", app=SiteFiles(site)),
+        Mount("/", app=LiveFiles(live)),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(PublicHeaders)])
     return app
+
+
+def _answer(live: LiveSite, action: str, params: dict[str, Any]) -> Any:
+    """An action answered from one build; if that build was swapped out and removed while
+    the action read it, answered again from the build that replaced it."""
+    generation = live.generation()
+    try:
+        return generation.actions.call(action, params)
+    except FileNotFoundError:
+        if not live.stale(generation):
+            raise
+        return live.generation(wait=True).actions.call(action, params)
+
+
+class LiveFiles:
+    """The files of the current build; a request whose build was removed under it (a 404 or
+    a vanished file) is answered from the build that replaced it."""
+
+    def __init__(self, live: LiveSite):
+        self.live = live
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        generation: Generation = await run_in_threadpool(self.live.generation)
+        try:
+            response = await generation.files.get_response(generation.files.get_path(scope), scope)
+        except (HTTPException, FileNotFoundError) as exc:
+            if not await run_in_threadpool(self.live.stale, generation):
+                if isinstance(exc, HTTPException):
+                    raise
+                raise HTTPException(status_code=404) from None
+            current = await run_in_threadpool(self.live.generation, True)
+            response = await current.files.get_response(current.files.get_path(scope), scope)
+        await response(scope, receive, send)
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -180,13 +178,11 @@ async def _params(request: Request) -> dict[str, Any]:
         else:
             params[key] = value
     if request.method == "POST":
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise ActionError("Validation Error", {"body": [f"Body longer than {MAX_BODY} bytes"]})
+        body = await _bounded_body(request)
         if body.strip():
             try:
                 data = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # malformed, nested too deep, a huge number
                 raise ActionError(
                     "Bad Request", "JSON として読めない本文です / malformed JSON body"
                 ) from None
@@ -199,6 +195,20 @@ async def _params(request: Request) -> dict[str, Any]:
             _check_text(data)
             params.update(data)
     return params
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, read no further than the limit (a declared length over it is refused unread)."""
+    too_long = ActionError("Validation Error", {"body": [f"Body longer than {MAX_BODY} bytes"]})
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_long
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_long
+    return bytes(body)
 
 
 JSON_TYPES = {"integer": int, "boolean": bool, "string": str}

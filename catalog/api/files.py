@@ -1,0 +1,97 @@
+"""A build's files over HTTP: the published media types, Range and 304 (Starlette), and two
+guarantees Starlette's own file serving lacks:
+
+- a download is never torn: the file is opened once, and its length, its ETag and every byte
+  sent come from that one open file, whatever is swapped in at its name meanwhile;
+- the ETag is derived from the content (unchanged bytes keep it across rebuilds), and is
+  computed in a worker thread, once per file version, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import Scope
+
+from pipeline.files import sha256_file
+
+for media_type, suffix in (
+    ("application/vnd.apache.parquet", ".parquet"),
+    ("application/ld+json", ".jsonld"),
+    ("text/turtle", ".ttl"),
+    ("text/csv", ".csv"),
+):
+    mimetypes.add_type(media_type, suffix)
+
+FileVersion = tuple[int, int, int, int]  # device, inode, mtime, size
+
+
+class SiteFiles(StaticFiles):
+    """The files of one build (`directory`: the build's open folder)."""
+
+    def __init__(self, directory: Path):
+        super().__init__(directory=directory, html=True, follow_symlink=False)
+        self._etags: dict[FileVersion, str] = {}
+        self._lock = threading.Lock()
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        """Starlette's lookup (inside the folder, no symlinks out), run in a worker thread —
+        where the ETag of a file version not seen before is computed too."""
+        full_path, stat = super().lookup_path(path)
+        if stat is not None and os.path.isfile(full_path):
+            self._etag(Path(full_path), stat)
+        return full_path, stat
+
+    def _etag(self, path: Path, stat: os.stat_result) -> str:
+        key = _version(stat)
+        with self._lock:
+            known = self._etags.get(key)
+        if known is None:
+            known = '"' + sha256_file(path)[:32] + '"'
+            with self._lock:
+                self._etags[key] = known
+        return known
+
+    def file_response(
+        self,
+        full_path: Any,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        fd = os.open(full_path, os.O_RDONLY)
+        opened = os.fstat(fd)  # the file as it is now; served whole from this descriptor
+        response = FileResponse(
+            f"/proc/self/fd/{fd}",
+            status_code=status_code,
+            stat_result=opened,
+            media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain",
+            background=BackgroundTask(os.close, fd),
+        )
+        with self._lock:
+            etag = self._etags.get(_version(opened))
+        if etag is None:  # another version than the one looked up: no content-derived tag
+            del response.headers["etag"]
+        else:
+            response.headers["etag"] = etag
+        if status_code == 200 and etag is not None and _matches(scope, etag):
+            os.close(fd)
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+def _version(stat: os.stat_result) -> FileVersion:
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _matches(scope: Scope, etag: str) -> bool:
+    headers = dict(scope["headers"])
+    wanted = headers.get(b"if-none-match", b"").decode("latin-1")
+    return etag in [tag.strip() for tag in wanted.split(",")]

@@ -1,0 +1,167 @@
+"""`opendata serve` follows the site and bounds every request (issue "Nothing lost, nothing
+stale"): each request is answered from one build, a rebuild is picked up without a restart
+and without a failed request, a download is never torn, and no request can stall the rest.
+The real server on loopback, builds made in-process beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import MINIMAL_CSV, PUBLISHABLE, launch_server, opendata, write_dataset
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _build(root: Path, csv_text: str, *others: str) -> None:
+    write_dataset(root, PUBLISHABLE, {"items.csv": csv_text})
+    for name in others:
+        write_dataset(root, {**PUBLISHABLE, "name": name}, {"items.csv": csv_text})
+    done = opendata("build", "--datasets", str(root / "datasets"), "--out", str(root / "dist"))
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    _build(tmp_path, MINIMAL_CSV, "extra-dataset")
+    process, base, _ = launch_server(tmp_path / "dist")
+    yield tmp_path, base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _show(base: str, name: str) -> tuple[int, dict]:
+    status, _, body = _get(f"{base}/api/3/action/package_show?id={name}")
+    return status, json.loads(body)
+
+
+def test_a_rebuild_is_served_without_a_restart(live: tuple[Path, str]) -> None:
+    root, base = live
+    _, before = _show(base, "sample-budget")
+    changed = MINIMAL_CSV.replace("3200", "3300")
+    (root / "datasets/extra-dataset/dataset.yaml").unlink()  # a dataset removed
+    import shutil
+
+    shutil.rmtree(root / "datasets/extra-dataset")
+    _build(root, changed)
+    status, after = _show(base, "sample-budget")
+    csv_resource = next(r for r in after["result"]["resources"] if r["format"] == "CSV")
+    assert status == 200 and csv_resource["hash"] != next(
+        r["hash"] for r in before["result"]["resources"] if r["format"] == "CSV"
+    )
+    _, _, body = _get(csv_resource["url"].replace("https://opendata.city.minato.tokyo.jp", base))
+    assert hashlib.sha256(body).hexdigest() == csv_resource["hash"]  # metadata and file agree
+    assert _show(base, "extra-dataset")[0] == 404  # gone, not a 500
+    _, _, listing = _get(f"{base}/api/3/action/package_list")
+    assert json.loads(listing)["result"] == ["opendata-list", "sample-budget"]
+
+
+def test_downloads_during_rebuilds_are_never_torn(live: tuple[Path, str]) -> None:
+    """Clients download while builds swap two versions in and out: every answer is one
+    version whole, its Content-Length that version's length."""
+    root, base = live
+    versions = [MINIMAL_CSV, MINIMAL_CSV.replace("庁舎管理", "庁" * 5000)]  # of other lengths
+    expected = set()
+    for number, text in enumerate(versions):  # what each version publishes, built apart
+        _build(root / f"v{number}", text)
+        expected.add((root / f"v{number}/dist/datasets/sample-budget/items.csv").read_bytes())
+    url = f"{base}/datasets/sample-budget/items.csv"
+    seen: list[tuple[int, int, str]] = []
+    stop = threading.Event()
+
+    def download() -> None:
+        while not stop.is_set():
+            status, headers, body = _get(url)
+            seen.append(
+                (status, int({k.lower(): v for k, v in headers.items()}["content-length"]), body)
+            )
+
+    clients = [threading.Thread(target=download) for _ in range(3)]
+    for client in clients:
+        client.start()
+    try:
+        for round_ in range(6):
+            _build(root, versions[round_ % 2])
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert len(seen) > 20 and len(expected) == 2
+    for status, length, body in seen:
+        assert status == 200, status
+        assert length == len(body) and body in expected
+
+
+def test_no_request_stalls_the_server(live: tuple[Path, str]) -> None:
+    _, base = live
+    started = time.monotonic()
+    status, _, _ = _get(f"{base}/api/3/action/package_search?fq={'a' * 6000}")  # no colon
+    assert status == 400 and time.monotonic() - started < 2
+    started = time.monotonic()
+    terms = urllib.parse.quote(" ".join(chr(0x3042 + i) for i in range(60)))  # 60 words
+    status, _, body = _get(f"{base}/api/3/action/package_search?q={terms}")
+    assert status == 400 and "10" in json.loads(body)["error"]["message"]
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"[" * 5000 + b"]" * 5000, 400),  # nested 5,000 deep
+        (b'{"rows": ' + b"9" * 5000 + b"}", 400),  # a 5,000-digit integer
+    ],
+)
+def test_json_a_parser_cannot_take_is_a_400(
+    live: tuple[Path, str], body: bytes, status: int
+) -> None:
+    _, base = live
+    request = urllib.request.Request(
+        f"{base}/api/3/action/package_search",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        code = 200
+    except urllib.error.HTTPError as error:
+        code = error.code
+    assert code == status
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(live: tuple[Path, str]) -> None:
+    _, base = live
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.putrequest("POST", "/api/3/action/package_search")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(500 * 1024 * 1024))  # announced, never sent
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 409 and b"Body longer" in response.read()
+
+
+def test_other_suffixes_of_a_dataset_are_404_and_the_host_header_is_not_echoed(
+    live: tuple[Path, str],
+) -> None:
+    _, base = live
+    assert _get(f"{base}/dataset/sample-budget.exe")[0] == 404
+    _, _, body = _get(f"{base}/api/3/action/package_show?id=x", {"Host": "evil.example"})
+    assert "evil.example" not in body.decode()
+    assert json.loads(body)["help"].startswith("https://opendata.city.minato.tokyo.jp/")
