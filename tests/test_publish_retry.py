@@ -7,6 +7,7 @@ real one in test_publish_ckan.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from typing import ClassVar
 import pytest
 
 from catalog.publish.ckan import RETRIES, Ckan, CkanError
+
+from conftest import ROOT, opendata
 
 
 class Flaky(BaseHTTPRequestHandler):
@@ -80,3 +83,75 @@ def test_a_timeout_is_retried(server: str, monkeypatch: pytest.MonkeyPatch) -> N
     Flaky.stall = 1.0
     assert Ckan(server, "t", pause=0.01).call("status_show") == {"bytes": 2}
     assert len(Flaky.seen) == 2
+
+
+class Hostile(BaseHTTPRequestHandler):
+    """Answers as no CKAN would: too much, too slowly, or the wrong shape."""
+
+    mode = "huge"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        if Hostile.mode == "huge":  # far past the cap, sent as fast as the socket takes it
+            self.wfile.write(b'{"success": true, "result": "' + b"x" * (4 << 20) + b'"}')
+        elif Hostile.mode == "drip":  # a byte every 0.2 s, for ever (until the client hangs up)
+            for _ in range(200):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+        else:  # the Action API's envelope, without what package_show returns
+            self.wfile.write(json.dumps({"success": True, "result": {"name": "x"}}).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_an_answer_over_the_cap_is_refused_without_reading_it_all(
+    hostile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("catalog.publish.ckan.MAX_ANSWER", 1 << 20)  # 1 MB: a fast test
+    Hostile.mode = "huge"
+    with pytest.raises(CkanError, match="MB"):
+        Ckan(hostile, "t", pause=0.01).call("package_show", id="x")
+
+
+def test_an_answer_that_drips_is_given_up_at_the_deadline(
+    hostile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("catalog.publish.ckan.ANSWER_DEADLINE", 1.0)
+    Hostile.mode = "drip"
+    started = time.monotonic()
+    with pytest.raises(CkanError, match="1 s"):
+        Ckan(hostile, "t", pause=0.01).call("package_show", id="x")
+    assert time.monotonic() - started < 5
+
+
+def test_an_answer_of_the_wrong_shape_is_a_clear_error_and_the_token_warned_over_http(
+    hostile: str, built_site: Path, tmp_path: Path
+) -> None:
+    """Through the command: the publish names what is wrong, and warns that the token would
+    have crossed the network unencrypted."""
+    Hostile.mode = "shape"
+    site = tmp_path / "dist"
+    shutil.copytree(built_site, site)
+    args = ("release", "--site", str(site), "--datasets", str(ROOT / "datasets"))
+    assert opendata(*args, env={"SOURCE_DATE_EPOCH": "1764400000"}).returncode == 0
+    done = opendata(
+        "publish", "--site", str(site), "--ckan", hostile, env={"CKAN_API_TOKEN": "secret-token"}
+    )
+    assert done.returncode == 1 and "内部エラー" not in done.stderr
+    assert "CKAN の応答に必要な項目がありません（KeyError: 'id'）" in done.stderr
+    assert "暗号化されない http://" in done.stdout

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ PACKAGE_FIELDS = (
 RESOURCE_FIELDS = ("name", "description", "format", "mimetype", "hash", "opendata_path")
 RETRIES = 4
 TIMEOUT = (10, 300)  # connect, read: an upload of a large file takes a while
+MAX_ANSWER = 64 << 20  # bytes of one answer: a package dict is kilobytes
+ANSWER_DEADLINE = 120.0  # seconds to read one answer, however slowly it drips
 
 
 class CkanError(Exception):
@@ -72,6 +75,7 @@ class Outcome:
     done: list[Step] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (dataset, message)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +89,7 @@ class Outcome:
             "not_done": [s.render() for s in self.planned if s not in self.done],
             "unchanged": self.unchanged,
             "failed": [{"dataset": d, "message": m} for d, m in self.failed],
+            "warnings": self.warnings,
         }
 
 
@@ -111,7 +116,9 @@ class Ckan:
 
     def call(self, action: str, **data: Any) -> Any:
         url = self.base + action
-        return self._send(action, lambda: self.session.post(url, json=data, timeout=TIMEOUT))
+        return self._send(
+            action, lambda: self.session.post(url, json=data, timeout=TIMEOUT, stream=True)
+        )
 
     def upload(
         self, action: str, fields: dict[str, Any], path: Path, mimetype: str, retry: bool = True
@@ -125,7 +132,7 @@ class Ckan:
                 encoder = MultipartEncoder({**form, "upload": (path.name, stream, mimetype)})
                 headers = {"Content-Type": encoder.content_type}
                 return self.session.post(
-                    self.base + action, data=encoder, headers=headers, timeout=TIMEOUT
+                    self.base + action, data=encoder, headers=headers, timeout=TIMEOUT, stream=True
                 )
 
         return self._send(action, attempt, RETRIES if retry else 0)
@@ -155,18 +162,44 @@ def _form_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _read(action: str, response: requests.Response) -> bytes:
+    """The answer's body, read up to MAX_ANSWER bytes and within ANSWER_DEADLINE seconds."""
+    deadline = time.monotonic() + ANSWER_DEADLINE
+    body = bytearray()
+    with response:
+        # read1: whatever has arrived, so the deadline is checked however slowly it drips
+        while chunk := response.raw.read1(64 << 10, decode_content=True):
+            body += chunk
+            if len(body) > MAX_ANSWER:
+                raise CkanError(
+                    f"{action}: CKAN の応答が {MAX_ANSWER >> 20} MB を超えました / CKAN's answer"
+                    f" is over {MAX_ANSWER >> 20} MB: is this the CKAN API?",
+                    response.status_code,
+                )
+            if time.monotonic() > deadline:
+                raise CkanError(
+                    f"{action}: CKAN の応答が {ANSWER_DEADLINE:.0f} 秒で届き終わりません"
+                    f" / CKAN's answer did not arrive within {ANSWER_DEADLINE:.0f} s",
+                    response.status_code,
+                )
+    return bytes(body)
+
+
 def _answer(action: str, response: requests.Response) -> Any:
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(_read(action, response))
+    except (ValueError, RecursionError):
         raise CkanError(
             f"{action}: CKAN の応答が JSON ではありません (HTTP {response.status_code})"
             f" / CKAN answered HTTP {response.status_code} without JSON",
             response.status_code,
         ) from None
+    if not isinstance(body, dict):
+        raise CkanError(f"{action}: CKAN の応答の形が違います / CKAN answered an unexpected shape")
     if body.get("success"):
-        return body["result"]
-    error = body.get("error") or {}
+        return body.get("result")
+    error = body.get("error")
+    error = error if isinstance(error, dict) else {}
     raise CkanError(f"{action}: {_describe(error)}", response.status_code, error)
 
 
@@ -477,6 +510,20 @@ __all__ = ["CkanError", "PublishError", "publish", "site_organization"]
 FATAL = {401, 403, None}  # no point trying the other datasets
 
 
+@contextmanager
+def _expected_answers() -> Iterator[None]:
+    """An answer without what the Action API returns (a proxy's page, another service) is a
+    clear error, not a Python one."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CkanError(
+            f"CKAN の応答に必要な項目がありません（{type(exc).__name__}: {exc}）。URL が CKAN の"
+            f"ものか確認してください / CKAN's answer lacks what the Action API returns"
+            f" ({type(exc).__name__}: {exc}); check that the URL is a CKAN site"
+        ) from None
+
+
 def publish(
     site: Path,
     url: str,
@@ -492,21 +539,31 @@ def publish(
             "環境変数 CKAN_API_TOKEN に API トークンを設定してください"
             " / set the API token in the CKAN_API_TOKEN environment variable"
         )
-    sync = CkanSync(site, Ckan(url, token, pause), organization)
-    sync.check_access(writing=not dry_run)
+    client = Ckan(url, token, pause)  # a URL it cannot use is refused here
     outcome = Outcome()
+    if token and urlsplit(url).scheme == "http":
+        warning = (
+            "⚠ API トークンを暗号化されない http:// で送ります。https:// の URL を使ってください"
+            " / the API token travels unencrypted over http://; use the https:// URL"
+        )
+        outcome.warnings.append(warning)
+        say(warning)
+    sync = CkanSync(site, client, organization)
+    with _expected_answers():
+        sync.check_access(writing=not dry_run)
     say(f"CKAN {url}: リリース {sync.release.id} / release {sync.release.id}")
     for name in sync.names():
         try:
-            steps = sync.plan(name)
-            outcome.planned += steps
-            if not steps:
-                outcome.unchanged.append(name)
-                continue
-            for step in steps:
-                say(("(dry-run) " if dry_run else "") + step.render())
-            if not dry_run:
-                sync.apply(name, steps, outcome.done)
+            with _expected_answers():
+                steps = sync.plan(name)
+                outcome.planned += steps
+                if not steps:
+                    outcome.unchanged.append(name)
+                    continue
+                for step in steps:
+                    say(("(dry-run) " if dry_run else "") + step.render())
+                if not dry_run:
+                    sync.apply(name, steps, outcome.done)
         except CkanError as exc:
             outcome.failed.append((name, str(exc)))
             say(f"✗ {name}: {exc}")
