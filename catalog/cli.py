@@ -396,7 +396,14 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
 @site_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve_command(site: Path, host: str, port: int) -> None:
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="要求ヘッダーを待つ秒数 / seconds a client has to send a request's headers",
+)
+def serve_command(site: Path, host: str, port: int, header_timeout: float) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
     if not (site / paths.SEARCH_INDEX).is_file():
         click.echo(
@@ -407,9 +414,16 @@ def serve_command(site: Path, host: str, port: int) -> None:
         sys.exit(EXIT_INVALID)
     import uvicorn
 
+    from .api.protocol import with_header_deadline
     from .api.server import create_app
 
-    uvicorn.run(create_app(site), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(site),
+        host=host,
+        port=port,
+        log_level="warning",
+        http=with_header_deadline(header_timeout),
+    )
 
 
 def main() -> None:

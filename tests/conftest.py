@@ -130,12 +130,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_server(site: Path) -> tuple[subprocess.Popen, str, float]:
+def launch_server(site: Path, *options: str) -> tuple[subprocess.Popen, str, float]:
     """The real `opendata serve` on a free loopback port: process, base URL, seconds to answer."""
     port = free_port()
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "catalog", "serve", "--site", str(site), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "catalog",
+            "serve",
+            "--site",
+            str(site),
+            "--port",
+            str(port),
+            *options,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

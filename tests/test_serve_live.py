@@ -5,9 +5,11 @@ The real server on loopback, builds made in-process beside it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -165,3 +167,42 @@ def test_other_suffixes_of_a_dataset_are_404_and_the_host_header_is_not_echoed(
     _, _, body = _get(f"{base}/api/3/action/package_show?id=x", {"Host": "evil.example"})
     assert "evil.example" not in body.decode()
     assert json.loads(body)["help"].startswith("https://opendata.city.minato.tokyo.jp/")
+
+
+def test_clients_that_never_finish_their_headers_are_cut_off(tmp_path: Path) -> None:
+    """Slowloris: 50 connections dripping header lines. Each is closed once the header
+    deadline (1 s here) passes, and a normal client is answered meanwhile."""
+    _build(tmp_path, MINIMAL_CSV)
+    process, base, _ = launch_server(tmp_path / "dist", "--header-timeout", "1")
+    host, port = base.removeprefix("http://").split(":")
+    slow = []
+    try:
+        for _ in range(50):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            slow.append(sock)
+        assert _get(f"{base}/api/3/action/status_show")[0] == 200
+        for _ in range(8):  # 2 s of dripping: a header line each 0.25 s keeps none alive
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Drip: 1\r\n")
+            time.sleep(0.25)
+        closed = sum(_closed(sock) for sock in slow)
+        assert closed == 50
+        assert _get(f"{base}/api/3/action/status_show")[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Whether the server has hung up on this connection."""
+    sock.settimeout(1)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False

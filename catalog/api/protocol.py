@@ -1,0 +1,56 @@
+"""uvicorn's HTTP/1.1 protocol with a deadline for a request's headers.
+
+uvicorn waits for headers for ever, so clients that send a byte now and then (slowloris)
+hold connections until none are left. Here a connection whose request headers are not
+complete within `timeout` seconds — the first request's, or a next one's on a kept-alive
+connection — is closed. Bodies are bounded elsewhere (server.py reads at most 64 KB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+def with_header_deadline(timeout: float) -> type[H11Protocol]:
+    class HeaderDeadline(H11Protocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._deadline: asyncio.TimerHandle | None = None
+            self._waiting_since: Any = None  # the cycle before the request awaited
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and self.cycle is not self._waiting_since:
+                self._disarm()  # the headers are in
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()  # a next request on this connection has the same deadline
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._waiting_since = self.cycle
+            self._deadline = self.loop.call_later(timeout, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            if self.cycle is self._waiting_since and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
