@@ -20,11 +20,10 @@ import pyarrow.csv as pacsv
 
 from . import workbook
 from .errors import Problem
+from .limits import RECORD, UNPACKED_XLSX
 
 BLOCK_SIZE = 2 << 20  # bytes of CSV per batch: large enough for throughput, small for memory
 SNIFF_BYTES = 64 << 10
-# The largest CSV record (one row, all its cells) read; a block must hold a whole record.
-MAX_RECORD_BYTES = 256 << 20
 
 
 @dataclass
@@ -213,10 +212,10 @@ def _scan(path: Path, display: str, encoding: str) -> int:
             position += len(chunk)
     if position - start > longest:
         longest, number = position - start, _line_number(path, start)
-    if longest > MAX_RECORD_BYTES:
+    if longest > RECORD.bytes:
         raise SourceError(_record_too_large(display, number))
     size = BLOCK_SIZE
-    while size < 2 * longest and size < MAX_RECORD_BYTES:
+    while size < 2 * longest and size < RECORD.bytes:
         size *= 2
     return size
 
@@ -246,7 +245,7 @@ def _straddles(exc: pa.ArrowInvalid) -> bool:
 
 
 def _record_too_large(display: str, row: int) -> Problem:
-    limit = MAX_RECORD_BYTES >> 20
+    limit = RECORD.megabytes
     return Problem(
         "format-error",
         f"{row} 行目付近に {limit} MB を超える行（セル）があります。大きな値は別のファイルに分けてください"
@@ -267,7 +266,7 @@ class _CsvBatches:
 
     A block must hold whole records. It starts at twice the longest line; a record with
     quoted line breaks can still outgrow it, and then the file is opened again with a block
-    twice as large, past the records already read (up to MAX_RECORD_BYTES)."""
+    twice as large, past the records already read (up to the RECORD limit)."""
 
     def __init__(self, path: Path, display: str, header: list[str], header_row: int, encoding: str):
         self.path = path
@@ -302,7 +301,7 @@ class _CsvBatches:
                 return
 
     def _grow(self, exc: pa.ArrowInvalid) -> None:
-        if self.block_size >= MAX_RECORD_BYTES:
+        if self.block_size >= RECORD.bytes:
             raise SourceError(_record_too_large(self.display, self.next_row)) from exc
         self.block_size *= 2
 
@@ -522,7 +521,7 @@ def _hidden_sheet(display: str, sheet: str) -> Problem:
 
 
 def _inflates_too_much(display: str, inflated: int) -> Problem:
-    limit = workbook.MAX_INFLATED_BYTES >> 20
+    limit = UNPACKED_XLSX.megabytes
     return Problem(
         "format-error",
         f"XLSX を展開すると {inflated >> 20} MB になり、上限の {limit} MB を超えます。表を分けてください"

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-MAX_INFLATED_BYTES = 1 << 30  # the XML and strings of a workbook, unpacked
+from .limits import UNPACKED_XLSX
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -30,7 +30,7 @@ def check_size(path: Path) -> None:
     them; the reader below also stops at the limit, whatever the archive declares)."""
     with zipfile.ZipFile(path) as archive:
         inflated = sum(info.file_size for info in archive.infolist())
-    if inflated > MAX_INFLATED_BYTES:
+    if inflated > UNPACKED_XLSX.bytes:
         raise TooLarge(inflated)
 
 
@@ -76,11 +76,11 @@ class _Capped:
 
     def __init__(self, stream: object):
         self.stream = stream
-        self.left = MAX_INFLATED_BYTES
+        self.left = UNPACKED_XLSX.bytes
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self.stream.read(65536 if size < 0 else size)  # type: ignore[attr-defined]
         self.left -= len(data)
         if self.left < 0:
-            raise TooLarge(MAX_INFLATED_BYTES)
+            raise TooLarge(UNPACKED_XLSX.bytes)
         return data

@@ -16,7 +16,7 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import build, workbook
+from pipeline import build
 
 from conftest import MINIMAL, MINIMAL_CSV, opendata, report, write_dataset
 
@@ -231,14 +231,18 @@ def test_a_formula_without_a_saved_value_is_an_error_not_an_empty_cell(tmp_path:
 
 
 def test_a_workbook_that_inflates_past_the_limit_is_refused_before_it_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    """A small file that unpacks to more than the limit (lowered here to 1 MB, as 1 GB of
-    test data would cost minutes) is refused from the archive's table of contents."""
-    monkeypatch.setattr(workbook, "MAX_INFLATED_BYTES", 1 << 20)
+    """A small file that unpacks to more than the limit (set to 1 MB here with the
+    environment variable, as 1 GB of test data would cost minutes) is refused from the
+    archive's table of contents."""
     rows = [[i, "あ" * 200, i, 2022] for i in range(1, 3001)]  # ~2 MB of sheet XML
     _workbook(tmp_path, lambda book: _table(book.active, *rows))
     assert (tmp_path / "datasets/sample-budget/items.xlsx").stat().st_size < 1 << 20
-    code, result = _build_existing(tmp_path)
-    errors = result["datasets"][0]["errors"]
-    assert code == 1 and "上限" in errors[0]["message"] and "MB" in errors[0]["message"]
+    done = opendata(
+        "validate", "--datasets", str(tmp_path / "datasets"), "--json",
+        env={"OPENDATA_MAX_XLSX_MB": "1"},
+    )  # fmt: skip
+    errors = json.loads(done.stdout)["datasets"][0]["errors"]
+    assert done.returncode == 1 and "上限の 1 MB" in errors[0]["message"]
+    assert _build_existing(tmp_path)[0] == 0  # within the default limit of 1 GB
