@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 EXIT_INVALID = 1
 Command = TypeVar("Command", bound=Callable[..., Any])
 EXIT_INTERNAL = 2
+EXIT_BUSY = 3
 
 
 def _print_result(result: RunResult, as_json: bool, action: str) -> None:
@@ -102,9 +103,9 @@ class Opendata(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, EOFError):
             raise
-        except Busy as exc:  # another command is changing the same folder
+        except Busy as exc:  # another command is using the same folder: try again later
             click.echo(str(exc), err=True)
-            ctx.exit(EXIT_INVALID)
+            ctx.exit(EXIT_BUSY)
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader went away (`| head`): click handles it
                 raise

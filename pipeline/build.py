@@ -16,7 +16,7 @@ import pyarrow as pa
 from . import definition as defs
 from .convert import bind, convert
 from .errors import DefinitionError, Problem, Report
-from .files import FileChanged, pinned, sha256_file, write_json
+from .files import FileChanged, FileUnreadable, pinned, sha256_file, write_json
 from .package import BuiltResource, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
@@ -98,7 +98,7 @@ def _run(
     folders, unreadable = defs.discover(datasets_dir)
     result = RunResult([], [p for p in unreadable if not names or p.dataset in names])
     if names:
-        unknown = set(names) - {f.name for f in folders}
+        unknown = set(names) - {f.name for f in folders} - {p.dataset for p in unreadable}
         result.problems += [
             Problem(
                 "package-error", f"データセット {n!r} がありません / no such dataset", dataset=n
@@ -176,10 +176,10 @@ def _build_resource(
             " / the file was rewritten while it was read; build again once it is saved",
             file=display,
         )
-    except OSError as exc:  # vanished or unreadable since the definition was read
+    except FileUnreadable as exc:  # vanished or unreadable since the definition was read
         problem = Problem(
             "format-error",
-            f"ファイルを読めません（{exc.strerror}） / cannot read the file: {exc.strerror}",
+            f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
             file=display,
         )
     report.add(_located(problem, dataset.name, resource.name))

@@ -134,8 +134,8 @@ def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
 def _unreadable(name: str, exc: OSError, file: str) -> Problem:
     return Problem(
         "package-error",
-        f"フォルダ {name} を読めません（{exc.strerror}）。権限とリンク先を確認してください"
-        f" / cannot read the folder: {exc.strerror}; check its permissions and link target",
+        f"{name} を読めません（{exc.strerror}）。権限と、リンクならリンク先を確認してください"
+        f" / cannot read {name}: {exc.strerror}; check its permissions, and a link's target",
         dataset=name,
         file=file,
     )
@@ -155,7 +155,7 @@ def load(folder: Path) -> DatasetDef:
         if not shape:
             raise
         dataset = None
-    problems = list({p.message: p for p in [*shape, *checker.problems]}.values())
+    problems = list(dict.fromkeys([*shape, *checker.problems]))  # each problem once
     if problems or dataset is None:
         raise DefinitionError(problems)
     return dataset
@@ -517,11 +517,11 @@ def _unpivot(raw: Any) -> Unpivot | None:
 
 
 def _known_encoding(name: str) -> bool:
+    """A text encoding Python knows (base64 and rot13 are codecs, not text encodings)."""
     try:
-        codecs.lookup(name)
+        return bool(codecs.lookup(name)._is_text_encoding)
     except LookupError:
         return False
-    return True
 
 
 def _real_date(value: Any) -> bool:
@@ -530,7 +530,7 @@ def _real_date(value: Any) -> bool:
         return True
     text = str(value)
     try:
-        (dt.datetime.fromisoformat if "T" in text else dt.date.fromisoformat)(text)
+        (dt.datetime.fromisoformat if len(text) > 10 else dt.date.fromisoformat)(text)
     except ValueError:
         return False
     return True

@@ -22,6 +22,7 @@ from .errors import DefinitionError, Problem
 
 SCHEMAS = Path(__file__).with_name("schemas")
 MAX_DEPTH = 50  # a dataset.yaml nests about 8 deep
+MAX_VALUES = 100_000  # a dataset.yaml with 1,000 fields holds about 10,000
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -69,7 +70,7 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
             f"{path.name} を読めません（{exc.strerror}） / cannot read {path.name}: {exc.strerror}"
         ) from None
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
@@ -77,6 +78,40 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
         raise problem(
             f"YAML として読めません（{detail}） / not valid YAML: {detail}", row
         ) from None
+    # Anchors (&a … *a) may share a value — a schema used by two resources — but not loop
+    # or multiply a small file into millions of values.
+    size = _expanded_size(document, {}, set())
+    if size is None:
+        raise problem(
+            "YAML の別名（*）が自分自身を指しています / a YAML alias (*) refers to itself"
+        )
+    if size > MAX_VALUES:
+        raise problem(
+            f"YAML の別名（*）で {MAX_VALUES:,} 個を超える値に広がります / YAML aliases (*)"
+            f" expand this file past {MAX_VALUES:,} values"
+        )
+    return document
+
+
+def _expanded_size(value: Any, sizes: dict[int, int], path: set[int]) -> int | None:
+    """How many values `value` stands for once every alias is written out (None: a loop),
+    counted once per shared object."""
+    if not isinstance(value, dict | list):
+        return 1
+    if id(value) in path:
+        return None
+    if id(value) not in sizes:
+        path.add(id(value))
+        items = list(value.values()) if isinstance(value, dict) else value
+        total = 1
+        for item in items:
+            size = _expanded_size(item, sizes, path)
+            if size is None:
+                return None
+            total += size
+        path.discard(id(value))
+        sizes[id(value)] = total
+    return sizes[id(value)]
 
 
 def shape_problems(
@@ -101,15 +136,21 @@ def _validator(schema: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads((SCHEMAS / schema).read_text(encoding="utf-8")))
 
 
-def _as_json(document: Any) -> Any:
-    """YAML's own types as the text they were written as (an unquoted date stays a date)."""
-    return json.loads(json.dumps(document, default=_text))
-
-
-def _text(value: Any) -> str:
+def _as_json(value: Any) -> Any:
+    """YAML's own types as JSON's: a date as the text it was written as, every key as text."""
+    if isinstance(value, dict):
+        return {_key(k): _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    return str(value)
+    if isinstance(value, float) and value != value:  # .nan: no JSON for it; a wrong type anyway
+        return "NaN"
+    return value
+
+
+def _key(key: Any) -> str:
+    return key.isoformat() if isinstance(key, dt.date | dt.datetime) else str(key)
 
 
 def _order(error: ValidationError) -> tuple[str, str]:
@@ -152,6 +193,11 @@ def _message(error: ValidationError) -> str:
         return f"{where} が空です / {where} is empty"
     if kind == "pattern":
         return f"{where} の書き方が違います（{rule}） / {where} does not match {rule}"
+    if kind == "oneOf" and where.startswith("licenses"):
+        return (
+            f"{where} は CC-BY-4.0 のような ID か {{name: ID}} にしてください"
+            f" / {where} must be a licence id like CC-BY-4.0, or {{name: id}}"
+        )
     if kind == "oneOf":
         return f"{where} は文字列か文字列のリストにしてください / {where} must be text or a list of texts"
     if kind == "additionalProperties":

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -76,22 +77,44 @@ class FileChanged(Exception):
     """A file was rewritten in place while it was being read."""
 
 
+class FileUnreadable(Exception):
+    """A source that cannot be opened (vanished, no permission); `reason` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def open_path(fd: int, name: Path) -> Path:
+    """A path to the open file itself (/proc/self/fd/N): every open of it reads the same
+    file, whatever is saved at `name` meanwhile. Without /proc, `name`."""
+    proc = Path(f"/proc/self/fd/{fd}")
+    return proc if proc.exists() else name
+
+
 @contextmanager
 def pinned(path: Path) -> Iterator[Path]:
-    """The file as it is now, for the whole of a read: a path to the open file itself
-    (/proc/self/fd/N), so every reader — and the hash of its bytes — sees one version even
-    when an editor saves a new file over it meanwhile. A rewrite in place of the same file
-    raises FileChanged at the end."""
-    fd = os.open(path, os.O_RDONLY)
+    """The file as it is now, for the whole of a read (see `open_path`), so every reader —
+    and the hash of its bytes — sees one version even when an editor saves a new file over
+    it meanwhile. A rewrite in place (or, without /proc, any change at the name) raises
+    FileChanged at the end."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise FileUnreadable(exc.strerror or str(exc)) from None
     try:
         before = os.fstat(fd)
-        proc = Path(f"/proc/self/fd/{fd}")
-        yield proc if proc.exists() else path  # no /proc: the name, as good as it gets
-        after = os.fstat(fd)
-        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        readable = open_path(fd, path)
+        yield readable
+        after = os.fstat(fd) if readable != path else os.stat(path)
+        if _version_of(before) != _version_of(after):
             raise FileChanged(str(path))
     finally:
         os.close(fd)
+
+
+def _version_of(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 STAGING_PURPOSES = ("build", "release", "publish")  # .<target>-<purpose>-… siblings
@@ -102,8 +125,8 @@ class Busy(Exception):
 
     def __init__(self, target: Path, holder: str):
         super().__init__(
-            f"{target} は別のコマンドが変更中です（{holder}）。終わってから実行してください"
-            f" / another command is changing {target} ({holder}); run this once it has finished"
+            f"{target} は別のコマンドが使用中です（{holder}）。終わってから実行してください"
+            f" / another command is using {target} ({holder}); run this once it has finished"
         )
 
 
@@ -113,19 +136,28 @@ def locked(target: Path, command: str, shared: bool = False) -> Iterator[None]:
     `.<name>.lock` beside it, which names its holder. `shared` for commands that only read
     the folder but need it not to be swapped under them. A killed holder's lock is gone with
     its process. The lock file itself stays (removing it would race a new holder)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     path = target.parent / f".{target.name}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if not shared:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if not shared:
+            raise
+        # A reader of a folder it cannot write beside (a read-only copy, a missing one): no
+        # command of ours can change it either, so there is nothing to wait for.
+        yield
+        return
     try:
         try:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip() or "?"
-            raise Busy(target, holder) from None
-        if not shared:
-            started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"opendata {command}, pid {os.getpid()}, {started}".encode(), 0)
+            raise Busy(target, _holder(os.pread(fd, 1000, 0).decode("utf-8", "replace"))) from None
+        # Who holds it, for the next one refused (of several readers, the last to come).
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        role = "reading" if shared else "changing"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"opendata {command} ({role}), pid {os.getpid()}, {started}".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -138,6 +170,20 @@ def remove_leftovers(target: Path) -> None:
         for leftover in target.parent.glob(f".{glob.escape(target.name)}-{kind}-*"):
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _holder(text: str) -> str:
+    """Who holds a lock, as its holder wrote it; a reader that wrote it and is gone stands for
+    the other readers still there."""
+    match = re.search(r"pid (\d+)", text)
+    if match:
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            return "別のコマンドが読み取り中 / another command reading it"
+        except PermissionError:
+            pass  # alive, another user's
+    return text.strip() or "?"
 
 
 @contextmanager

@@ -10,9 +10,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pyarrow as pa
@@ -194,40 +196,32 @@ def _scan(path: Path, display: str, encoding: str) -> int:
     """One pass over the bytes, with NumPy a chunk at a time: a NUL byte anywhere is refused
     (it is no character of a text table), and the block size returned holds the longest line
     twice over (a batch must hold whole records); a line over the limit is refused."""
-    longest, start, number, position = 0, 0, 1, 0
-    nul_is_text = encoding.lower().replace("_", "-").startswith("utf-16")
+    longest, start, number, position, lines = 0, 0, 1, 0, 0  # lines: ended before this chunk
+    nul_is_text = codecs.lookup(encoding).name.startswith("utf-16")
     with path.open("rb") as fh:
         while chunk := fh.read(16 << 20):
             data = np.frombuffer(chunk, dtype=np.uint8)
+            ends = np.flatnonzero(data == 10)
             nul = np.flatnonzero(data == 0)
             if len(nul) and not nul_is_text:
-                raise SourceError(_nul_byte(display, _line_number(path, position + int(nul[0]))))
-            ends = np.flatnonzero(data == 10) + position
+                line = lines + int(np.searchsorted(ends, nul[0])) + 1
+                raise SourceError(_nul_byte(display, line))
             if len(ends):
-                gaps = np.diff(ends, prepend=start)
+                gaps = np.diff(ends + position, prepend=start)
                 at = int(np.argmax(gaps))
                 if gaps[at] > longest:
-                    longest, number = int(gaps[at]), _line_number(path, int(ends[at]))
-                start = int(ends[-1]) + 1
+                    longest, number = int(gaps[at]), lines + at + 1
+                start = int(ends[-1]) + position + 1
+            lines += len(ends)
             position += len(chunk)
     if position - start > longest:
-        longest, number = position - start, _line_number(path, start)
+        longest, number = position - start, lines + 1
     if longest > RECORD.bytes:
         raise SourceError(_record_too_large(display, number))
     size = BLOCK_SIZE
     while size < 2 * longest and size < RECORD.bytes:
         size *= 2
     return size
-
-
-def _line_number(path: Path, offset: int) -> int:
-    """The line holding byte `offset` (only computed for a new longest line: rarely)."""
-    lines, done = 1, 0
-    with path.open("rb") as fh:
-        while done < offset and (chunk := fh.read(min(16 << 20, offset - done))):
-            lines += chunk.count(b"\n")
-            done += len(chunk)
-    return lines
 
 
 def _nul_byte(display: str, row: int) -> Problem:
@@ -295,9 +289,9 @@ class _CsvBatches:
                     continue
                 if _first_undecodable(self.path, self.encoding) is not None:
                     raise SourceError(_encoding_problem(self.path, self.display)) from exc
-                if not _straddles(exc):
-                    raise SourceError(_unreadable(self.display, exc)) from exc
-                self.reader = None  # the whole rest of the file is one block: no more rows
+                if not _straddles(exc) or self.next_row != self.header_row + 1:
+                    raise SourceError(_unreadable(self.display, exc)) from exc  # never drop rows
+                self.reader = None  # the whole file is one block ending at its header: no rows
                 return
 
     def _grow(self, exc: pa.ArrowInvalid) -> None:
@@ -337,13 +331,14 @@ class _CsvBatches:
             try:
                 yield from self._read()
                 break
-            except pa.ArrowInvalid as exc:  # invalid UTF-8 beyond the sniffed sample, or worse
-                if _first_undecodable(self.path, "utf-8") is not None:
+            except pa.ArrowInvalid as exc:
+                if _straddles(exc):  # a record with line breaks outgrew the block
+                    self._grow(exc)
+                    self.open(self.block_size)
+                    continue
+                if _first_undecodable(self.path, self.encoding) is not None:
                     raise SourceError(_encoding_problem(self.path, self.display)) from exc
-                if not _straddles(exc):
-                    raise SourceError(_unreadable(self.display, exc)) from exc
-                self._grow(exc)  # a record with line breaks outgrew the block
-                self.open(self.block_size)
+                raise SourceError(_unreadable(self.display, exc)) from exc
         self._report_ragged()
 
     def _read(self) -> Iterator[RawBatch]:
@@ -403,11 +398,7 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
     except workbook.TooLarge as exc:
         raise SourceError(_inflates_too_much(display, exc.inflated)) from exc
     except Exception as exc:  # zipfile and calamine raise their own errors for broken archives
-        raise SourceError(
-            Problem(
-                "format-error", f"XLSX として読めません / not a readable XLSX: {exc}", file=display
-            )
-        ) from exc
+        raise SourceError(_unreadable_xlsx(display, exc)) from exc
     names = book.sheet_names
     visible = [m.name for m in book.sheets_metadata if m.visible == SheetVisibleEnum.Visible]
     warnings = []
@@ -432,8 +423,11 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
             )
         )
     chosen = sheet or visible[0]  # a hidden sheet is read only when named
-    worksheet = book.get_sheet_by_name(chosen)
-    cells = worksheet.to_python(skip_empty_area=False)
+    try:
+        worksheet = book.get_sheet_by_name(chosen)
+        cells = worksheet.to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine's own errors for a broken sheet
+        raise SourceError(_unreadable_xlsx(display, exc)) from exc
     if len(cells) < header_row:
         raise SourceError(
             Problem(
@@ -455,8 +449,8 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
     problems += _merged_cells(display, worksheet.merged_cell_ranges, header_row)
     try:
         unsaved = workbook.formulas_without_values(path, chosen, header_row)
-    except workbook.TooLarge as exc:
-        raise SourceError(_inflates_too_much(display, exc.inflated)) from exc
+    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError) as exc:
+        raise SourceError(_unreadable_xlsx(display, exc)) from exc
     problems += [_formula_without_value(display, ref, row) for ref, row in unsaved]
     columns = {
         name: pa.array([_cell_text(row[i]) if i < len(row) else "" for row in body], pa.string())
@@ -521,11 +515,20 @@ def _hidden_sheet(display: str, sheet: str) -> Problem:
 
 
 def _inflates_too_much(display: str, inflated: int) -> Problem:
-    limit = UNPACKED_XLSX.megabytes
+    limit, size = UNPACKED_XLSX.megabytes, -(-inflated // (1 << 20))  # rounded up
     return Problem(
         "format-error",
-        f"XLSX を展開すると {inflated >> 20} MB になり、上限の {limit} MB を超えます。表を分けてください"
-        f" / the XLSX unpacks to {inflated >> 20} MB, over the {limit} MB limit: split the table",
+        f"XLSX を展開すると {size} MB になり、上限の {limit} MB を超えます。表を分けてください"
+        f" / the XLSX unpacks to {size} MB, over the {limit} MB limit: split the table",
+        file=display,
+    )
+
+
+def _unreadable_xlsx(display: str, exc: Exception) -> Problem:
+    return Problem(
+        "format-error",
+        f"XLSX として読めません（{type(exc).__name__}: {exc}）。Excel で開いて保存し直してください"
+        f" / not a readable XLSX ({type(exc).__name__}: {exc}): open it in Excel and save it again",
         file=display,
     )
 

@@ -1,7 +1,6 @@
 """What an XLSX file says beyond its cell values, read from its XML parts: how much it
 inflates to (a small file can expand to gigabytes), and which cells hold a formula with no
-saved value (calamine reads those as empty). Streamed with the standard library; no part is
-inflated whole."""
+saved value (calamine reads those as empty). Streamed with the standard library."""
 
 from __future__ import annotations
 
@@ -42,14 +41,18 @@ def formulas_without_values(path: Path, sheet: str, first_row: int) -> list[tupl
             return []
         found = []
         with archive.open(part) as stream:
-            for _event, cell in ElementTree.iterparse(_Capped(stream), events=("end",)):
+            # zipfile stops at a member's declared size, which check_size has bounded.
+            for _event, cell in ElementTree.iterparse(stream, events=("end",)):
                 if cell.tag != f"{MAIN}c":
                     continue
                 formula, value = cell.find(f"{MAIN}f"), cell.find(f"{MAIN}v")
                 ref = cell.get("r", "")
                 match = CELL_REF.fullmatch(ref)
                 row = int(match.group(2)) if match else 0
-                unsaved = formula is not None and (value is None or not value.text)
+                # An empty <v/> is a saved value only for a text result (t="str": the "" of
+                # =IF(A2="","",…)); for a number, as for no <v> at all, nothing was saved.
+                empty = value is None or (not value.text and cell.get("t") != "str")
+                unsaved = formula is not None and empty
                 if unsaved and row >= first_row:
                     found.append((ref, row))
                 cell.clear()
@@ -69,18 +72,3 @@ def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
     if target is None:
         return None
     return target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
-
-
-class _Capped:
-    """A stream that stops with TooLarge past the limit, whatever the archive declared."""
-
-    def __init__(self, stream: object):
-        self.stream = stream
-        self.left = UNPACKED_XLSX.bytes
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.stream.read(65536 if size < 0 else size)  # type: ignore[attr-defined]
-        self.left -= len(data)
-        if self.left < 0:
-            raise TooLarge(UNPACKED_XLSX.bytes)
-        return data

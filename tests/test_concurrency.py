@@ -47,15 +47,15 @@ def test_a_build_while_a_release_runs_is_refused_naming_the_release(tmp_path: Pa
     before = _tree(site)
     with locked(site, "release"):
         done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(site))
-    assert done.returncode == 1
-    assert "opendata release" in done.stderr and "変更中" in done.stderr
+    assert done.returncode == 3
+    assert "opendata release" in done.stderr and "使用中" in done.stderr
     assert _tree(site) == before
 
 
 def test_a_second_release_at_the_same_time_is_refused(tmp_path: Path) -> None:
     _built(tmp_path)
     with locked(tmp_path / "dist", "release"):
-        assert _release(tmp_path) == 1
+        assert _release(tmp_path) == 3
     assert _release(tmp_path) == 0  # the lock is gone with its holder
 
 
@@ -72,7 +72,7 @@ def test_a_release_reported_made_survives_a_build_started_during_it(tmp_path: Pa
         )
         build = _process("build", "--datasets", "datasets", "--out", str(site), cwd=tmp_path)
         released, built = release.wait(60), build.wait(60)
-        assert 0 in (released, built) and {released, built} <= {0, 1}  # one waits its turn
+        assert 0 in (released, built) and {released, built} <= {0, 3}  # one waits its turn
         made += released == 0
         assert len(list((site / "releases").glob("*/release.json"))) == made, attempt
 
@@ -166,3 +166,12 @@ def test_a_new_site_is_on_disk_before_it_is_switched_in_and_the_switch_after(
         "_exchange .dist-build-"
     )
     assert committed == f"sync_directory {tmp_path.name}"
+
+
+def test_readers_share_the_site_and_a_build_waits_for_them(tmp_path: Path) -> None:
+    site = _built(tmp_path)
+    with locked(site, "publish", shared=True):
+        assert opendata("release", "--site", str(site), "--dry-run").returncode == 0  # shared
+        done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(site))
+    assert done.returncode == 3 and "(reading)" in done.stderr
+    assert _built(tmp_path).is_dir()  # and once they are done, it builds

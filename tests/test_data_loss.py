@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,24 @@ def test_a_multiline_cell_larger_than_a_block_deep_in_the_file_is_read(tmp_path:
     assert result["datasets"][0]["rows"] == {"items": 20002}
 
 
-def test_a_ragged_row_after_a_reopened_block_keeps_its_row_number(tmp_path: Path) -> None:
-    text = f"番号,名称,金額,年度\n1,{BIG},1,2022\n2,b,2,2023,extra\n3,c,3,2024\n"
-    code, result = _build(tmp_path, text)
-    errors = result["datasets"][0]["errors"]
-    assert code == 1 and [(e["type"], e["row"]) for e in errors] == [("extra-cell", 3)]
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_rows_after_a_reopened_block_keep_their_numbers_in_any_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    """A quoted cell of short lines (4.5 MB) outgrows the first block mid-file, so the file
+    is reopened past the rows read; a ragged row before and after it keeps its number, and a
+    Shift_JIS file is read as Shift_JIS there too (it was refused as broken UTF-8)."""
+    lines = "".join(f"{i},x,{i},2022\n" for i in range(1, 1001))
+    cell = "行" * 100 + "\n"
+    text = (
+        f"番号,名称,金額,年度\n{lines}1001,b,1,2023,extra\n"
+        f'1002,"{cell * 15000}",1,2022\n1003,c,3,2024,extra\n1004,d,4,2024\n'
+    )
+    write_dataset(tmp_path, MINIMAL, {"items.csv": text}, encoding=encoding)
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    problems = [(e["type"], e["row"]) for e in result["datasets"][0]["errors"]]
+    # the row after the cell is record 1004 as Excel numbers it (its line is 16,005)
+    assert code == 1 and problems == [("extra-cell", 1002), ("extra-cell", 1004)]
 
 
 def test_a_header_only_csv_without_a_final_newline_is_an_empty_table(tmp_path: Path) -> None:
@@ -246,3 +260,51 @@ def test_a_workbook_that_inflates_past_the_limit_is_refused_before_it_is_read(
     errors = json.loads(done.stdout)["datasets"][0]["errors"]
     assert done.returncode == 1 and "上限の 1 MB" in errors[0]["message"]
     assert _build_existing(tmp_path)[0] == 0  # within the default limit of 1 GB
+
+
+def test_a_formula_whose_saved_value_is_empty_text_is_read_as_empty(tmp_path: Path) -> None:
+    """Excel saves =IF(…,"",…) as a text result with an empty value: that is a value."""
+
+    def sheets(book: openpyxl.Workbook) -> None:
+        _table(book.active, [1, "庁舎管理", 3200, 2022], [2, '=IF(A3=2,"","x")', 100, 2023])
+
+    folder = _workbook(tmp_path, sheets)
+    _saved_as_excel_does(folder / "items.xlsx", "B3")
+    code, result = _build_existing(tmp_path)
+    assert code == 0, result
+    assert [r["label"] for r in _published(tmp_path)] == ["庁舎管理", None]
+
+
+def _saved_as_excel_does(path: Path, ref: str) -> None:
+    """Rewrite one formula cell as Excel saves an empty text result: t="str" and <v></v>."""
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start = sheet.index(f'<c r="{ref}"')
+    end = sheet.index("</c>", start) + len("</c>")
+    formula = sheet[start:end].split("<f>")[1].split("</f>")[0]
+    cell = f'<c r="{ref}" t="str"><f>{formula}</f><v></v></c>'
+    parts["xl/worksheets/sheet1.xml"] = (sheet[:start] + cell + sheet[end:]).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def test_without_proc_a_source_saved_over_during_a_build_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where /proc/self/fd cannot pin the file, the build reads it by name and notices any
+    change at that name instead."""
+    from pipeline import files
+
+    folder = write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    monkeypatch.setattr(files, "open_path", lambda fd, name: name)
+
+    def editor_saves(path: Path) -> None:
+        fresh = folder / ".items.csv.new"
+        fresh.write_text(MINIMAL_CSV + "3,新規,1,2024\n", encoding="utf-8")
+        os.replace(fresh, folder / "items.csv")
+
+    _replace_after_open(monkeypatch, editor_saves)
+    code, result = _build_existing(tmp_path)
+    assert code == 1 and "書き換えられました" in result["datasets"][0]["errors"][0]["message"]

@@ -5,6 +5,7 @@ nothing stale", definitions)."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,61 @@ def test_escape_sequences_in_names_and_headers_are_printed_escaped(tmp_path: Pat
     assert done.returncode == 1
     assert "\x1b" not in done.stdout + done.stderr and "\x07" not in done.stderr
     assert "\\x1b[2J" in done.stderr and "\\x1b]0;owned\\x07x" in done.stderr
+
+
+LAUGHS = "".join(
+    f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 7)
+)  # six levels of ten aliases each: a million values from 400 bytes
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [("extra: &a {loop: *a}\n", "自分自身"), (f"l0: &l0 x\n{LAUGHS}", "100,000")],
+)
+def test_yaml_aliases_that_loop_or_multiply_are_refused(
+    tmp_path: Path, extra: str, words: str
+) -> None:
+    folder = write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    text = (folder / "dataset.yaml").read_text(encoding="utf-8")
+    (folder / "dataset.yaml").write_text(text + extra, "utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    (problem,) = result["datasets"][0]["errors"]
+    assert code == 1 and words in problem["message"]
+
+
+def test_an_anchor_shared_by_two_resources_is_read(tmp_path: Path) -> None:
+    definition = copy.deepcopy(PUBLISHABLE)
+    definition["resources"].append(definition["resources"][0] | {"name": "more"})
+    folder = write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    assert "*id" in (folder / "dataset.yaml").read_text(encoding="utf-8")  # PyYAML wrote one
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    assert code == 0, result
+
+
+def test_the_same_mistake_in_two_resources_is_reported_for_each(tmp_path: Path) -> None:
+    definition = copy.deepcopy(PUBLISHABLE)
+    second = copy.deepcopy(definition["resources"][0]) | {"name": "more"}
+    definition["resources"].append(second)
+    for resource in definition["resources"]:
+        resource["schema"]["fields"][1]["type"] = "strin"
+    write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    resources = [e["resource"] for e in result["datasets"][0]["errors"] if "strin" in e["message"]]
+    assert code == 1 and sorted(resources) == ["items", "more"]
+
+
+def test_forms_that_were_valid_before_the_schema_still_are(tmp_path: Path) -> None:
+    """Unquoted codes, an upper-case sha256 (as PowerShell prints it), a quoted header row or
+    year, and a date as a key: read as before."""
+    definition = copy.deepcopy(PUBLISHABLE)
+    definition["x-opendata"] |= {
+        "spatial": 131032,
+        "temporal": {"start": "2019", "end": 2026},
+        "upstream": {"file": "plan.txt", "sha256": "AB" * 32},
+        "notes_by_date": {dt.date(2024, 1, 1): "first"},
+    }
+    definition["resources"][0]["x-opendata"] = {"header_row": "1"}
+    write_dataset(tmp_path, definition, {"items.csv": MINIMAL_CSV})
+    (tmp_path / "datasets/catalog.yaml").write_text("publisher:\n  code: 131032\n", "utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    assert code == 0, result

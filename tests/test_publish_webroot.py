@@ -179,6 +179,6 @@ def test_a_second_publish_into_the_same_web_root_at_once_is_refused(
     web = tmp_path / "www"
     with locked(web, "publish"):
         done = opendata("publish", "--site", str(site), "--to", str(web))
-    assert done.returncode == 1 and "opendata publish" in done.stderr
+    assert done.returncode == 3 and "opendata publish" in done.stderr
     assert not web.exists()
     assert opendata("publish", "--site", str(site), "--to", str(web)).returncode == 0

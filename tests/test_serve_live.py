@@ -32,6 +32,16 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
         return error.code, dict(error.headers), error.read()
 
 
+def _slow_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """A client on a slow line: 64 KB at a time."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = b""
+        while chunk := response.read(65536):
+            body += chunk
+            time.sleep(0.005)
+        return response.status, dict(response.headers), body
+
+
 def _build(root: Path, csv_text: str, *others: str) -> None:
     write_dataset(root, PUBLISHABLE, {"items.csv": csv_text})
     for name in others:
@@ -79,7 +89,8 @@ def test_downloads_during_rebuilds_are_never_torn(live: tuple[Path, str]) -> Non
     """Clients download while builds swap two versions in and out: every answer is one
     version whole, its Content-Length that version's length."""
     root, base = live
-    versions = [MINIMAL_CSV, MINIMAL_CSV.replace("庁舎管理", "庁" * 5000)]  # of other lengths
+    # of other lengths, the second 2 MB: read slowly, it spans several swaps
+    versions = [MINIMAL_CSV, MINIMAL_CSV.replace("庁舎管理", "庁" * 700_000)]
     expected = set()
     for number, text in enumerate(versions):  # what each version publishes, built apart
         _build(root / f"v{number}", text)
@@ -90,7 +101,7 @@ def test_downloads_during_rebuilds_are_never_torn(live: tuple[Path, str]) -> Non
 
     def download() -> None:
         while not stop.is_set():
-            status, headers, body = _get(url)
+            status, headers, body = _slow_get(url)
             seen.append(
                 (status, int({k.lower(): v for k, v in headers.items()}["content-length"]), body)
             )
@@ -206,3 +217,24 @@ def _closed(sock: socket.socket) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+def test_refused_ranges_leave_no_file_open(tmp_path: Path) -> None:
+    """A Range past the end (416) or malformed (400) is answered before any body is sent:
+    the file opened for it is closed all the same (counted in the server's /proc)."""
+    _build(tmp_path, MINIMAL_CSV)
+    process, base, _ = launch_server(tmp_path / "dist")
+    try:
+        url = f"{base}/datasets/sample-budget/items.csv"
+        _get(url)
+        before = len(list(Path(f"/proc/{process.pid}/fd").iterdir()))
+        statuses = set()
+        for header in ("bytes=100000-200000", "bytes=zz") * 15:
+            statuses.add(_get(url, {"Range": header})[0])
+        statuses.add(_get(url, {"Range": "bytes=0-3"})[0])
+        time.sleep(0.2)
+        after = len(list(Path(f"/proc/{process.pid}/fd").iterdir()))
+        assert statuses == {416, 400, 206} and after <= before + 2, (before, after)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

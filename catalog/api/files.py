@@ -15,12 +15,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
-from pipeline.files import sha256_file
+from pipeline.files import open_path, sha256_file
 
 for media_type, suffix in (
     ("application/vnd.apache.parquet", ".parquet"),
@@ -68,12 +67,12 @@ class SiteFiles(StaticFiles):
     ) -> Response:
         fd = os.open(full_path, os.O_RDONLY)
         opened = os.fstat(fd)  # the file as it is now; served whole from this descriptor
-        response = FileResponse(
-            f"/proc/self/fd/{fd}",
+        response = _OpenFileResponse(
+            fd,
+            open_path(fd, Path(full_path)),
             status_code=status_code,
             stat_result=opened,
             media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain",
-            background=BackgroundTask(os.close, fd),
         )
         with self._lock:
             etag = self._etags.get(_version(opened))
@@ -82,9 +81,29 @@ class SiteFiles(StaticFiles):
         else:
             response.headers["etag"] = etag
         if status_code == 200 and etag is not None and _matches(scope, etag):
-            os.close(fd)
+            response.close()
             return NotModifiedResponse(response.headers)
         return response
+
+
+class _OpenFileResponse(FileResponse):
+    """A FileResponse of an open file, which it closes however the response ends (a Range
+    Starlette refuses returns before any background task would run)."""
+
+    def __init__(self, fd: int, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._fd: int | None = fd
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _version(stat: os.stat_result) -> FileVersion:

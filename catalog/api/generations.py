@@ -15,6 +15,9 @@ import threading
 import weakref
 from pathlib import Path
 
+from pipeline.files import open_path
+
+from .. import paths
 from .actions import Actions
 from .files import SiteFiles
 
@@ -29,7 +32,7 @@ class Generation:
         self.identity = (stat.st_dev, stat.st_ino)
         # The open folder by a path of its own: it names this build even once the name
         # `site` is given to a newer one (and until the old build's files are removed).
-        self.root = Path(f"/proc/self/fd/{self.fd}")
+        self.root = open_path(self.fd, site)  # without /proc: the name, as before
         self.actions = Actions(self.root)
         self.files = SiteFiles(self.root)
 
@@ -55,8 +58,9 @@ class LiveSite:
             if identity in (self.current.identity, self._refused):  # loaded while we waited
                 return self.current
             self.current = Generation(self.site)
-        except Exception as exc:  # a build without a catalog (--no-catalog): keep the last
-            self._refused = identity
+        except Exception as exc:
+            if not (self.site / paths.SEARCH_INDEX).is_file():
+                self._refused = identity  # a build without a catalog (--no-catalog)
             log.warning("keeping the previous build: %s: %s", type(exc).__name__, exc)
         finally:
             self._loading.release()

@@ -16,7 +16,7 @@ JsonType = Literal["string", "integer", "boolean"]
 FACETS = ("tags", "organization", "groups", "res_format", "license_id")
 DEFAULT_SORT = "score desc, metadata_modified desc"
 MAX_ROWS = 1000  # CKAN's search.rows_max: more is a 409, never a silent cut
-MAX_LIMIT = 100_000  # package_list and current_package_list_with_resources
+MAX_LIMIT = 100_000  # names per package_list
 
 
 @dataclass(frozen=True)

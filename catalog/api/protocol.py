@@ -31,8 +31,9 @@ def with_header_deadline(timeout: float) -> type[H11Protocol]:
                 self._disarm()  # the headers are in
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
+            finished = self.cycle
+            super().on_response_complete()  # may start a pipelined request already received
+            if self.cycle is finished and not self.transport.is_closing():
                 self._arm()  # a next request on this connection has the same deadline
 
         def connection_lost(self, exc: Exception | None) -> None:
