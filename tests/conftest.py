@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import socket
 import subprocess
@@ -98,6 +99,15 @@ def opendata(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     with contextlib.chdir(cwd or ROOT):
         done = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
     return Ran(done.exit_code, done.stdout, done.stderr)
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with its sha256: a tree compared byte for byte."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def report(*args: str, cwd: Path | None = None) -> tuple[int, dict[str, Any]]:

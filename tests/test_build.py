@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -11,15 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, write_dataset
-
-
-def _tree(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, tree, write_dataset
 
 
 def _build(root: Path) -> Path:
@@ -50,7 +41,7 @@ def _xlsx(csv_text: str, title_rows: int = 0) -> bytes:
 def test_every_way_of_saving_the_table_builds_identical_bytes(tmp_path: Path, variant: str) -> None:
     reference = tmp_path / "reference"
     write_dataset(reference, MINIMAL, {"items.csv": MINIMAL_CSV})
-    expected = _tree(_build(reference))
+    expected = tree(_build(reference))
 
     other = tmp_path / "other"
     crlf = MINIMAL_CSV.replace("\n", "\r\n")
@@ -68,7 +59,7 @@ def test_every_way_of_saving_the_table_builds_identical_bytes(tmp_path: Path, va
     }[variant]
     write_dataset(other, MINIMAL, files)
     actual_site = _build(other)
-    actual = _tree(actual_site)
+    actual = tree(actual_site)
     assert actual.keys() == expected.keys()
     data_files = [n for n in expected if n.endswith((".csv", ".parquet"))]
     assert len(data_files) == 4  # items and opendata-list, each CSV + Parquet
@@ -98,8 +89,8 @@ def test_xlsx_sheet_and_header_row_options(tmp_path: Path) -> None:
 
 def test_rebuilding_unchanged_inputs_is_byte_identical(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "datasets", tmp_path / "datasets")
-    first = _tree(_build(tmp_path))
-    second = _tree(_build(tmp_path))
+    first = tree(_build(tmp_path))
+    second = tree(_build(tmp_path))
     assert first == second and len(first) >= 9
 
 
@@ -111,14 +102,14 @@ def test_csv_is_utf8_with_bom_and_crlf(built_site: Path) -> None:
 
 def test_failed_build_leaves_previous_output_byte_for_byte(minimal: Path) -> None:
     out = _build(minimal)
-    before = _tree(out)
+    before = tree(out)
     stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
     items = minimal / "datasets/sample-budget/items.csv"
     items.write_text(MINIMAL_CSV + "3,壊れた行,abc,2024\n", encoding="utf-8")
     done = opendata("build", "--datasets", str(minimal / "datasets"), "--out", str(out))
     assert done.returncode == 1
     assert "出力は変更していません" in done.stderr
-    assert _tree(out) == before
+    assert tree(out) == before
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
     assert not [p for p in minimal.iterdir() if p.name.startswith(".dist-build-")]
 

@@ -4,7 +4,6 @@ the same state released twice is the same bytes (issue "Nothing lost, nothing st
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -15,17 +14,9 @@ import pytest
 
 from pipeline.files import locked
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, tree, write_dataset
 
 EPOCH = 1764400000
-
-
-def _tree(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _built(root: Path, csv_text: str = MINIMAL_CSV) -> Path:
@@ -44,12 +35,12 @@ def _release(root: Path, epoch: int = EPOCH) -> int:
 
 def test_a_build_while_a_release_runs_is_refused_naming_the_release(tmp_path: Path) -> None:
     site = _built(tmp_path)
-    before = _tree(site)
+    before = tree(site)
     with locked(site, "release"):
         done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(site))
     assert done.returncode == 3
     assert "opendata release" in done.stderr and "使用中" in done.stderr
-    assert _tree(site) == before
+    assert tree(site) == before
 
 
 def test_a_second_release_at_the_same_time_is_refused(tmp_path: Path) -> None:
@@ -115,7 +106,7 @@ def test_releasing_the_same_state_twice_gives_the_same_bytes(tmp_path: Path) -> 
         _built(root, changed)
         assert _release(root, EPOCH + 3600) == 0
         sites.append(root / "dist")
-    assert _tree(sites[0]) == _tree(sites[1])
+    assert tree(sites[0]) == tree(sites[1])
     page = (sites[0] / "changes.html").read_text(encoding="utf-8")
     assert "~50000" in page.replace(" ", "") or "50000" in page
 

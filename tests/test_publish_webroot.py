@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import signal
@@ -15,7 +14,7 @@ import pytest
 
 from pipeline.files import locked
 
-from conftest import ROOT, Ran, opendata
+from conftest import ROOT, Ran, opendata, tree
 
 EPOCH = 1764400000
 
@@ -31,15 +30,6 @@ def _release(datasets: Path, site: Path, epoch: int) -> None:
     ):
         done = _run(*args, epoch=epoch)
         assert done.returncode == 0, done.stderr + done.stdout
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Every file under `folder` with its sha256: what a web server would serve."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
