@@ -80,9 +80,15 @@ def version_folders(site: Path) -> list[Path]:
 
 def is_released(site: Path, path: Path) -> bool:
     """A file of the release archive or of a released version's folder."""
-    parts = path.relative_to(site).parts
-    return parts[0] == RELEASES or (
-        len(parts) > 3 and parts[0] == DATASETS and bool(SEMVER.fullmatch(parts[2]))
+    return never_changes(path.relative_to(site).parts)
+
+
+def never_changes(parts: tuple[str, ...]) -> bool:
+    """A site path (as parts) whose file no later build or release changes: the release
+    archive and released versions' folders (datasets/<name>/<version>/…)."""
+    return bool(parts) and (
+        parts[0] == RELEASES
+        or (len(parts) > 3 and parts[0] == DATASETS and bool(SEMVER.fullmatch(parts[2])))
     )
 
 

@@ -238,3 +238,32 @@ def test_refused_ranges_leave_no_file_open(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_browsers_get_preflights_answered_and_files_the_right_cache_rules(
+    live: tuple[Path, str],
+) -> None:
+    root, base = live
+    args = ("release", "--site", str(root / "dist"), "--datasets", str(root / "datasets"))
+    assert opendata(*args, env={"SOURCE_DATE_EPOCH": "1764400000"}).returncode == 0
+    preflight = urllib.request.Request(
+        f"{base}/api/3/action/package_search",
+        method="OPTIONS",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    with urllib.request.urlopen(preflight, timeout=10) as answer:
+        headers = {k.lower(): v for k, v in answer.headers.items()}
+        assert answer.status == 204
+    assert headers["access-control-allow-origin"] == "*"
+    assert "POST" in headers["access-control-allow-methods"]
+    assert "Content-Type" in headers["access-control-allow-headers"]
+    assert "Range" in headers["access-control-allow-headers"]
+    versioned = _get(f"{base}/datasets/sample-budget/1.0.0/items.csv")[1]
+    latest = _get(f"{base}/datasets/sample-budget/items.csv")[1]
+    lower = [{k.lower(): v for k, v in h.items()} for h in (versioned, latest)]
+    assert lower[0]["cache-control"] == "public, max-age=31536000, immutable"
+    assert lower[1]["cache-control"] == "public, no-cache" and lower[1]["etag"]

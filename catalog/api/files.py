@@ -21,6 +21,8 @@ from starlette.types import Receive, Scope, Send
 
 from pipeline.files import open_path, sha256_file
 
+from .. import paths
+
 for media_type, suffix in (
     ("application/vnd.apache.parquet", ".parquet"),
     ("application/ld+json", ".jsonld"),
@@ -74,6 +76,7 @@ class SiteFiles(StaticFiles):
             stat_result=opened,
             media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain",
         )
+        response.headers["cache-control"] = _cache_control(scope)
         with self._lock:
             etag = self._etags.get(_version(opened))
         if etag is None:  # another version than the one looked up: no content-derived tag
@@ -104,6 +107,15 @@ class _OpenFileResponse(FileResponse):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"  # a released version's file: never changes
+REVALIDATE = "public, no-cache"  # latest URLs, pages, catalog: ask each time (a 304 is cheap)
+
+
+def _cache_control(scope: Scope) -> str:
+    parts = tuple(part for part in scope["path"].split("/") if part)
+    return IMMUTABLE if paths.never_changes(parts) else REVALIDATE
 
 
 def _version(stat: os.stat_result) -> FileVersion:

@@ -49,9 +49,19 @@ class CkanJSON(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, HEAD, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type, Range, If-None-Match, If-Modified-Since"),
+    (b"access-control-max-age", b"86400"),
+    (b"content-length", b"0"),
+]
+
+
 class PublicHeaders:
-    """`Access-Control-Allow-Origin: *` on every answer (the API and files are public), and the
-    `Allow` header that a 405 owes the client."""
+    """`Access-Control-Allow-Origin: *` on every answer (the API and files are public), and
+    CORS preflights answered, so a browser app on another origin can POST JSON to the API and
+    read a file in `Range` requests."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -59,6 +69,11 @@ class PublicHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            await send({"type": "http.response.start", "status": 204, "headers": PREFLIGHT_HEADERS})
+            await send({"type": "http.response.body", "body": b""})
             return
 
         async def send_with_cors(message: Message) -> None:
