@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -258,3 +259,21 @@ def test_a_chart_without_its_resources_is_a_metadata_warning(tmp_path: Path) -> 
     assert code == 0
     warnings = [w["message"] for d in result["datasets"] for w in d["warnings"]]
     assert any("indicators, indicator-values がありません" in w for w in warnings), warnings
+
+
+def test_preview_rows_show_values_as_the_csv_has_them(tmp_path: Path) -> None:
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["schema"]["fields"].append(
+        {"name": "open", "title": "公開", "type": "boolean"}
+    )
+    csv_text = "番号,名称,金額,年度,公開\n1,庁舎管理,3200,令和4年度,true\n"
+    write_dataset(tmp_path, definition, {"items.csv": csv_text})
+    out = tmp_path / "dist"
+    assert (
+        opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out)).returncode
+        == 0
+    )
+    page = (out / "datasets/sample-budget/index.html").read_text(encoding="utf-8")
+    preview = page[page.index('class="preview"') :]
+    assert "<td>3200</td>" in preview and "<td>true</td>" in preview
+    assert "3200.0" not in preview and "True" not in preview

@@ -6,6 +6,8 @@ in the index page itself, and charts are inline SVG. All text is escaped by Jinj
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import shutil
 from dataclasses import asdict
@@ -145,13 +147,12 @@ def _size(count: int) -> str:
 
 
 def _preview(folder: Path, resource: Resource) -> tuple[list[list[str]], int]:
-    """The first rows and the row count, from the Parquet twin: its footer knows the count and
-    its first batch is all that is read, however large the file."""
+    """The first rows as the CSV writes them (3200, not 3200.0; true, not True) — only those
+    lines are read — and the row count from the Parquet twin's footer."""
+    with (folder / resource.path).open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(itertools.islice(csv.reader(fh), 1, PREVIEW_ROWS + 1))
     parquet = pq.ParquetFile(folder / Path(resource.path).with_suffix(".parquet"))
-    batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
-    rows = batch.to_pylist() if batch is not None else []
-    cells = [["" if v is None else str(v) for v in row.values()] for row in rows]
-    return cells, parquet.metadata.num_rows
+    return rows, parquet.metadata.num_rows
 
 
 def _dataset_page(catalog: Catalog, name: str) -> str:
