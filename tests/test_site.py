@@ -159,3 +159,12 @@ def test_pages_fit_a_phone(browser, built_site: Path) -> None:
         _open(page, path)
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
+
+
+def test_words_apart_are_each_found_as_the_api_finds_them(page, built_site: Path) -> None:
+    """「満足度 人権」: two words anywhere in a dataset, not the one string 「満足度人権」."""
+    _open(page, built_site / "index.html")
+    page.fill("#q", "満足度　人権")  # with an ideographic space, as a Japanese IME types it
+    assert _visible_titles(page) == ["港区 区民意識調査等の結果（港区基本計画 政策24～26より）"]
+    page.fill("#q", "満足度 存在しない語句")
+    assert _visible_titles(page) == []

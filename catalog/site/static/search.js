@@ -1,6 +1,7 @@
 // Client-side search over the catalog: any substring of title, description, tags and field
 // titles, after the same folding the build applies (NFKC, lower case, no spaces or hyphens),
-// so 「ＷｉＦｉ」 finds 「Wi-Fi」 and two-character words such as 「人権」 just work.
+// so 「ＷｉＦｉ」 finds 「Wi-Fi」 and two-character words such as 「人権」 just work. Words apart
+// by spaces must each be found, as the API's package_search combines them.
 (function () {
   "use strict";
   var fold = function (text) {
@@ -15,10 +16,11 @@
     return !value || item.getAttribute(key).split("|").indexOf(value) >= 0;
   };
   function apply() {
-    var query = fold(field("q"));
+    var words = field("q").normalize("NFKC").split(/\s+/).map(fold).filter(Boolean);
     var shown = 0;
     items.forEach(function (item) {
-      var match = item.getAttribute("data-search").indexOf(query) >= 0 &&
+      var text = item.getAttribute("data-search");
+      var match = words.every(function (word) { return text.indexOf(word) >= 0; }) &&
         has(item, "data-themes", field("theme")) &&
         has(item, "data-tags", field("tag")) &&
         has(item, "data-formats", field("format"));
