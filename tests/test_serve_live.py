@@ -267,3 +267,17 @@ def test_browsers_get_preflights_answered_and_files_the_right_cache_rules(
     lower = [{k.lower(): v for k, v in h.items()} for h in (versioned, latest)]
     assert lower[0]["cache-control"] == "public, max-age=31536000, immutable"
     assert lower[1]["cache-control"] == "public, no-cache" and lower[1]["etag"]
+
+
+def test_a_form_post_is_read_as_ckan_reads_it(live: tuple[Path, str]) -> None:
+    """requests.post(url, data={...}) sends a form, not JSON: CKAN takes both."""
+    _, base = live
+    body = urllib.parse.urlencode({"q": "予算", "rows": "1"}).encode()
+    request = urllib.request.Request(
+        f"{base}/api/3/action/package_search",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        result = json.loads(answer.read())["result"]
+    assert result["count"] == 2 and len(result["results"]) == 1  # rows=1 was read

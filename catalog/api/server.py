@@ -10,6 +10,7 @@ import gzip
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -180,21 +181,24 @@ class LiveFiles:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    """CKAN's parameters: the query string (a repeated key becomes a list), then a JSON body."""
+    """CKAN's parameters: the query string (a repeated key becomes a list), then the body — JSON,
+    or a form (application/x-www-form-urlencoded) as CKAN also takes it."""
     if len(request.url.query) > MAX_QUERY:
         raise ActionError(
             "Validation Error", {"query": [f"Query string longer than {MAX_QUERY} bytes"]}
         )
-    params: dict[str, Any] = {}
-    for key, value in request.query_params.multi_items():
-        if key in params:
-            previous = params[key]
-            params[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            params[key] = value
+    params = _multi(request.query_params.multi_items())
     if request.method == "POST":
         body = await _bounded_body(request)
-        if body.strip():
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            try:
+                form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            except UnicodeDecodeError:
+                raise ActionError(
+                    "Bad Request", "本文が UTF-8 ではありません / the form is not UTF-8"
+                ) from None
+            params.update(_multi(form))
+        elif body.strip():
             try:
                 data = json.loads(body)
             except (ValueError, RecursionError):  # malformed, nested too deep, a huge number
@@ -209,6 +213,18 @@ async def _params(request: Request) -> dict[str, Any]:
             _check_types(request.path_params["action"], data)
             _check_text(data)
             params.update(data)
+    return params
+
+
+def _multi(items: Any) -> dict[str, Any]:
+    """Key–value pairs as CKAN reads them: a repeated key becomes a list."""
+    params: dict[str, Any] = {}
+    for key, value in items:
+        if key in params:
+            previous = params[key]
+            params[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            params[key] = value
     return params
 
 
