@@ -38,6 +38,8 @@ def test_a_cell_of_several_mb_in_the_first_rows_is_read_not_dropped(tmp_path: Pa
     assert code == 0, result
     rows = _published(tmp_path)
     assert [r["id"] for r in rows] == [1, 2] and rows[0]["label"] == BIG
+    page = (tmp_path / "dist/datasets/sample-budget/index.html").read_text(encoding="utf-8")
+    assert "あ" * 199 + "…" in page and len(page) < 100_000  # the page shows a cut of it
 
 
 def test_a_multiline_cell_larger_than_a_block_deep_in_the_file_is_read(tmp_path: Path) -> None:

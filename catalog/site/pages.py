@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from pipeline.limits import RECORD
 from pipeline.vocabulary import CHART_RESOURCES, FREQUENCIES
 
 from .. import paths
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .charts import Chart
 
 PREVIEW_ROWS = 10
+PREVIEW_CHARACTERS = 200  # of one cell on the page (the files hold it whole)
 DIFF_STATUSES = {
     "added": "新規 new",
     "removed": "削除 removed",
@@ -149,10 +151,16 @@ def _size(count: int) -> str:
 def _preview(folder: Path, resource: Resource) -> tuple[list[list[str]], int]:
     """The first rows as the CSV writes them (3200, not 3200.0; true, not True) — only those
     lines are read — and the row count from the Parquet twin's footer."""
+    csv.field_size_limit(max(csv.field_size_limit(), RECORD.bytes))  # a cell may be megabytes
     with (folder / resource.path).open(encoding="utf-8-sig", newline="") as fh:
         rows = list(itertools.islice(csv.reader(fh), 1, PREVIEW_ROWS + 1))
+    cells = [[_cut(cell) for cell in row] for row in rows]
     parquet = pq.ParquetFile(folder / Path(resource.path).with_suffix(".parquet"))
-    return rows, parquet.metadata.num_rows
+    return cells, parquet.metadata.num_rows
+
+
+def _cut(cell: str, limit: int = PREVIEW_CHARACTERS) -> str:
+    return cell if len(cell) <= limit else cell[: limit - 1] + "…"
 
 
 def _dataset_page(catalog: Catalog, name: str) -> str:
