@@ -1,6 +1,7 @@
 """Every path inside a built site folder (`dist/`), named once.
 
     index.html, changes.html, static/          the static site
+    sitemap.xml, robots.txt                    for search engines
     catalog.json, catalog.ttl, catalog.jsonld  the whole catalog (CKAN search result, DCAT)
     api/site.json, api/*.arrow                 what `opendata serve` loads: site facts, search index
     datasets/<name>/                           one package: datapackage.json, data files,
@@ -30,6 +31,8 @@ SEARCH_BIGRAMS = {
 CATALOG_JSON = "catalog.json"
 INDEX_PAGE = "index.html"
 CHANGES_PAGE = "changes.html"
+SITEMAP = "sitemap.xml"
+ROBOTS = "robots.txt"
 STATIC = "static"
 CKAN_PACKAGE = "package.json"
 SNAPSHOT = "site"  # releases/<id>/site/: the site as that release published it

@@ -277,3 +277,18 @@ def test_preview_rows_show_values_as_the_csv_has_them(tmp_path: Path) -> None:
     preview = page[page.index('class="preview"') :]
     assert "<td>3200</td>" in preview and "<td>true</td>" in preview
     assert "3200.0" not in preview and "True" not in preview
+
+
+def test_search_engines_get_a_sitemap_of_every_dataset_page_and_robots_points_at_it(
+    built_site: Path,
+) -> None:
+    from xml.etree import ElementTree
+
+    robots = (built_site / "robots.txt").read_text(encoding="utf-8")
+    base = "https://opendata.city.minato.tokyo.jp/"
+    assert f"Sitemap: {base}sitemap.xml" in robots
+    namespace = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    root = ElementTree.parse(built_site / "sitemap.xml").getroot()
+    urls = {u.findtext(f"{namespace}loc"): u.findtext(f"{namespace}lastmod") for u in root}
+    assert set(urls) == {base} | {f"{base}datasets/{name}/" for name in NAMES}
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", stamp or "") for stamp in urls.values())

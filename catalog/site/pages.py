@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import pyarrow.parquet as pq
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from pipeline.limits import RECORD
 from pipeline.vocabulary import CHART_RESOURCES, FREQUENCIES
@@ -62,6 +62,29 @@ def write_site(catalog: Catalog, diffs: list[DatasetDiff] | None = None) -> None
     for name in catalog.packages:
         paths.dataset_page(site, name).write_text(_dataset_page(catalog, name), encoding="utf-8")
     (site / paths.CHANGES_PAGE).write_text(_changes_page(catalog, diffs), encoding="utf-8")
+    (site / paths.SITEMAP).write_text(_sitemap(catalog), encoding="utf-8")
+    (site / paths.ROBOTS).write_text(
+        f"User-agent: *\nAllow: /\nSitemap: {catalog.base_url}{paths.SITEMAP}\n", encoding="utf-8"
+    )
+
+
+def _sitemap(catalog: Catalog) -> str:
+    """sitemap.xml for dataset search engines: the index and every dataset page, each with the
+    date it last changed (https://www.sitemaps.org/protocol.html)."""
+    entries = [
+        (catalog.base_url, max((p.modified or "" for p in catalog.packages.values()), default=""))
+    ]
+    entries += [(catalog.dataset_url(n), p.modified or "") for n, p in catalog.packages.items()]
+    urls = "".join(
+        f"  <url><loc>{escape(url)}</loc>"
+        + (f"<lastmod>{stamp[:10]}</lastmod>" if stamp else "")
+        + "</url>\n"
+        for url, stamp in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + urls + "</urlset>\n"
+    )
 
 
 def _changes_page(catalog: Catalog, diffs: list[DatasetDiff] | None) -> str:
@@ -209,8 +232,8 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
 
 def _script_json(text: str) -> Markup:
     """JSON safe inside <script>: no character of the data can end the element or start markup."""
-    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
-        text = text.replace(char, escape)
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, code)
     return Markup(text)
 
 
