@@ -107,13 +107,17 @@ def pinned(path: Path) -> Iterator[Path]:
         readable = open_path(fd, path)
         yield readable
         after = os.fstat(fd) if readable != path else os.stat(path)
-        if _version_of(before) != _version_of(after):
+        if file_version(before) != file_version(after):
             raise FileChanged(str(path))
     finally:
         os.close(fd)
 
 
-def _version_of(stat: os.stat_result) -> tuple[int, int, int, int]:
+FileVersion = tuple[int, int, int, int]  # device, inode, size, mtime
+
+
+def file_version(stat: os.stat_result) -> FileVersion:
+    """One version of one file: another file, or the same one rewritten, differs."""
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from pipeline.files import open_path, sha256_file
+from pipeline.files import FileVersion, file_version, open_path, sha256_file
 
 from .. import paths
 
@@ -30,8 +30,6 @@ for media_type, suffix in (
     ("text/csv", ".csv"),
 ):
     mimetypes.add_type(media_type, suffix)
-
-FileVersion = tuple[int, int, int, int]  # device, inode, mtime, size
 
 
 class SiteFiles(StaticFiles):
@@ -51,7 +49,7 @@ class SiteFiles(StaticFiles):
         return full_path, stat
 
     def _etag(self, path: Path, stat: os.stat_result) -> str:
-        key = _version(stat)
+        key = file_version(stat)
         with self._lock:
             known = self._etags.get(key)
         if known is None:
@@ -78,7 +76,7 @@ class SiteFiles(StaticFiles):
         )
         response.headers["cache-control"] = _cache_control(scope)
         with self._lock:
-            etag = self._etags.get(_version(opened))
+            etag = self._etags.get(file_version(opened))
         if etag is None:  # another version than the one looked up: no content-derived tag
             del response.headers["etag"]
         else:
@@ -116,10 +114,6 @@ REVALIDATE = "public, no-cache"  # latest URLs, pages, catalog: ask each time (a
 def _cache_control(scope: Scope) -> str:
     parts = tuple(part for part in scope["path"].split("/") if part)
     return IMMUTABLE if paths.never_changes(parts) else REVALIDATE
-
-
-def _version(stat: os.stat_result) -> FileVersion:
-    return stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _matches(scope: Scope, etag: str) -> bool:
