@@ -5,7 +5,8 @@ Minato City is the default; another municipality changes this one file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,21 @@ class Publisher:
     site_url: str = "https://opendata.city.minato.tokyo.jp/"  # where dist/ is served
     catalog_department: str = "企画経営部区長室"  # the office that runs the catalog
     email: str | None = None
+    # The area's bounding box (west, south, east, north in WGS 84 degrees): Minato City's
+    # extent rounded outward to 0.01°, so that every place in the ward lies inside it. Another
+    # municipality states its own in catalog.yaml, or has none.
+    extent: tuple[float, float, float, float] | None = (139.70, 35.61, 139.79, 35.69)
+
+    def extent_geojson(self) -> str | None:
+        """The extent as a GeoJSON Polygon (RFC 7946: [lon, lat], exterior ring anticlockwise).
+
+        The form CKAN's `spatial` extra takes (ckanext-spatial validates it as GeoJSON).
+        """
+        if self.extent is None:
+            return None
+        west, south, east, north = self.extent
+        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
 
     def contributors(self, department: str | None) -> list[dict[str, Any]]:
         people: list[dict[str, Any]] = [
@@ -54,7 +70,14 @@ def load_publisher(datasets_dir: Path) -> Publisher:
         raise DefinitionError(shape)
     known = set(Publisher.__dataclass_fields__)
     unknown = set(raw.get("publisher", {})) - known
-    publisher = Publisher(**{k: str(v) for k, v in raw.get("publisher", {}).items() if k in known})
+    given = raw.get("publisher", {})
+    texts: dict[str, Any] = {k: str(v) for k, v in given.items() if k in known - {"extent"}}
+    publisher = Publisher(**texts)
+    extent = tuple(given.get("extent") or ())
+    if extent:
+        publisher = replace(publisher, extent=extent)
+    elif publisher.code != Publisher.code:  # Minato City's extent is not another's
+        publisher = replace(publisher, extent=None)
     problems = [
         Problem(
             "package-error",
@@ -70,6 +93,16 @@ def load_publisher(datasets_dir: Path) -> Publisher:
                 f"全国地方公共団体コード {publisher.code} の検査数字が合いません / bad check digit",
                 file="catalog.yaml",
                 value=publisher.code,
+            )
+        )
+    if extent and not (extent[0] < extent[2] and extent[1] < extent[3]):
+        problems.append(
+            Problem(
+                "package-error",
+                "extent は [西, 南, 東, 北] の順で、西 < 東、南 < 北 にしてください"
+                " / extent is [west, south, east, north] with west < east and south < north",
+                file="catalog.yaml",
+                value=str(list(extent)),
             )
         )
     if problems:

@@ -51,7 +51,14 @@ def test_package_dict_has_ckan_shape(built_site: Path, name: str) -> None:
         package["tags"]
     )
     extras = {e["key"]: e["value"] for e in package["extras"]}
-    assert extras["spatial"] == "131032" and extras["frequency"] == "irregular"
+    assert extras["spatial_code"] == "131032" and extras["frequency"] == "irregular"
+    # `spatial` is the ward's extent as a GeoJSON Polygon (what ckanext-spatial accepts): a
+    # closed ring around Minato City Hall (35.6581 N, 139.7516 E).
+    extent = json.loads(extras["spatial"])
+    ring = extent["coordinates"][0]
+    assert extent["type"] == "Polygon" and ring[0] == ring[-1] and len(ring) == 5
+    lons, lats = zip(*ring, strict=True)
+    assert min(lons) < 139.7516 < max(lons) and min(lats) < 35.6581 < max(lats)
     assert all(isinstance(v, str) for v in extras.values())
     assert [r["position"] for r in package["resources"]] == list(range(package["num_resources"]))
     for resource in package["resources"]:
@@ -234,6 +241,9 @@ def test_the_opendata_list_names_the_municipality_of_catalog_yaml(tmp_path: Path
     text = json.dumps(own, ensure_ascii=False)
     assert own["description"].startswith("千代田区オープンデータカタログで公開している")
     assert own["x-opendata"]["spatial"] == "131016"
+    listing = json.loads((out / "datasets/opendata-list/package.json").read_text("utf-8"))
+    extras = {e["key"]: e["value"] for e in listing["extras"]}
+    assert extras["spatial_code"] == "131016" and "spatial" not in extras  # no extent stated
     assert own["x-opendata"]["department"] == "政策経営部"
     assert "Chiyoda City open data catalog" in own["x-opendata"]["title_en"]
     assert "港区" not in text and "Minato" not in text

@@ -77,6 +77,8 @@ def test_a_hostile_definition_is_a_located_problem_in_validate_and_build(
         ("publisher: [1, 2]\n", "publisher"),
         ("publisher:\n  code: '13103'\n", "code"),
         ("publisher:\n  name: 港区\n  name: 千代田区\n", "duplicate key"),
+        ("publisher:\n  extent: [139.79, 35.61, 139.70, 35.69]\n", "west < east"),
+        ("publisher:\n  extent: [139.7, 35.6]\n", "extent"),
     ],
 )
 def test_a_broken_catalog_yaml_is_a_located_problem(tmp_path: Path, text: str, words: str) -> None:

@@ -101,7 +101,7 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
         "groups": [group(catalog, t) for t in package.themes if t in THEMES],
         "tags": package_tags,
         "num_tags": len(package_tags),
-        "extras": extras(package),
+        "extras": extras(catalog, package),
         "metadata_created": package.issued,
         "metadata_modified": package.modified,
         "resources": resources,
@@ -111,7 +111,7 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
     }
 
 
-def extras(package: BuiltPackage) -> list[dict[str, str]]:
+def extras(catalog: Catalog, package: BuiltPackage) -> list[dict[str, str]]:
     """What CKAN has no core field for, as its string key/value extras (sorted by key)."""
     values: dict[str, str] = {}
     if package.title_en:
@@ -119,7 +119,12 @@ def extras(package: BuiltPackage) -> list[dict[str, str]]:
     if package.description_en:
         values["notes_en"] = package.description_en
     if package.spatial:
-        values["spatial"] = package.spatial
+        # ckanext-spatial reads `spatial` as a GeoJSON geometry (and refuses anything else), so
+        # the area's code has its own key and `spatial` is the area's extent where we know it.
+        values["spatial_code"] = package.spatial
+        extent = catalog.publisher.extent_geojson()
+        if extent and package.spatial == catalog.publisher.code:
+            values["spatial"] = extent
     if period := package.fiscal_period:
         values["temporal_start"], values["temporal_end"] = period
     if package.frequency:
