@@ -61,7 +61,8 @@ class Resource:
             path=raw["path"],
             format=raw["format"],
             mediatype=raw["mediatype"],
-            bytes=raw["bytes"],
+            # Parquet keeps its size under x-opendata (pipeline/package.py says why)
+            bytes=raw["bytes"] if "bytes" in raw else raw[EXTENSION]["bytes"],
             sha256=raw["hash"].removeprefix("sha256:"),
             title=raw.get("title", raw["name"]),
             description=raw.get("description", ""),

@@ -69,18 +69,20 @@ def _resource(built: BuiltResource, file: WrittenFile, name: str) -> dict[str, A
     definition = built.definition
     descriptor: dict[str, Any] = {
         "name": name,
-        # frictionless-py reads Parquet through pandas (nullable integers become NaN) and
-        # cannot count its bytes, so Parquet is declared a file: its bytes and hash are still
-        # checked, and its contents are checked against the CSV with pyarrow and DuckDB.
-        "type": "table" if file.format == "csv" else "file",
+        "type": "table",  # Data Package v2 knows no other value
         "path": file.path.name,
         "scheme": "file",
         "format": file.format,
         "mediatype": file.mediatype,
-        "encoding": "utf-8",
-        "bytes": file.bytes,
-        "hash": f"sha256:{file.sha256}",
     }
+    if file.format == "csv":
+        descriptor |= {"encoding": "utf-8", "bytes": file.bytes}
+    else:
+        # frictionless-py reads a Parquet table through pyarrow, not as a byte stream, so it
+        # counts no bytes and would report any declared `bytes` as a mismatch: the size is
+        # kept under x-opendata (the sha256 below it skips, as it counts none).
+        descriptor[EXTENSION] = {"bytes": file.bytes}
+    descriptor["hash"] = f"sha256:{file.sha256}"
     for key in ("title", "description"):
         if definition.descriptor.get(key):
             descriptor[key] = definition.descriptor[key]

@@ -97,7 +97,7 @@ class ParquetSink:
         self.schema = schema.with_metadata(
             {
                 key: json.dumps(value, ensure_ascii=False, sort_keys=True)
-                for key, value in metadata.items()
+                for key, value in (metadata | {"pandas": pandas_metadata(schema)}).items()
             }
         )
         strings = [
@@ -168,6 +168,37 @@ class BackgroundWriter:
             for pool in self._pools:
                 pool.shutdown()
         return [sink.close() for sink in self.sinks]
+
+
+def pandas_metadata(schema: pa.Schema) -> dict[str, Any]:
+    """pandas' own schema note naming its nullable dtypes for integer and boolean columns.
+
+    Without it `pd.read_parquet` turns an integer column with a missing value into floats
+    (3 → 3.0, missing → NaN) — and so does frictionless-py, which reads Parquet through
+    pandas and would then report every missing integer as a type error. With it both get
+    `Int64`/`boolean` columns with <NA>. Other readers (DuckDB, Arrow, Polars) ignore it.
+    """
+    columns = []
+    for f in schema:
+        if pa.types.is_integer(f.type):
+            dtype, kind = (
+                f"{'U' if pa.types.is_unsigned_integer(f.type) else ''}Int{f.type.bit_width}",
+                str(f.type),
+            )
+        elif pa.types.is_boolean(f.type):
+            dtype, kind = "boolean", "bool"
+        else:
+            continue
+        columns.append(
+            {
+                "name": f.name,
+                "field_name": f.name,
+                "pandas_type": kind,
+                "numpy_type": dtype,
+                "metadata": None,
+            }
+        )
+    return {"index_columns": [], "column_indexes": [], "columns": columns}
 
 
 def parquet_schema(schema: pa.Schema, fields: list[dict[str, Any]]) -> pa.Schema:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from importlib.resources import files
 from pathlib import Path
 
+import jsonschema
 import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, tree, write_dataset
@@ -135,11 +140,48 @@ def test_frictionless_catches_a_tampered_file(built_site: Path, tmp_path: Path) 
     """Proves the check above is real: a changed byte fails the published sha256."""
     copy = tmp_path / "copy"
     shutil.copytree(built_site / "datasets/facility-counts", copy)
-    parquet = copy / "facility-counts.parquet"
-    data = bytearray(parquet.read_bytes())
-    data[100] ^= 0xFF
-    parquet.write_bytes(bytes(data))
+    table = copy / "facility-counts.csv"
+    data = bytearray(table.read_bytes())
+    data[-3] = ord("9") if data[-3] != ord("9") else ord("8")
+    table.write_bytes(bytes(data))
     assert not _frictionless(copy / "datapackage.json")["valid"]
+
+
+def test_frictionless_reads_the_parquet_tables_with_their_missing_integers(
+    built_site: Path, tmp_path: Path
+) -> None:
+    """frictionless-py reads a Parquet resource as a table (through pandas): a value that breaks
+    the schema fails it — and a missing integer does not, thanks to the pandas metadata."""
+    folder = built_site / "datasets/plan-indicators"
+    table = pq.read_table(folder / "indicators.parquet")
+    assert table.column("measure_no").null_count > 0  # the case that needs the metadata
+    assert str(pd.read_parquet(folder / "indicators.parquet")["measure_no"].dtype) == "Int64"
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    policy = table.column("policy_no").to_pylist()
+    broken = table.set_column(1, "policy_no", pa.array([-1, *policy[1:]], pa.int64()))
+    pq.write_table(broken, copy / "indicators.parquet")  # policy_no has minimum 24
+    outcome = _frictionless(copy / "datapackage.json")
+    errors = [e for task in outcome["tasks"] for e in task["errors"]]
+    assert [(e["type"], e["cell"]) for e in errors] == [("constraint-error", "-1")], errors
+
+
+def test_every_package_is_valid_against_the_official_data_package_v2_schema(
+    built_site: Path,
+) -> None:
+    """The JSON Schema the Data Package v2 standard publishes (dplib-py ships it)."""
+    schema = json.loads(files("dplib").joinpath("profiles/2.0/datapackage.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    packages = sorted(built_site.glob("datasets/*/datapackage.json"))
+    assert len(packages) == 4
+    for package in packages:
+        descriptor = json.loads(package.read_text("utf-8"))
+        assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+        errors = [(list(e.absolute_path), e.message) for e in validator.iter_errors(descriptor)]
+        assert errors == [], (package, errors)
+    # …and it is a real check: the `type: "file"` that Parquet resources once declared fails it.
+    descriptor["resources"][1]["type"] = "file"
+    assert not validator.is_valid(descriptor)
 
 
 def _frictionless(package: Path) -> dict:

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from frictionless_ckan_mapper import ckan_to_frictionless
 
+from catalog.model import Resource
+
 from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, report, write_dataset
 
 PACKAGE_KEYS = {
@@ -130,8 +132,8 @@ def test_package_round_trips_through_the_ckan_mapper(built_site: Path, name: str
     assert mapped["keywords"] == ours["keywords"]
     assert mapped["licenses"] == ours["licenses"]
     published = {
-        (r["path"], r["bytes"], r["hash"].removeprefix("sha256:"), r["mediatype"])
-        for r in ours["resources"]
+        (r.path, r.bytes, r.sha256, r.mediatype)
+        for r in (Resource.of(raw) for raw in ours["resources"])
     }
     mapped_files = {
         (r["path"].rsplit("/", 1)[1], r["bytes"], r["hash"], r["mediatype"])

@@ -85,7 +85,11 @@ def content_digest(package: dict[str, Any]) -> str:
     files' bytes (they change with the writer's version; their values are the CSV's)."""
     stable = {k: v for k, v in package.items() if k not in ("version", "resources")}
     stable["resources"] = [
-        {k: v for k, v in r.items() if r["format"] == "csv" or k not in ("bytes", "hash")}
+        {
+            k: v
+            for k, v in r.items()
+            if r["format"] == "csv" or k not in ("bytes", "hash", EXTENSION)
+        }
         for r in package.get("resources") or []
     ]
     extension = package.get(EXTENSION) or {}
