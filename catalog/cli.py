@@ -404,7 +404,14 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
     type=click.FloatRange(min=0.1),
     help="要求ヘッダーを待つ秒数 / seconds a client has to send a request's headers",
 )
-def serve_command(site: Path, host: str, port: int, header_timeout: float) -> None:
+@click.option(
+    "--root-path",
+    default="",
+    callback=lambda _ctx, _param, value: value.rstrip("/"),
+    help="サブパスで公開するときのパス（例 /opendata。プロキシはこの接頭辞を外して転送）"
+    " / the sub-path the site is served under behind a proxy that strips it",
+)
+def serve_command(site: Path, host: str, port: int, header_timeout: float, root_path: str) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
     if not (site / paths.SEARCH_INDEX).is_file():
         click.echo(
@@ -424,6 +431,7 @@ def serve_command(site: Path, host: str, port: int, header_timeout: float) -> No
         port=port,
         log_level="warning",
         http=with_header_deadline(header_timeout),
+        root_path=root_path,
     )
 
 
