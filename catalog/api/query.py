@@ -39,8 +39,9 @@ MAX_TERMS = 10  # distinct words (text look-ups) in one q or fq: a one-character
 
 
 class QueryError(ValueError):
-    """A query the index cannot run (CKAN's 'Search Query Error'); the message is Japanese
-    first, English beside."""
+    """A query the index cannot run (CKAN's 'Search Query Error'). The message is Japanese
+    first, English beside, and has no ": " — ckanapi keeps only what follows the first one
+    (CKAN's own messages start "Search Query is invalid: ")."""
 
 
 class Kind(Enum):
@@ -361,14 +362,16 @@ class _Parser:
             if value is not None and value.kind == "term" and value.text == "*":
                 self.take()
                 return All()
-            raise QueryError("*: の後は * だけです（*:*） / only *:* may use the field *")
+            raise QueryError(
+                "フィールド * が使えるのは *:* だけです / only *:* may use the field *"
+            )
         if field not in FIELDS:
             raise QueryError(
                 f"不明なフィールド {field!r} です。使えるのは {', '.join(sorted(FIELDS))} です"
-                f" / unknown field {field!r}; known fields: {', '.join(sorted(FIELDS))}"
+                f" / unknown field {field!r}; the known fields are {', '.join(sorted(FIELDS))}"
             )
         if value is None:
-            raise QueryError(f"{field}: の後に値がありません / {field}: has no value")
+            raise QueryError(f"フィールド {field} の値がありません / field {field} has no value")
         if value.kind == "open":
             return self.group(field)
         if value.kind == "range":
@@ -396,7 +399,7 @@ def _unexpected(token: Token) -> QueryError:
         )
     if token.kind == "colon":
         return QueryError(
-            f": の前にフィールド名がありません（位置 {token.start}） / : without a field name (at {token.start})"
+            f"「:」の前にフィールド名がありません（位置 {token.start}） / a colon without a field name (at {token.start})"
         )
     return QueryError(
         f"{token.text!r} の前に語がありません（位置 {token.start}） / nothing before {token.text!r} (at {token.start})"
@@ -417,7 +420,7 @@ def _value(field: str, token: Token) -> Node:
         return All() if field == DEFAULT_FIELD else Exists(field)
     if wild and (wild != [len(value) - 1] or value[-1] != "*"):
         raise QueryError(
-            f"ワイルドカードは語末の * だけが使えます: {token.text!r} / only a trailing * wildcard is supported: {token.text!r}"
+            f"ワイルドカードは語末の * だけが使えます（{token.text!r}） / only a trailing * wildcard is supported ({token.text!r})"
         )
     if kind is Kind.DATE:
         raise QueryError(
@@ -440,12 +443,12 @@ RANGE = re.compile(r"([\[{])\s*(\S+)\s+TO\s+(\S+)\s*([\]}])")
 def _range(field: str, token: Token) -> Range:
     if FIELDS[field] is not Kind.DATE:
         raise QueryError(
-            f"範囲が使えるのは metadata_modified だけです: {field} / only metadata_modified takes a range, not {field}"
+            f"範囲が使えるのは metadata_modified だけです（{field} は不可） / only metadata_modified takes a range, not {field}"
         )
     match = RANGE.fullmatch(token.text)
     if match is None:
         raise QueryError(
-            f"範囲は [FROM TO TO] と書きます: {token.text!r} / a range is [FROM TO TO]: {token.text!r}"
+            f"範囲は [FROM TO TO] と書きます（{token.text!r}） / a range is [FROM TO TO], not {token.text!r}"
         )
     opening, low, high, closing = match.groups()
     node = Range(field, low, high, opening == "[", closing == "]")
@@ -470,7 +473,7 @@ def _time(text: str, low: bool) -> int:
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise QueryError(f"日時として読めません: {text!r} / not a time: {text!r}") from None
+        raise QueryError(f"日時として読めません（{text!r}） / not a time ({text!r})") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
     return int(stamp.timestamp())
@@ -482,7 +485,7 @@ def _date_math(steps: str, now: datetime) -> datetime:
         match = DATE_MATH.match(steps, position)
         if match is None:
             raise QueryError(
-                f"日時の計算が読めません: NOW{steps!r} / cannot read the date math NOW{steps}"
+                f"日時の計算が読めません（NOW{steps}） / cannot read the date math NOW{steps}"
             )
         sign, amount, unit, round_to = match.groups()
         if round_to:
