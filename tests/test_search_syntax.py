@@ -435,3 +435,17 @@ def test_a_q_longer_than_its_bound_is_still_the_validation_error_it_was(server: 
         f"{server}/api/3/action/package_search", json={"q": "(" * 10_000}, timeout=10
     )
     assert response.status_code == 409 and response.json()["error"]["q"]
+
+
+def test_an_index_built_before_the_description_column_answers_the_rest(built_site: Path) -> None:
+    from catalog.api.index import read_index
+
+    table, grams = read_index(built_site)
+    old = SearchIndex(table.drop_columns(["notes_key"]), grams)
+    assert (
+        old.search(q="tags:人権 title:*", rows=100).names
+        == SearchIndex.load(built_site).search(q="tags:人権 title:*", rows=100).names
+    )
+    for query in ("notes:転記", "notes:*"):
+        with pytest.raises(QueryError, match="rebuild"):
+            old.search(q=query)

@@ -208,14 +208,18 @@ class SearchIndex:
             score[in_text] = 1
             score[self._matches("title_key", node.term, within=in_text)] = 2
         else:
-            column = TEXT_COLUMNS[node.field]
-            if column not in self.table.column_names:  # an index built before it had one
-                raise QueryError(
-                    f"この索引には {node.field} がありません（opendata build で作り直してください）"
-                    f" / this index has no {node.field}: rebuild it with opendata build"
-                )
+            column = self._text_column(node.field)
             score[self._matches(column, node.term)] = 2 if node.field == "title" else 1
         return score
+
+    def _text_column(self, field: str) -> str:
+        column = TEXT_COLUMNS[field]
+        if column not in self.table.column_names:  # an index built before it had one
+            raise QueryError(
+                f"この索引には {field} がありません（opendata build で作り直してください）"
+                f" / this index has no {field} (rebuild it with opendata build)"
+            )
+        return column
 
     def _leaf(self, node: Exact | Prefix | Exists | Range) -> np.ndarray:
         """The rows a field clause keeps, as a mask."""
@@ -228,7 +232,7 @@ class SearchIndex:
             if field in self._coded:
                 mask[self._coded[field].rows] = True
             elif FIELDS[field] is Kind.TEXT:
-                mask[:] = _mask(pc.not_equal(self.table.column(TEXT_COLUMNS[field]), ""))
+                mask[:] = _mask(pc.not_equal(self.table.column(self._text_column(field)), ""))
             else:  # name, id, metadata_modified: every dataset has one
                 mask[:] = True
             return mask
