@@ -239,14 +239,14 @@ def parse(query: str, max_length: int = MAX_LENGTH) -> Node:
     parser = _Parser(tokens(query))
     node = parser.query()
     leaves = list(_leaves(node))
+    words = {(leaf.field, leaf.term) for leaf in leaves if isinstance(leaf, Text) and leaf.term}
+    if len(words) > MAX_TERMS:  # first: of plain words, the bound that matters
+        raise QueryError(
+            f"検索語は {MAX_TERMS} 語までです / a query is limited to {MAX_TERMS} distinct words"
+        )
     if len(leaves) > MAX_CLAUSES:
         raise QueryError(
             f"検索式の条件は {MAX_CLAUSES} 個までです / a query is limited to {MAX_CLAUSES} clauses"
-        )
-    words = {(leaf.field, leaf.term) for leaf in leaves if isinstance(leaf, Text) and leaf.term}
-    if len(words) > MAX_TERMS:
-        raise QueryError(
-            f"検索語は {MAX_TERMS} 語までです / a query is limited to {MAX_TERMS} distinct words"
         )
     return node
 
