@@ -1,8 +1,9 @@
 """The search index `opendata build` writes into `dist/api/` and `opendata serve` memory-maps.
 
-- `index.arrow`: one row per dataset (sorted by name) with its folded title and folded text
-  (NFKC, lower case, no spaces or hyphens — the folding of the site's search too), facet
-  values as lists, and the modification time;
+- `index.arrow`: one row per dataset (sorted by name) with its folded title, folded
+  description and folded text (NFKC, lower case, no spaces or hyphens — the folding of the
+  site's search too; the text holds title, description and the rest), facet values as lists,
+  and the modification time;
 - `bigrams.arrow` and `title-bigrams.arrow`: for every two-character sequence of the folded
   texts (titles), the rows having it.
 
@@ -44,6 +45,7 @@ def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str
             "title": [p["title"] for p in packages],
             "title_key": [fold(p["title"]) for p in packages],
             "text_key": [fold(text(p)) for p in packages],
+            "notes_key": [fold(p.get("notes") or "") for p in packages],
             "tags": [[t["name"] for t in p["tags"]] for p in packages],
             "groups": [[g["name"] for g in p["groups"]] for p in packages],
             "organization": [p["organization"]["name"] for p in packages],

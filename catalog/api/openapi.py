@@ -106,8 +106,9 @@ def _operation(action: str, method: str) -> dict[str, Any]:
     }
     if method == "get":
         operation["parameters"] = [
-            {"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in params.items()
+            {"name": param.name, "in": "query", "required": False, "schema": param.schema()}
+            | ({"description": param.description} if param.description else {})
+            for param in ACTIONS[action]
         ]
     else:
         operation["requestBody"] = {

@@ -27,10 +27,13 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int | None = None
+    description: str | None = None
 
     def schema(self) -> dict[str, Any]:
         """The parameter's JSON Schema, as OpenAPI 3.0 states it."""
         schema: dict[str, Any] = {"type": self.type}
+        if self.description is not None:
+            schema["description"] = self.description
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
@@ -40,16 +43,33 @@ class Param:
         return schema
 
 
-def _text(name: str, max_length: int | None = None) -> Param:
-    return Param(name, "string", "", max_length=max_length)
+def _text(name: str, max_length: int | None = None, description: str | None = None) -> Param:
+    return Param(name, "string", "", max_length=max_length, description=description)
+
+
+# What q and fq accept (catalog/api/query.py parses both, catalog/api/search.py runs them).
+QUERY_SYNTAX = (
+    "Solr standard query syntax as CKAN clients send it: words (Japanese substring search of "
+    'the NFKC-folded text), "quoted phrases", field:value and field:"value", field:(a OR b), '
+    "AND / OR / NOT (upper case), && || !, a leading - (exclude) or + (required), parentheses, "
+    "*:* (everything), field:* (has a value), a trailing * (prefix of an exact field's value), "
+    "metadata_modified:[FROM TO TO] with ISO 8601 times, * and NOW date math (NOW-1YEAR, "
+    "NOW/DAY). Bare clauses combine with AND; AND binds tighter than OR. Fields: text (default), "
+    "title, notes (substring); name, id, tags, groups, organization, res_format, license_id "
+    "(the exact value); metadata_modified (range). At most 1000 characters, 20 clauses, "
+    "10 distinct words and parentheses 10 deep. Unknown fields, other wildcards, fuzzy (~), "
+    "boosts (^), regular expressions and ranges on other fields are a 400 Search Query Error."
+)
 
 
 ID = _text("id")
 NAME_OR_ID = _text("name_or_id")  # what older clients send to package_show
 NAME = _text("name")
 QUERY = _text("query")
-Q = _text("q", max_length=500)
-FQ = _text("fq")  # Solr-like clauses; one the search cannot parse is a 400 Search Query Error
+Q = _text("q", max_length=500, description="The search (500 characters at most). " + QUERY_SYNTAX)
+FQ = _text(
+    "fq", description="A filter: the syntax of q; it narrows results and facets, not the score."
+)
 SORT = Param("sort", "string", DEFAULT_SORT)
 FACET_FIELD = _text("facet.field")  # a JSON list of FACETS
 ROWS = Param("rows", "integer", 10, 0, MAX_ROWS)

@@ -1,40 +1,55 @@
 """Japanese search over the catalog, column-wise with Arrow and NumPy, on the index that
 `opendata build` wrote (catalog/api/index.py).
 
-A query term is looked up by its bigrams (the rows having all of them); a longer term is then
+`q` and `fq` are parsed into a query tree (catalog/api/query.py: Solr's standard syntax as
+CKAN clients send it) and the tree is evaluated a whole column at a time: each node gives a
+score per dataset (0: no match), AND multiplies, OR adds, NOT complements.
+
+A word is looked up by its bigrams (the rows having all of them); a longer word is then
 confirmed by a substring test on those rows only, so any Japanese word matches — two characters long or ten,
-「人権」 inside 「人権意識」 — which CKAN's whitespace tokenizer cannot do. A one-character term
-scans every row. Title hits rank above description hits. Facets are counted with bincount over
-pre-coded values.
+「人権」 inside 「人権意識」 — which CKAN's whitespace tokenizer cannot do. A one-character word
+scans every row. Title hits rank above description hits. Field clauses (tags:, res_format:, …)
+are masks over pre-coded values; facets are counted with bincount over the same codes.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..text import bigrams, fold
+from ..text import bigrams
 from .index import read_index
 from .params import DEFAULT_SORT, FACETS
+from .query import (
+    FIELDS,
+    All,
+    And,
+    Exact,
+    Exists,
+    Kind,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    QueryError,
+    Range,
+    Text,
+    parse,
+)
+
+__all__ = ["QueryError", "SearchIndex", "SearchResult"]
 
 LIST_FIELDS = {"tags", "groups", "res_format"}
-FILTER_FIELDS = {*FACETS, "name", "metadata_modified"}
 SORTS = ("score", "metadata_modified", "name", "title_string")
-MAX_CLAUSES = 20
-MAX_TERMS = 10  # distinct words of q: each costs a look-up, a one-character one a full scan
-# One clause at a given position; no part can backtrack into another, so parsing is linear.
-CLAUSE = re.compile(r'([^\s:]+):("[^"]*"|\[[^\]]*\]|\S+)')
-
-
-class QueryError(ValueError):
-    """A query the index cannot run (CKAN's 'Search Query Error')."""
+# A text field → the folded column searched, and the postings that find its candidates: the
+# description has none of its own, as the text holds it (so its bigrams are the text's).
+TEXT_COLUMNS = {"text": "text_key", "title": "title_key", "notes": "notes_key"}
+POSTINGS_OF = {"text_key": "text_key", "title_key": "title_key", "notes_key": "text_key"}
 
 
 @dataclass
@@ -80,6 +95,9 @@ class Coded:
     rows: np.ndarray
     codes: np.ndarray
 
+    def __post_init__(self) -> None:
+        self.lookup = {value: code for code, value in enumerate(self.values)}
+
 
 class SearchIndex:
     def __init__(self, table: pa.Table, grams: dict[str, pa.Table]):
@@ -100,9 +118,12 @@ class SearchIndex:
     def resolve(self, name_or_id: str) -> str | None:
         if name_or_id in self._positions:
             return name_or_id
+        return self.resolve_id(name_or_id)
+
+    def resolve_id(self, package_id: str) -> str | None:
         if self._ids is None:
             self._ids = dict(zip(self.table.column("id").to_pylist(), self.names, strict=True))
-        return self._ids.get(name_or_id)
+        return self._ids.get(package_id)
 
     def dataset_of_resource(self, resource_id: str) -> str | None:
         ids = self.table.column("resource_ids")
@@ -134,57 +155,102 @@ class SearchIndex:
 
     def _matches(self, column: str, term: str, within: np.ndarray | None = None) -> np.ndarray:
         """Rows (ascending) whose folded column contains the term."""
-        rows = self._postings[column].rows(term)
+        postings = POSTINGS_OF[column]
+        rows = self._postings[postings].rows(term)
         if rows is None:  # one character: every row is a candidate
             rows = np.arange(self.size)
         if within is not None:
             rows = np.intersect1d(rows, within, assume_unique=True)
-        if len(term) == 2:
+        if len(term) == 2 and postings == column:
             return rows  # a two-character term is its own bigram: no check needed
         found = pc.match_substring(self.table.column(column).take(_arrow_ints(rows)), term)
         return rows[_mask(found)]
 
     def _score(self, q: str) -> np.ndarray:
-        """0 for no match; per term, 2 for a title hit and 1 for a hit elsewhere."""
-        score = np.ones(self.size, dtype=np.int64)
-        terms = list(
-            dict.fromkeys(filter(None, (fold(t) for t in q.split() if t not in ("*:*", "*"))))
-        )
-        if len(terms) > MAX_TERMS:
-            raise QueryError(f"q の語は {MAX_TERMS} 語までです / q is limited to {MAX_TERMS} words")
-        for term in terms:
-            in_text = self._matches("text_key", term)
-            in_title = self._matches("title_key", term, within=in_text)
-            term_score = np.zeros(self.size, dtype=np.int64)
-            term_score[in_text] = 1
-            term_score[in_title] = 2
-            score *= term_score
-        return score
+        """0 for no match. A word scores 2 for a title hit and 1 for a hit elsewhere; AND
+        multiplies, OR adds, a filter or NOT scores 1."""
+        return self._evaluate(parse(q), {})
 
     def _filter(self, fq: str) -> np.ndarray:
-        keep = np.ones(self.size, dtype=bool)
-        for field, value in parse_fq(fq or ""):
-            negate = field.startswith("-")
-            field = field.lstrip("+-")
-            if field not in FILTER_FIELDS:
-                raise QueryError(f"fq field {field!r} is not one of {sorted(FILTER_FIELDS)}")
-            mask = self._clause(field, value.strip('"'))
-            keep &= ~mask if negate else mask
-        return keep
+        return self._evaluate(parse(fq), {}) > 0
 
-    def _clause(self, field: str, value: str) -> np.ndarray:
-        if field == "metadata_modified":
-            low, high = _range(value)
+    def _evaluate(self, node: Node, seen: dict[Text, np.ndarray]) -> np.ndarray:
+        """The scores of a query tree, a whole column at a time (the depth is bounded by the
+        parser); each distinct word is looked up once."""
+        if isinstance(node, All):
+            return np.ones(self.size, dtype=np.int64)
+        if isinstance(node, And):
+            score = self._evaluate(node.children[0], seen)
+            for child in node.children[1:]:
+                if not score.any():
+                    break
+                score = score * self._evaluate(child, seen)
+            return score
+        if isinstance(node, Or):
+            total = np.zeros(self.size, dtype=np.int64)
+            for child in node.children:
+                total += self._evaluate(child, seen)
+            return total
+        if isinstance(node, Not):
+            return (self._evaluate(node.child, seen) == 0).astype(np.int64)
+        if isinstance(node, Text):
+            if node not in seen:
+                seen[node] = self._text(node)
+            return seen[node]
+        return self._leaf(node).astype(np.int64)
+
+    def _text(self, node: Text) -> np.ndarray:
+        if not node.term:  # nothing left after folding (「・」): no condition
+            return np.ones(self.size, dtype=np.int64)
+        score = np.zeros(self.size, dtype=np.int64)
+        if node.field == "text":
+            in_text = self._matches("text_key", node.term)
+            score[in_text] = 1
+            score[self._matches("title_key", node.term, within=in_text)] = 2
+        else:
+            column = self._text_column(node.field)
+            score[self._matches(column, node.term)] = 2 if node.field == "title" else 1
+        return score
+
+    def _text_column(self, field: str) -> str:
+        column = TEXT_COLUMNS[field]
+        if column not in self.table.column_names:  # an index built before it had one
+            raise QueryError(
+                f"この索引には {field} がありません（opendata build で作り直してください）"
+                f" / this index has no {field} (rebuild it with opendata build)"
+            )
+        return column
+
+    def _leaf(self, node: Exact | Prefix | Exists | Range) -> np.ndarray:
+        """The rows a field clause keeps, as a mask."""
+        mask = np.zeros(self.size, dtype=bool)
+        field = node.field
+        if isinstance(node, Range):
+            low, high = node.seconds()
             return (self._modified >= low) & (self._modified <= high)
-        if field == "name":
-            mask = np.zeros(self.size, dtype=bool)
-            if value in self._positions:
-                mask[self._positions[value]] = True
+        if isinstance(node, Exists):
+            if field in self._coded:
+                mask[self._coded[field].rows] = True
+            elif FIELDS[field] is Kind.TEXT:
+                mask[:] = _mask(pc.not_equal(self.table.column(self._text_column(field)), ""))
+            else:  # name, id, metadata_modified: every dataset has one
+                mask[:] = True
+            return mask
+        if field in ("name", "id"):
+            if isinstance(node, Prefix):
+                return _mask(pc.starts_with(self.table.column(field), node.prefix))
+            name = node.value if field == "name" else self.resolve_id(node.value)
+            if name is not None and name in self._positions:
+                mask[self._positions[name]] = True
             return mask
         coded = self._coded[field]
-        mask = np.zeros(self.size, dtype=bool)
-        if value in coded.values:
-            mask[coded.rows[coded.codes == coded.values.index(value)]] = True
+        if isinstance(node, Prefix):
+            codes = [i for i, v in enumerate(coded.values) if v.startswith(node.prefix)]
+        else:
+            code = coded.lookup.get(node.value)
+            codes = [] if code is None else [code]
+        if codes:
+            mask[coded.rows[np.isin(coded.codes, codes)]] = True
         return mask
 
     def _order(
@@ -229,29 +295,6 @@ class SearchIndex:
         return items[:limit] if limit >= 0 else items
 
 
-def parse_fq(fq: str) -> list[tuple[str, str]]:
-    """fq's clauses (field, value) in one pass, left to right: FIELD:VALUE with the value a
-    "quoted string", a [range] or a word, clauses apart by spaces or AND."""
-    clauses: list[tuple[str, str]] = []
-    position = 0
-    while True:
-        while position < len(fq) and fq[position].isspace():
-            position += 1
-        if position == len(fq):
-            return clauses
-        if fq.startswith("AND", position) and fq[position + 3 : position + 4].isspace():
-            position += 3
-            continue
-        match = CLAUSE.match(fq, position)
-        if match is None:
-            shown = fq[position : position + 40]
-            raise QueryError(f"fq の書式が読めません / cannot parse fq: {shown!r}")
-        clauses.append((match.group(1), match.group(2)))
-        if len(clauses) > MAX_CLAUSES:
-            raise QueryError(f"fq clauses are limited to {MAX_CLAUSES}")
-        position = match.end()
-
-
 def _code(column: pa.ChunkedArray, is_list: bool) -> Coded:
     column = column.combine_chunks()
     values = pc.list_flatten(column) if is_list else column
@@ -294,25 +337,3 @@ def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
             window
         ].astype(bool)
     return mask
-
-
-def _range(value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\[\s*(\S+)\s+TO\s+(\S+)\s*\]", value)
-    if not match:
-        raise QueryError(f"metadata_modified wants [FROM TO TO]: {value!r}")
-    return _time(match.group(1), low=True), _time(match.group(2), low=False)
-
-
-def _time(text: str, low: bool) -> int:
-    """Seconds since the epoch, as the index stores modification times."""
-    if text == "*":
-        return -(2**62) if low else 2**62
-    if text.upper() == "NOW":
-        return int(datetime.now(UTC).timestamp())
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise QueryError(f"not a time: {text!r}") from exc
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return int(stamp.timestamp())
