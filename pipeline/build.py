@@ -130,7 +130,11 @@ def build_dataset(
     built: list[BuiltResource] = []
     for resource in defs.dependency_order(dataset.resources):
         outcome = _build_resource(
-            dataset, resource, out_dir, referenced.get(resource.name, []), keys, report
+            dataset,
+            resource,
+            out_dir,
+            Checks(referenced.get(resource.name, []), keys, publisher.extent),
+            report,
         )
         if outcome is not None:
             result.rows[resource.name] = outcome.csv.rows
@@ -155,20 +159,26 @@ def _referenced_keys(dataset: defs.DatasetDef) -> dict[str, list[tuple[str, ...]
     return wanted
 
 
+@dataclass(frozen=True)
+class Checks:
+    """What a resource is checked against beyond its own rows."""
+
+    referenced: list[tuple[str, ...]]  # key tuples other resources' foreign keys point at
+    keys: dict[str, KeyChecks]  # the keys of the resources read so far
+    area: tuple[float, float, float, float] | None  # the publisher's extent, for points
+
+
 def _build_resource(
     dataset: defs.DatasetDef,
     resource: defs.ResourceDef,
     out_dir: Path | None,
-    referenced: list[tuple[str, ...]],
-    keys: dict[str, KeyChecks],
+    checks: Checks,
     report: Report,
 ) -> BuiltResource | None:
     display = f"{dataset.name}/{resource.path.name}"
     try:
         with pinned(resource.path) as path:
-            return _read_resource(
-                dataset, resource, path, display, out_dir, referenced, keys, report
-            )
+            return _read_resource(dataset, resource, path, display, out_dir, checks, report)
     except FileChanged:
         problem = Problem(
             "format-error",
@@ -192,8 +202,7 @@ def _read_resource(
     path: Path,
     display: str,
     out_dir: Path | None,
-    referenced: list[tuple[str, ...]],
-    keys: dict[str, KeyChecks],
+    checks: Checks,
     report: Report,
 ) -> BuiltResource | None:
     """Read, check and write one resource from `path`, the pinned source file."""
@@ -212,15 +221,16 @@ def _read_resource(
     if label_problems:
         report.extend(label_problems)
         return None
-    checks = KeyChecks.for_resource(binding, dataset.name, referenced)
-    keys[resource.name] = checks
+    resource = binding.resource  # a standard resource gains the file's extra columns
+    key_checks = KeyChecks.for_resource(binding, dataset.name, checks.referenced)
+    checks.keys[resource.name] = key_checks
     writer = BackgroundWriter(_open_sinks(dataset, resource, binding.arrow_schema(), out_dir))
     try:
         for batch in source.batches:
             located = convert(batch, binding, report, dataset.name)
-            check_batch(located, binding, report, dataset.name)
-            check_foreign_keys(located, binding, keys, report, dataset.name)
-            checks.add(located)
+            check_batch(located, binding, report, dataset.name, checks.area)
+            check_foreign_keys(located, binding, checks.keys, report, dataset.name)
+            key_checks.add(located)
             if report.valid:
                 writer.write(located.table)
             pa.default_memory_pool().release_unused()  # keep the footprint at one batch
@@ -229,7 +239,7 @@ def _read_resource(
     report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
     for warning in source.warnings:
         report.warn(_located(warning, dataset.name, resource.name))
-    checks.check(report)
+    key_checks.check(report)
     files: list[WrittenFile] = writer.close()
     if not files:
         return None

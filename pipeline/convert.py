@@ -44,6 +44,7 @@ class Binding:
     file: str
     columns: dict[str, str]  # field name → source header
     ignored: list[str] = field(default_factory=list)  # header-less columns
+    absent: list[str] = field(default_factory=list)  # optional standard items: published empty
 
     @property
     def missing_values(self) -> list[str]:
@@ -97,6 +98,9 @@ def bind(
 
     columns: dict[str, str] = {}
     derived = options.derived_fields()
+    items = {item.name: item for item in resource.standard.items} if resource.standard else {}
+    absent: list[str] = []
+    required_missing: list[str] = []
     for fld in resource.fields:
         if fld["name"] in derived:
             continue
@@ -105,6 +109,10 @@ def bind(
                 columns[fld["name"]] = seen[header_key(candidate)]
                 break
         else:
+            item = items.get(fld["name"])
+            if item is not None:  # the standard's whole header is published, empty if need be
+                (required_missing if item.required else absent).append(item.name)
+                continue
             title = f"（{fld['title']}）" if fld.get("title") else ""
             problem(
                 "missing-label",
@@ -112,26 +120,41 @@ def bind(
                 field=fld["name"],
                 column=fld.get("title") or fld["name"],
             )
+    if required_missing and resource.standard:
+        problem(
+            "missing-label",
+            f"{resource.standard.name}の必須項目の列がありません：{'、'.join(required_missing)}"
+            f" / required items of the standard are missing: {', '.join(required_missing)}",
+            column="、".join(required_missing),
+        )
     consumed = set(columns.values()) | set(options.ranges) | set(options.labels.values())
     consumed_keys = {header_key(c) for c in consumed}
     ignored = []
+    extras: list[dict[str, Any]] = []
     for name in available:
         if header_key(name) in consumed_keys:
             continue
         if name in blank:
             ignored.append(name)  # a header-less column: values in it are reported per row
             continue
+        if resource.standard:  # kept, after the standard's items, under its own header
+            extras.append({"name": name, "title": name, "type": "string"})
+            columns[name] = name
+            continue
         problem(
             "extra-label",
             f"列「{name}」に対応する項目が schema にありません / no field for this column",
             column=name,
         )
+    if extras:
+        schema = {**resource.schema, "fields": [*resource.fields, *extras]}
+        resource = replace(resource, schema=schema)
     for source in [*options.ranges, *options.labels.values()]:
         if header_key(source) not in seen:
             problem(
                 "missing-label", f"列「{source}」が見つかりません / column not found", column=source
             )
-    return Binding(resource, file, columns, ignored), problems
+    return Binding(resource, file, columns, ignored, absent), problems
 
 
 @dataclass
@@ -159,30 +182,36 @@ class Located:
         name: str,
         mask: np.ndarray,
         message: str,
+        fix: Callable[[str], str | None] | None = None,
+        warning: bool = False,
     ) -> None:
-        """Add a problem per flagged cell, listing as many as the report has room for."""
+        """Add a problem per flagged cell (with its fix where `fix` computes one), listing as
+        many as the report has room for; a warning is listed, never counted as a problem."""
         flagged = np.flatnonzero(mask)
         if not len(flagged):
             return
-        room = max(report.limit - len(report.problems), 0)
+        listed = report.warnings if warning else report.problems
+        room = max(report.limit - len(listed), 0)
         raw = self.raw.get(name)
         for i in flagged[:room]:
             i = int(i)
             value = raw[i].as_py() if raw is not None else self.table.column(name)[i].as_py()
-            report.add(
-                Problem(
-                    type_,
-                    message,
-                    dataset=dataset,
-                    resource=binding.resource.name,
-                    file=binding.file,
-                    row=int(self.rows[i]),
-                    column=self.column_at(name, i),
-                    field=name,
-                    value=None if value is None else str(value),
-                )
+            text = None if value is None else str(value)
+            problem = Problem(
+                type_,
+                message,
+                dataset=dataset,
+                resource=binding.resource.name,
+                file=binding.file,
+                row=int(self.rows[i]),
+                column=self.column_at(name, i),
+                field=name,
+                value=text,
+                fix=fix(text) if fix is not None and text is not None else None,
             )
-        report.add_count(type_, len(flagged) - min(room, len(flagged)))
+            report.warn(problem) if warning else report.add(problem)
+        if not warning:
+            report.add_count(type_, len(flagged) - min(room, len(flagged)))
 
 
 def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> Located:
@@ -252,6 +281,9 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
 
     for name, flag in flags.items():
         arrays[name] = pa.array(flag)
+
+    for name in binding.absent:
+        arrays[name] = pa.nulls(len(batch), ARROW_TYPES[fields[name].get("type", "string")])
 
     table = pa.table(
         {

@@ -14,13 +14,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .descriptors import load_yaml, shape_problems
 from .errors import DefinitionError, Problem
+from .presets import Standard, UnknownStandard, find
 from .vocabulary import (
     DEFINITION,
     EXTENSION,
@@ -30,6 +31,12 @@ from .vocabulary import (
     SEMVER,
     SUPPORTED_TYPES,
 )
+
+# A resource's keys that describe how to read the source, not the published resource.
+OWN_RESOURCE_KEYS = {
+    *("name", "path", "schema", EXTENSION, "encoding", "format", "dialect"),
+    *("standard", "layout"),
+}
 
 RESOURCE_OPTION_KEYS = {
     "sheet",
@@ -81,6 +88,7 @@ class ResourceDef:
     options: ReadOptions
     descriptor: dict[str, Any]  # the remaining Data Package resource properties (title, ...)
     encoding: str | None = None
+    standard: Standard | None = None  # a national standard layout: its items are the fields
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -258,7 +266,10 @@ class _Checker:
             )
             return None
         path = self.resource_path(folder, raw.get("path"), name)
-        schema = self.schema(raw.get("schema"), name)
+        standard = self.standard(raw, name)
+        if standard is False:
+            return None
+        schema = self.schema(raw.get("schema"), name, standard or None)
         options = self.read_options(raw.get(EXTENSION) or {}, name, schema)
         if path is None or schema is None or options is None:
             return None
@@ -271,12 +282,24 @@ class _Checker:
                 value=str(encoding),
             )
             return None
-        descriptor = {
-            k: v
-            for k, v in raw.items()
-            if k not in ("name", "path", "schema", EXTENSION, "encoding", "format", "dialect")
-        }
-        return ResourceDef(name, path, schema, options, descriptor, encoding)
+        descriptor = {k: v for k, v in raw.items() if k not in OWN_RESOURCE_KEYS}
+        return ResourceDef(name, path, schema, options, descriptor, encoding, standard or None)
+
+    def standard(self, raw: dict[str, Any], resource: str) -> Standard | Literal[False] | None:
+        """The preset a resource names with `standard:` (None: none named; False: a bad name)."""
+        if "standard" not in raw:
+            if "layout" in raw:
+                self.fail(
+                    "layout は standard と一緒に書いてください / layout needs standard",
+                    resource=resource,
+                )
+                return False
+            return None
+        try:
+            return find(str(raw["standard"]), raw.get("layout"))
+        except UnknownStandard as exc:
+            self.fail(str(exc), resource=resource, value=str(raw["standard"]))
+            return False
 
     def resource_path(self, folder: Path, path: Any, resource: str) -> Path | None:
         if not isinstance(path, str) or not path:
@@ -303,7 +326,36 @@ class _Checker:
             return None
         return target
 
-    def schema(self, schema: Any, resource: str) -> dict[str, Any] | None:
+    def schema(
+        self, schema: Any, resource: str, standard: Standard | None = None
+    ) -> dict[str, Any] | None:
+        if standard is not None:
+            # The standard's items first, in its order; declared fields type extra columns.
+            declared = dict(schema) if isinstance(schema, dict) else {}
+            keys = as_list(declared.pop("primaryKey", None) or [])
+            own = self.schema({"fields": [], **declared}, resource)
+            if own is None:
+                return None
+            merged = {**own, "fields": standard.fields() + own["fields"]}
+            every = [f["name"] for f in merged["fields"]]
+            clashes = sorted({n for n in every if every.count(n) > 1})
+            unknown = [k for k in keys or [] if k not in every]
+            for name in clashes:
+                self.fail(
+                    f"項目 {name!r} は標準の項目です。fields から外してください"
+                    " / the standard has this item already; remove it from fields",
+                    resource=resource,
+                    field=name,
+                )
+            for key in unknown:
+                self.fail(
+                    f"primaryKey の {key!r} が項目にありません / primaryKey names an unknown field",
+                    resource=resource,
+                    value=key,
+                )
+            if keys:
+                merged["primaryKey"] = keys
+            return None if clashes or unknown else merged
         if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
             self.fail("schema.fields がありません / schema.fields is missing", resource=resource)
             return None

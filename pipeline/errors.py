@@ -110,6 +110,7 @@ class Problem:
     column: str | None = None
     field: str | None = None
     value: str | None = None
+    fix: str | None = None  # the corrected value, where it can be computed from the wrong one
 
     @property
     def hint_ja(self) -> str:
@@ -142,7 +143,8 @@ class Problem:
         """For a terminal: control characters from the officer's files (an escape sequence in
         a folder name or a header cell) are shown as escapes, never acted on."""
         value = f" 値 value: {self.value!r}" if self.value is not None else ""
-        return printable(f"[{self.type}] {self.location()}:{value}\n    {self.message}")
+        fix = f"\n    修正案 fix: {self.fix!r}" if self.fix is not None else ""
+        return printable(f"[{self.type}] {self.location()}:{value}\n    {self.message}{fix}")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

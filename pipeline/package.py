@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .definition import DatasetDef, ResourceDef
+from .presets import BODIK_TAG
 from .publisher import Publisher
 from .vocabulary import EXTENSION
 from .writers import WrittenFile
@@ -105,6 +106,13 @@ def descriptor(
         }
         for b in built
     ]
+    keywords = list(source.get("keywords") or [])
+    if standards := [r.standard for r in dataset.resources if r.standard]:
+        # How BODIK and other aggregators find a standard dataset: its tags and its kind.
+        metadata.setdefault("standard_dataset", standards[0].name)
+        metadata.setdefault("standard_layout", standards[0].layout)
+        tags = [BODIK_TAG, *(s.tag for s in standards), *(s.name for s in standards)]
+        keywords += [t for t in dict.fromkeys(tags) if t not in keywords]
     package: dict[str, Any] = {
         "$schema": PROFILE,
         "name": dataset.name,
@@ -112,7 +120,7 @@ def descriptor(
         "description": source.get("description"),
         "version": str(source.get("version", "1.0.0")),
         "created": rfc3339(source.get("created")),
-        "keywords": list(source.get("keywords") or []),
+        "keywords": keywords,
         "licenses": source["licenses"],
         "sources": list(source.get("sources") or []),
         "contributors": publisher.contributors(metadata.get("department")),

@@ -16,22 +16,44 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import rules
 from .cells import NUMBER, as_mask
 from .convert import Binding, Located
 from .definition import as_list
 from .errors import Problem, Report
+from .presets import RULE_CONSTRAINTS, standard_rule
 
 FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
 
 
-def check_batch(located: Located, binding: Binding, report: Report, dataset: str) -> None:
+def check_batch(
+    located: Located,
+    binding: Binding,
+    report: Report,
+    dataset: str,
+    area: tuple[float, float, float, float] | None = None,
+) -> None:
     """Every rule that one batch can decide on its own."""
     primary_key = set(binding.resource.schema.get("primaryKey") or [])
     table = located.table
+    for finding in standard_findings(table, binding.resource.fields, area):
+        located.report_cells(
+            report,
+            binding,
+            dataset,
+            "source-warning" if finding.warning else "constraint-error",
+            finding.field,
+            finding.mask,
+            finding.message,
+            finding.fix,
+            finding.warning,
+        )
     for fld in binding.resource.fields:
         name = fld["name"]
         column = table.column(name).combine_chunks()
         constraints = fld.get("constraints") or {}
+        if rule := standard_rule(fld):  # the rule checks these, with a fix where it can
+            constraints = {k: v for k, v in constraints.items() if k not in RULE_CONSTRAINTS[rule]}
 
         def flag(type_: str, mask: np.ndarray, message: str, name: str = name) -> None:
             located.report_cells(report, binding, dataset, type_, name, mask, message)
@@ -63,6 +85,28 @@ def check_batch(located: Located, binding: Binding, report: Report, dataset: str
                     "表計算ソフトで式として実行される恐れがある値です"
                     " / the value would run as a spreadsheet formula",
                 )
+
+
+def standard_findings(
+    table: pa.Table,
+    fields: list[dict[str, Any]],
+    area: tuple[float, float, float, float] | None,
+) -> list[rules.Finding]:
+    """The value rules of a standard resource's items (none for the ward's own tables)."""
+    findings: list[rules.Finding] = []
+    coordinates: dict[str, tuple[str, pa.Array]] = {}
+    for fld in fields:
+        rule = standard_rule(fld)
+        if rule is None:
+            continue
+        column = table.column(fld["name"]).combine_chunks()
+        if rule in ("latitude", "longitude"):
+            coordinates[rule] = (fld["name"], column)
+        else:
+            findings += rules.text_rule(fld["name"], rule, column)
+    if len(coordinates) == 2:
+        findings += rules.coordinate_rules(coordinates["latitude"], coordinates["longitude"], area)
+    return findings
 
 
 def _from_source_text(fld: dict[str, Any], binding: Binding) -> bool:

@@ -149,18 +149,22 @@ def test_opendata_list_follows_the_national_layout(built_site: Path) -> None:
     package = json.loads(
         (built_site / "datasets/opendata-list/datapackage.json").read_text(encoding="utf-8")
     )
-    titles = [f["title"] for f in package["resources"][0]["schema"]["fields"]]
-    assert titles == [
+    # Published under the standard's own item names (current layout), as aggregators read it.
+    names = [f["name"] for f in package["resources"][0]["schema"]["fields"]]
+    assert names == [
         "全国地方公共団体コード", "地方公共団体名", "データセット_ID", "データセット_タイトル",
         "データセット_概要", "データセット_キーワード", "データセット_分類", "データセット_URL",
         "データセット_更新頻度", "データセット_公開日", "データセット_最終更新日", "ファイル形式",
         "ファイル_ライセンス", "ファイル_ステータス",
     ]  # fmt: skip
-    rows = pacsv.read_csv(built_site / "datasets/opendata-list/opendata-list.csv").to_pylist()
-    assert {(r["dataset_id"], r["file_format"]) for r in rows} == {
+    options = pacsv.ConvertOptions(column_types={"全国地方公共団体コード": "string"})
+    path = built_site / "datasets/opendata-list/opendata-list.csv"
+    rows = pacsv.read_csv(path, convert_options=options).to_pylist()
+    assert {(r["データセット_ID"], r["ファイル形式"]) for r in rows} == {
         (n, f) for n in NAMES for f in ("CSV", "Parquet")
     }
-    assert {str(r["local_government_code"]) for r in rows} == {"131032"}
+    assert {r["全国地方公共団体コード"] for r in rows} == {"131032"}
+    assert {"自治体標準ODS", "オープンデータ一覧"} <= set(package["keywords"])
 
 
 def test_metadata_not_fit_to_publish_warns_but_builds(minimal: Path) -> None:
@@ -251,7 +255,7 @@ def test_the_opendata_list_names_the_municipality_of_catalog_yaml(tmp_path: Path
     assert "港区" not in text and "Minato" not in text
     listed = (out / "datasets/opendata-list/opendata-list.csv").read_text("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(listed)))
-    assert {(r["local_government_code"], r["local_government_name"]) for r in rows} == {
+    assert {(r["全国地方公共団体コード"], r["地方公共団体名"]) for r in rows} == {
         ("131016", "東京都千代田区")
     }
 

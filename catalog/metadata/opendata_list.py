@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from pipeline.build import DatasetResult, build_dataset
+from pipeline.presets import find
 from pipeline.publisher import Publisher
 from pipeline.vocabulary import EXTENSION, FREQUENCIES
 
@@ -21,22 +22,7 @@ from ..model import BuiltPackage, Catalog
 
 NAME = "opendata-list"
 DEFINITION = Path(__file__).with_name("opendata-list.yaml")
-HEADER = [
-    "全国地方公共団体コード",
-    "地方公共団体名",
-    "データセット_ID",
-    "データセット_タイトル",
-    "データセット_概要",
-    "データセット_キーワード",
-    "データセット_分類",
-    "データセット_URL",
-    "データセット_更新頻度",
-    "データセット_公開日",
-    "データセット_最終更新日",
-    "ファイル形式",
-    "ファイル_ライセンス",
-    "ファイル_ステータス",
-]
+STANDARD = find("オープンデータ一覧", "current")  # its items are the list's header, in order
 
 
 @dataclass(frozen=True)
@@ -144,7 +130,7 @@ def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:
         )
         with (folder / "opendata-list.csv").open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(HEADER)
+            writer.writerow([item.name for item in STANDARD.items])
             writer.writerows(rows(catalog, listed))
         target = paths.dataset(catalog.site, NAME)
         shutil.rmtree(target, ignore_errors=True)
