@@ -42,5 +42,5 @@ $(CKAN_VENV)/.ckan: $(CKAN_PLUGIN)/pyproject.toml $(wildcard $(CKAN_PLUGIN)/ckan
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq postgresql-15 redis-server >/dev/null; }
 	$(PYTHON) -m venv $(CKAN_VENV)
-	$(CKAN_VENV)/bin/pip install -q 'ckan[requirements]==2.12.0' ./$(CKAN_PLUGIN)
+	$(CKAN_VENV)/bin/pip install -q 'ckan[requirements]==2.12.0' ./$(CKAN_PLUGIN) 'ckanext-spatial==2.3.2' 'ckanext-dcat==2.4.4' 'ckanext-harvest==1.6.3'
 	touch $@

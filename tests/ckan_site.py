@@ -196,7 +196,7 @@ def _start(root: Path, services: _Services) -> CkanSite:
             "ckan.storage_path": root / "storage",  # where resource uploads go
             "ckan.max_resource_size": MAX_RESOURCE_SIZE_MB,
             "licenses_group_url": f"file://{root / 'licenses.json'}",
-            "ckan.plugins": "opendata_test",
+            "ckan.plugins": "opendata_test spatial_metadata dcat",
             "solr_url": f"http://127.0.0.1:{no_solr_port}/solr",  # refused at once: no Solr
         },
     )
