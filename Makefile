@@ -37,11 +37,10 @@ browser:
 # A real CKAN 2.12 for tests/ckan_site.py: its own venv (its pins clash with ours; plain
 # `ckan` installs none of its runtime deps), the test-only plugin, and Debian's PostgreSQL 15
 # and Redis, which the fixture starts itself on free loopback ports.
-$(CKAN_VENV)/.ckan: $(CKAN_PLUGIN)/pyproject.toml $(wildcard $(CKAN_PLUGIN)/ckanext/opendata_test/*.py)
+$(CKAN_VENV)/.ckan: tests/ckan/requirements.txt $(CKAN_PLUGIN)/pyproject.toml $(wildcard $(CKAN_PLUGIN)/ckanext/opendata_test/*.py)
 	@{ test -x /usr/lib/postgresql/15/bin/initdb && command -v redis-server >/dev/null; } || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq postgresql-15 redis-server >/dev/null; }
 	$(PYTHON) -m venv $(CKAN_VENV)
-	$(CKAN_VENV)/bin/pip install -q 'ckan[requirements]==2.12.0' ./$(CKAN_PLUGIN) \
-	  'ckanext-spatial==2.3.2' 'ckanext-dcat==2.4.4' 'ckanext-harvest==1.6.3'
+	$(CKAN_VENV)/bin/pip install -q -r tests/ckan/requirements.txt ./$(CKAN_PLUGIN)
 	touch $@

@@ -19,7 +19,7 @@ from pipeline.vocabulary import CHART_RESOURCES, EXTENSION, FREQUENCIES
 from . import paths
 from .release.versioning import Level
 
-FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
+FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON", "geojson": "GeoJSON"}
 ChangeLevel = Literal["new", Level]  # a released version: the first, or a bump
 
 

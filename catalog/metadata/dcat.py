@@ -1,7 +1,14 @@
 """DCAT-AP 3 for harvesters: the catalog and each dataset as RDF (JSON-LD and Turtle).
 
 Every object is typed (dct:LicenseDocument, dct:MediaType, spdx:Checksum, ...) so that the
-DCAT-AP 3.0.1 range shapes hold as well as the mandatory ones.
+DCAT-AP 3.0.1 range shapes hold as well as the mandatory ones. What harvesters make of it
+was read off ckanext-dcat 2.4.4 (tests/test_dcat_harvest.py runs it):
+
+- it harvests every subject typed dcat:Dataset in the document, whatever links to it, so
+  released versions are dcat:Resource here (reachable by dcat:hasVersion), never dcat:Dataset;
+- `format`: the label of a dct:format node whose first rdf:type is dct:IMT; `mimetype`: the
+  rdfs:label of the dcat:mediaType node (else the whole IANA URI);
+- `version`: dcat:version (DCAT-AP 3 profile), owl:versionInfo (DCAT-AP 1 and 2 profiles).
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ import hashlib
 import json
 
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
-from pipeline.vocabulary import FREQUENCIES, THEMES
+from pipeline.package import PROFILE as DATA_PACKAGE_PROFILE
+from pipeline.vocabulary import DESCRIPTOR_FILE, FREQUENCIES, THEMES
 
 from ..model import BuiltPackage, Catalog, Resource
+from .ckan import _datapackage_file as datapackage_file
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -27,7 +36,8 @@ DCAT_HAS_CURRENT_VERSION = URIRef("http://www.w3.org/ns/dcat#hasCurrentVersion")
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
 JAPANESE = URIRef(f"{EU}language/JPN")
-FILE_TYPES = {"csv": "CSV", "parquet": "PARQUET", "json": "JSON"}
+# Our format → the EU file-type authority's code (dct:format).
+FILE_TYPES = {"csv": "CSV", "parquet": "PARQUET", "json": "JSON", "geojson": "GEOJSON"}
 PREFIXES = {
     "dcat": DCAT,
     "dct": DCTERMS,
@@ -36,6 +46,9 @@ PREFIXES = {
     "vcard": VCARD,
     "skos": SKOS,
     "adms": ADMS,
+    "owl": OWL,
+    "rdfs": RDFS,
+    "rdf": RDF,
 }
 
 
@@ -143,6 +156,8 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
     if package.version:
         graph.add((node, DCAT_VERSION, Literal(package.version)))
+        # DCAT-AP 1 and 2 (and their ckanext-dcat profiles) read the version from here.
+        graph.add((node, OWL.versionInfo, Literal(package.version)))
     if notes := package.version_notes:
         graph.add((node, ADMS.versionNotes, Literal(notes, lang="ja")))
     _versions(graph, catalog, package, node)
@@ -177,6 +192,11 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
         graph.add((node, DCTERMS.provenance, statement))
     for resource in package.resources:
         graph.add((node, DCAT.distribution, _distribution(graph, catalog, package, resource)))
+    descriptor = _distribution(graph, catalog, package, datapackage_file(catalog, name))
+    standard = _typed(graph, URIRef(DATA_PACKAGE_PROFILE), DCTERMS.Standard)
+    graph.add((standard, RDFS.label, Literal("Data Package 2.0", lang="en")))
+    graph.add((descriptor, DCTERMS.conformsTo, standard))
+    graph.add((node, DCAT.distribution, descriptor))
     return node
 
 
@@ -187,35 +207,25 @@ def _dates(graph: Graph, node: URIRef, issued: str | None, modified: str | None)
 
 
 def _versions(graph: Graph, catalog: Catalog, package: BuiltPackage, node: URIRef) -> None:
-    """Each released version as a dataset of its own, chained by dcat:previousVersion."""
+    """Each released version, chained by dcat:previousVersion, as a dcat:Resource: a harvester
+    takes every dcat:Dataset of the document for a dataset of its own (ckanext-dcat made
+    「…（1.0.0版）」 datasets of them), and dct:hasVersion's range shape asks for one, so only
+    DCAT 3's dcat:hasVersion links them. Each version's files and their hashes are in its
+    folder's datapackage.json (rdfs:seeAlso)."""
     name = package.name
     released = package.versions
     nodes = [URIRef(catalog.version_url(name, v.version) + "#dataset") for v in released]
     for position, (version, here) in enumerate(zip(released, nodes, strict=True)):
-        graph.add((here, RDF.type, DCAT.Dataset))
-        graph.add(
-            (
-                here,
-                DCTERMS.title,
-                Literal(f"{package.title}（{version.version}版）", lang="ja"),
-            )
-        )
-        graph.add((here, DCTERMS.description, Literal(package.description, lang="ja")))
+        graph.add((here, RDF.type, DCAT.Resource))
         graph.add((here, DCAT_VERSION, Literal(version.version)))
         graph.add((here, DCTERMS.issued, Literal(version.date, datatype=XSD.dateTime)))
-        graph.add(
-            (
-                here,
-                DCAT.landingPage,
-                _typed(graph, URIRef(catalog.version_url(name, version.version)), FOAF.Document),
-            )
-        )
+        descriptor = catalog.version_url(name, version.version) + DESCRIPTOR_FILE
+        graph.add((here, RDFS.seeAlso, URIRef(descriptor)))
         if version.notes:
             graph.add((here, ADMS.versionNotes, Literal(version.notes, lang="ja")))
         if position + 1 < len(nodes):
             graph.add((here, DCAT_PREVIOUS_VERSION, nodes[position + 1]))
         graph.add((node, DCAT_HAS_VERSION, here))
-        graph.add((node, DCTERMS.hasVersion, here))  # DCAT-AP 3's term for the same link
     if released and released[0].version == package.version:
         graph.add((node, DCAT_HAS_CURRENT_VERSION, nodes[0]))
         if len(nodes) > 1:
@@ -242,13 +252,13 @@ def _distribution(
     graph.add((node, RDF.type, DCAT.Distribution))
     graph.add((node, DCAT.accessURL, url))
     graph.add((node, DCAT.downloadURL, url))
-    graph.add((node, DCTERMS.title, Literal(resource.title, lang="ja")))
+    # The format in the title too: the CSV and Parquet twins share resource.title, and a
+    # harvester lists them by title (the same names as package.json's resources).
+    graph.add((node, DCTERMS.title, Literal(f"{resource.title}（{resource.label}）", lang="ja")))
     if resource.description:
         graph.add((node, DCTERMS.description, Literal(resource.description, lang="ja")))
-    media = _typed(graph, URIRef(IANA + resource.mediatype), DCTERMS.MediaType)
-    graph.add((node, DCAT.mediaType, media))
-    file_type = URIRef(f"{EU}file-type/{FILE_TYPES[resource.format]}")
-    graph.add((node, DCTERMS["format"], _typed(graph, file_type, DCTERMS.MediaTypeOrExtent)))
+    graph.add((node, DCAT.mediaType, _media_type(graph, resource.mediatype)))
+    graph.add((node, DCTERMS["format"], _file_type(graph, resource)))
     licence = URIRef(package.licence["path"])
     graph.add((node, DCTERMS.license, _typed(graph, licence, DCTERMS.LicenseDocument)))
     graph.add((node, DCAT.byteSize, Literal(resource.bytes, datatype=XSD.nonNegativeInteger)))
@@ -266,11 +276,37 @@ def _distribution(
     return node
 
 
+def _media_type(graph: Graph, media_type: str) -> URIRef:
+    """The IANA URI (DCAT-AP), labelled with the plain type that ckanext-dcat then reads as
+    `mimetype` (it takes a node's rdfs:label over its URI) and looks up in CKAN's formats."""
+    node = URIRef(IANA + media_type)
+    graph.add((node, RDF.type, DCTERMS.MediaType))
+    graph.add((node, RDFS.label, Literal(media_type)))
+    return node
+
+
+def _file_type(graph: Graph, resource: Resource) -> URIRef:
+    """The EU file-type IRI (an IRI of class dct:MediaTypeOrExtent, as the DCAT-AP shapes ask),
+    also typed dct:IMT with a label: ckanext-dcat reads `format` from the label of a
+    dct:format node whose first type is dct:IMT, and from a bare IRI takes the whole IRI.
+    dct:IMT sorts before dct:MediaTypeOrExtent, and `serialize` keeps types sorted."""
+    node = URIRef(f"{EU}file-type/{FILE_TYPES[resource.format]}")
+    graph.add((node, RDF.type, DCTERMS.IMT))
+    graph.add((node, RDF.type, DCTERMS.MediaTypeOrExtent))
+    graph.add((node, RDFS.label, Literal(resource.label)))
+    graph.add((node, RDF.value, Literal(resource.mediatype)))
+    return node
+
+
 def serialize(graph: Graph) -> tuple[str, str]:
     """Turtle and JSON-LD with nodes and keys in a stable order, so rebuilds are identical."""
     turtle = graph.serialize(format="turtle")
     document = json.loads(
         graph.serialize(format="json-ld", context={p: str(n) for p, n in PREFIXES.items()})
     )
-    document["@graph"] = sorted(document.get("@graph", []), key=lambda node: node["@id"])
+    nodes = sorted(document.get("@graph", []), key=lambda node: node["@id"])
+    for node in nodes:  # types in order: a harvester may read only the first (_file_type)
+        if isinstance(node.get("@type"), list):
+            node["@type"] = sorted(node["@type"])
+    document["@graph"] = nodes
     return turtle, json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
