@@ -103,8 +103,6 @@ def test_axe_finds_no_violation_on_any_page(page, built_site: Path) -> None:
 
 def test_chart_text_is_at_least_12_px_as_drawn(page, built_site: Path) -> None:
     page.goto((built_site / "datasets/plan-indicators/index.html").as_uri())
-    # Charts off screen are laid out only when scrolled to (content-visibility): lay out all.
-    page.add_style_tag(content="figure { content-visibility: visible !important; }")
     sizes = page.evaluate(
         """() => Array.from(document.querySelectorAll('svg.chart text'), t => {
             const m = t.getScreenCTM();  // rotated labels too: the scale is |(a, b)|
