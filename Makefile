@@ -4,14 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 CKAN_VENV := .venv-ckan
 CKAN_PLUGIN := tests/ckan/ckanext-opendata_test
+AUDIT_TOOLS := node_modules/.audit
 
-.PHONY: build test lint bench browser
+.PHONY: build test audit lint bench browser audit-tools
 
 build: $(VENV)/.core
 	$(BIN)/opendata build
 
-test: $(VENV)/.test browser $(CKAN_VENV)/.ckan
-	$(BIN)/python -m pytest -q
+test: $(VENV)/.test browser $(CKAN_VENV)/.ckan $(AUDIT_TOOLS)
+	$(BIN)/python -m pytest -q -m "not lighthouse"
+
+# Lighthouse (mobile) on the served site: ~40 s, so apart from `make test`; CI runs both.
+audit: $(VENV)/.test browser $(AUDIT_TOOLS)
+	$(BIN)/python -m pytest -q -m lighthouse tests/test_site_audit.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
@@ -33,6 +38,18 @@ $(VENV)/.test: pyproject.toml
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+# The site auditors of tests/test_site_audit.py, pinned in package.json and package-lock.json:
+# axe-core, the Nu HTML checker (vnu-jar, on Debian's Java) and Lighthouse (on Debian's
+# Chromium). --ignore-scripts: vnu-jar's postinstall would download a Java of its own.
+audit-tools: $(AUDIT_TOOLS)
+$(AUDIT_TOOLS): package.json package-lock.json
+	@command -v java >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+	@command -v npm >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 # A real CKAN 2.12 for tests/ckan_site.py: its own venv (its pins clash with ours; plain
 # `ckan` installs none of its runtime deps), the test-only plugin, and Debian's PostgreSQL 15

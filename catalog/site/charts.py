@@ -16,9 +16,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
 import matplotlib
 from matplotlib.figure import Figure  # not pyplot: a second of start-up, and global state
+from matplotlib.ticker import MaxNLocator
 
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
@@ -26,15 +28,28 @@ ACTUAL = "#1f5fa8"
 TARGET = "#b8430b"
 GROUP_LABELS = {"all": "", "resident": "在住", "worker": "在勤"}
 MARKERS = {"=": "o", ">=": "^", "<=": "v", "between": "_"}
+COMPARATORS = {">=": "≥", "<=": "≤"}
+# 3.6 in = 259.2 SVG units wide. On a 375 px phone a chart is 325 px wide (1.25 px a unit), so
+# text of 10 units renders at 12.5 px; wider screens draw it larger.
+FIGSIZE = (3.6, 2.5)
+FONT_SIZE = 10
+FONT_FAMILY = "'DejaVu Sans', 'Noto Sans CJK JP', 'Hiragino Sans', Meiryo, sans-serif"
+RDF_KEYS = ("Creator", "Date", "Format", "Type")
+NUMBER = re.compile(r"-?\d+\.\d+")
+# Declarations every <text> carries that the <svg> now sets once (and the SVG defaults).
+SVG_DEFAULTS = {f"font-size: {FONT_SIZE}px", "font-family: 'DejaVu Sans'", "stroke-linecap: butt"}
 
 matplotlib.rcParams.update(
     {
+        # Text stays <text>: selectable, found by the page's search, one node a label (not a
+        # path a glyph).
         "svg.fonttype": "none",
         "svg.hashsalt": "minato-opendata",
         # matplotlib's own font lays text out the same on every machine; the browser draws the
         # Japanese glyphs with its fallback fonts.
         "font.family": ["DejaVu Sans"],
-        "font.size": 9,
+        "font.size": FONT_SIZE,
+        "legend.fontsize": FONT_SIZE,
     }
 )
 
@@ -79,41 +94,81 @@ def indicator_charts(
 
 
 def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    figure = Figure(figsize=(4.8, 2.6))
+    figure = Figure(figsize=FIGSIZE)
+    figure.patch.set_visible(False)  # the page's own background
     axes = figure.subplots()
+    axes.patch.set_visible(False)
     years = sorted({r["fiscal_year"] for r in rows})
-    for kind, colour in (("actual", ACTUAL), ("target", TARGET)):
-        for group in sorted({r["respondent_group"] for r in rows if r["kind"] == kind}):
-            series = sorted(
-                (r for r in rows if r["kind"] == kind and r["respondent_group"] == group),
-                key=lambda r: r["fiscal_year"],
-            )
-            _draw(axes, series, kind, group, colour)
+    for kind, group, series in _series(rows):
+        _draw(axes, series, kind, group, ACTUAL if kind == "actual" else TARGET)
     unit = indicator.get("unit") or ""
     axes.set_xticks(years, [str(y) for y in years])
     axes.set_xlabel("年度 / fiscal year")
     axes.set_ylabel(unit or "値 / value")
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="best", fontsize=7, frameon=False)
-    figure.tight_layout()
+    axes.legend(loc="best", frameon=False, handlelength=1.6, borderaxespad=0.2)
+    figure.tight_layout(pad=0.3)
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    # No RDF block (Type, Format, Creator, Date: the HTML checker rejects it inside a page);
+    # Title becomes the SVG's <title>, its accessible name.
+    figure.savefig(
+        buffer,
+        format="svg",
+        metadata={"Title": _description(indicator, rows)} | dict.fromkeys(RDF_KEYS),
+    )
     return _inline(buffer.getvalue(), indicator["indicator_id"])
 
 
-def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour: str) -> None:
-    label = ("実績 actual" if kind == "actual" else "目標 target") + (
+def _series(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(kind, respondent group, rows by fiscal year): actual first, then target."""
+    return [
+        (
+            kind,
+            group,
+            sorted(
+                (r for r in rows if r["kind"] == kind and r["respondent_group"] == group),
+                key=lambda r: r["fiscal_year"],
+            ),
+        )
+        for kind in ("actual", "target")
+        for group in sorted({r["respondent_group"] for r in rows if r["kind"] == kind})
+    ]
+
+
+def _label(kind: str, group: str) -> str:
+    return ("実績 actual" if kind == "actual" else "目標 target") + (
         f"（{GROUP_LABELS[group]}）" if GROUP_LABELS.get(group) else ""
     )
+
+
+def _description(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The chart in words, for screen readers (and as its tooltip): every value it draws."""
+    unit = indicator.get("unit") or ""
+    parts = []
+    for kind, group, series in _series(rows):
+        values = ", ".join(f"{r['fiscal_year']}: {_value(r)}" for r in series)
+        parts.append(f"{_label(kind, group)} {values}")
+    return f"{indicator['indicator_id']} {indicator['name']}（{unit or '値'}）— " + "; ".join(parts)
+
+
+def _value(row: dict[str, Any]) -> str:
+    value = f"{row['value']:g}"
+    if row["comparator"] == "between":
+        value = f"{value}～{row['value_max']:g}"
+    elif row["comparator"] in COMPARATORS:
+        value = f"{COMPARATORS[row['comparator']]}{value}"
+    return value + ("（見込 estimate）" if row["estimated"] else "")
+
+
+def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour: str) -> None:
     xs = [r["fiscal_year"] for r in series]
     ys = [r["value"] for r in series]
     style = "-" if kind == "actual" else "--"
-    axes.plot(xs, ys, style, color=colour, linewidth=1.2, label=label)
+    axes.plot(xs, ys, style, color=colour, linewidth=1.2, label=_label(kind, group))
     for row in series:
-        comparator = row["comparator"]
-        hollow = row["estimated"]
-        if comparator == "between":
+        if row["comparator"] == "between":
             axes.vlines(
                 row["fiscal_year"],
                 row["value"],
@@ -122,32 +177,127 @@ def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour
                 linewidth=6,
                 alpha=0.35,
             )
+    # One line (one <defs> marker and its <use>s) per marker shape and fill, not one per point.
+    kinds = sorted({(MARKERS.get(r["comparator"], "o"), bool(r["estimated"])) for r in series})
+    for marker, hollow in kinds:
+        points = [
+            r
+            for r in series
+            if (MARKERS.get(r["comparator"], "o"), bool(r["estimated"])) == (marker, hollow)
+        ]
         axes.plot(
-            row["fiscal_year"],
-            row["value"],
-            MARKERS.get(comparator, "o"),
+            [r["fiscal_year"] for r in points],
+            [r["value"] for r in points],
+            marker,
+            linestyle="none",
             color=colour,
-            markersize=7,
+            markersize=6,
             markerfacecolor="white" if hollow else colour,
         )
-        if hollow:
+        for row in points if hollow else []:
             axes.annotate(
                 "見込",
                 (row["fiscal_year"], row["value"]),
                 textcoords="offset points",
                 xytext=(4, 4),
-                fontsize=7,
             )
 
 
 def _inline(svg: str, key: str) -> str:
-    """SVG ready to sit inside HTML: no XML prolog, ids unique to this chart, a title for AT."""
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r'id="([^"]+)"', lambda m: f'id="{key}-{m.group(1)}"', svg)
-    svg = re.sub(
-        r'(url\(#|xlink:href="#|href="#)([^)"]+)', lambda m: f"{m.group(1)}{key}-{m.group(2)}", svg
-    )
-    return svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
+    """SVG ready to sit inside HTML, and small: no XML prolog, namespaces or RDF; matplotlib's
+    many nested <g id> groups unwrapped (a third of the page's DOM nodes were those) and their
+    ids dropped; the ids something refers to (clip paths, markers) made unique to this chart;
+    coordinates to 0.01; the font set once on the <svg> instead of on every <text>."""
+    root = ElementTree.fromstring(svg[svg.index("<svg") :])
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+        for name in [n for n in element.attrib if n.startswith("{")]:
+            # xlink:href → href (SVG 2, every browser)
+            element.attrib[name.rpartition("}")[2]] = element.attrib.pop(name)
+    used = {
+        m.group(1)
+        for element in root.iter()
+        for value in element.attrib.values()
+        for m in re.finditer(r"(?:url\(#|^#)([^)]+)", value)
+    }
+    defs = ElementTree.Element("defs")
+    children = _flatten(root, defs, used, key)
+    titles = [c for c in children if c.tag == "title"]  # first: the accessible name
+    root[:] = titles + ([defs] if len(defs) else []) + [c for c in children if c.tag != "title"]
+    root.text = None
+    attributes = {
+        "role": "img",
+        "class": "chart",
+        **{k: root.attrib[k] for k in ("width", "height", "viewBox")},
+        "font-family": FONT_FAMILY,
+        "font-size": str(FONT_SIZE),
+        "stroke-linejoin": "round",  # was matplotlib's <style>
+    }
+    root.attrib.clear()
+    root.attrib.update(attributes)
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+def _flatten(
+    element: ElementTree.Element, defs: ElementTree.Element, used: set[str], key: str
+) -> list[ElementTree.Element]:
+    """`element`'s children, compacted; nested <defs> content goes to `defs`."""
+    kept: list[ElementTree.Element] = []
+    for child in element:
+        if child.tag in ("metadata", "style"):  # its `*{…}` rule would style the whole page
+            continue
+        if child.tag == "defs":
+            defs.extend(_flatten(child, defs, used, key))
+            continue
+        if child.tag == "title":
+            kept.append(child)
+            continue
+        _tidy(child, used, key)
+        grandchildren = _flatten(child, defs, used, key)
+        if child.tag == "g" and not child.attrib:
+            kept.extend(grandchildren)
+        elif grandchildren or child.tag != "g":
+            child[:] = grandchildren
+            child.text = child.text if child.tag == "text" else None
+            kept.append(child)
+    for child in kept:
+        child.tail = None
+    return kept
+
+
+def _tidy(element: ElementTree.Element, used: set[str], key: str) -> None:
+    attrib = element.attrib
+    if "id" in attrib:
+        if attrib["id"] in used:
+            attrib["id"] = f"{key}-{attrib['id']}"
+        else:
+            del attrib["id"]
+    for name, value in list(attrib.items()):
+        if name == "d":
+            value = " ".join(value.split())
+        if name in ("d", "x", "y", "points", "width", "height", "transform") or name == "style":
+            value = NUMBER.sub(lambda m: _round(m.group()), value)
+        value = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{key}-{m.group(1)})", value)
+        if name == "href" and value.startswith("#"):
+            value = f"#{key}-{value[1:]}"
+        attrib[name] = value
+    if attrib.get("transform", "").startswith("rotate(-0 ") or attrib.get("transform") == "":
+        del attrib["transform"]
+    if "style" in attrib:
+        declarations = [
+            d.strip()
+            for d in attrib["style"].split(";")
+            if d.strip() and d.strip() not in SVG_DEFAULTS
+        ]
+        if declarations:
+            attrib["style"] = "; ".join(declarations)
+        else:
+            del attrib["style"]
+
+
+def _round(number: str) -> str:
+    text = f"{float(number):.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 # The kinds a dataset may ask for; pipeline/vocabulary.py names the resources each reads.
