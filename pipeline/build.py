@@ -14,10 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from . import definition as defs
-from .convert import bind, convert
+from .convert import Binding, bind, convert
 from .errors import DefinitionError, Problem, Report
 from .files import FileChanged, FileUnreadable, pinned, sha256_file, write_json
-from .package import BuiltResource, descriptor
+from .package import BuiltResource, SourceFile, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
@@ -175,76 +175,123 @@ def _build_resource(
     checks: Checks,
     report: Report,
 ) -> BuiltResource | None:
-    display = f"{dataset.name}/{resource.path.name}"
-    try:
-        with pinned(resource.path) as path:
-            return _read_resource(dataset, resource, path, display, out_dir, checks, report)
-    except FileChanged:
-        problem = Problem(
-            "format-error",
-            "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
-            " / the file was rewritten while it was read; build again once it is saved",
-            file=display,
-        )
-    except FileUnreadable as exc:  # vanished or unreadable since the definition was read
-        problem = Problem(
-            "format-error",
-            f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
-            file=display,
-        )
-    report.add(_located(problem, dataset.name, resource.name))
-    return None
+    """Read, check and write one resource: its files in order, as one table."""
+    table = _Table(dataset, out_dir, checks, report)
+    for source in resource.paths:
+        display = f"{dataset.name}/{source.name}"
+        try:
+            with pinned(source) as path:
+                if not table.read(resource, path, source.name):
+                    break
+        except FileChanged:
+            problem = Problem(
+                "format-error",
+                "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
+                " / the file was rewritten while it was read; build again once it is saved",
+                file=display,
+            )
+            report.add(_located(problem, dataset.name, resource.name))
+            break
+        except FileUnreadable as exc:  # vanished or unreadable since the definition was read
+            problem = Problem(
+                "format-error",
+                f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
+                file=display,
+            )
+            report.add(_located(problem, dataset.name, resource.name))
+            break
+    return table.finish()
 
 
-def _read_resource(
-    dataset: defs.DatasetDef,
-    resource: defs.ResourceDef,
-    path: Path,
-    display: str,
-    out_dir: Path | None,
-    checks: Checks,
-    report: Report,
-) -> BuiltResource | None:
-    """Read, check and write one resource from `path`, the pinned source file."""
-    try:
-        source = open_source(
-            path,
-            display,
-            header_row=resource.options.header_row,
-            sheet=resource.options.sheet,
-            encoding=resource.encoding,
-        )
-    except SourceError as exc:
-        report.add(_located(exc.problem, dataset.name, resource.name))
-        return None
-    binding, label_problems = bind(resource, source.header, display, dataset.name)
-    if label_problems:
-        report.extend(label_problems)
-        return None
-    resource = binding.resource  # a standard resource gains the file's extra columns
-    key_checks = KeyChecks.for_resource(binding, dataset.name, checks.referenced)
-    checks.keys[resource.name] = key_checks
-    writer = BackgroundWriter(_open_sinks(dataset, resource, binding.arrow_schema(), out_dir))
-    try:
-        for batch in source.batches:
-            located = convert(batch, binding, report, dataset.name)
-            check_batch(located, binding, report, dataset.name, checks.area)
-            check_foreign_keys(located, binding, checks.keys, report, dataset.name)
-            key_checks.add(located)
-            if report.valid:
-                writer.write(located.table)
-            pa.default_memory_pool().release_unused()  # keep the footprint at one batch
-    except SourceError as exc:
-        report.add(_located(exc.problem, dataset.name, resource.name))
-    report.extend([_located(p, dataset.name, resource.name) for p in source.problems])
-    for warning in source.warnings:
-        report.warn(_located(warning, dataset.name, resource.name))
-    key_checks.check(report)
-    files: list[WrittenFile] = writer.close()
-    if not files:
-        return None
-    # The provenance describes the very bytes the rows came from (the pinned file).
-    return BuiltResource(resource, files[0], files[1], sha256_file(path), path.stat().st_size)
+class _Table:
+    """One resource being built: bound by its first file, which the others must match."""
+
+    def __init__(
+        self, dataset: defs.DatasetDef, out_dir: Path | None, checks: Checks, report: Report
+    ):
+        self.dataset, self.out_dir, self.checks, self.report = dataset, out_dir, checks, report
+        self.binding: Binding | None = None
+        self.writer: BackgroundWriter | None = None
+        self.key_checks: KeyChecks | None = None
+        self.sources: list[SourceFile] = []
+
+    def read(self, resource: defs.ResourceDef, path: Path, file_name: str) -> bool:
+        """Read one pinned file (`path`, the file named `file_name` in the dataset's folder)
+        into the table; False when the rest cannot follow."""
+        name, report = self.dataset.name, self.report
+        display = f"{name}/{file_name}"
+        try:
+            source = open_source(
+                path,
+                display,
+                header_row=resource.options.header_row,
+                sheet=resource.options.sheet,
+                encoding=resource.encoding,
+            )
+        except SourceError as exc:
+            report.add(_located(exc.problem, name, resource.name))
+            return False
+        binding, label_problems = bind(resource, source.header, display, name)
+        label_problems += self._same_columns(binding, display)
+        if label_problems:
+            report.extend(label_problems)
+            return False
+        if self.binding is None:
+            self._start(binding)
+        assert self.writer is not None and self.key_checks is not None
+        try:
+            for batch in source.batches:
+                located = convert(batch, binding, report, name)
+                check_batch(located, binding, report, name, self.checks.area)
+                check_foreign_keys(located, binding, self.checks.keys, report, name)
+                self.key_checks.add(located)
+                if report.valid:
+                    self.writer.write(located.table)
+                pa.default_memory_pool().release_unused()  # keep the footprint at one batch
+        except SourceError as exc:
+            report.add(_located(exc.problem, name, resource.name))
+        report.extend([_located(p, name, resource.name) for p in source.problems])
+        for warning in source.warnings:
+            report.warn(_located(warning, name, resource.name))
+        # The provenance describes the very bytes the rows came from (the pinned file).
+        self.sources.append(SourceFile(file_name, sha256_file(path), path.stat().st_size))
+        return True
+
+    def _same_columns(self, binding: Binding, display: str) -> list[Problem]:
+        """A later file of the series must bring the same fields as the first."""
+        if self.binding is None or binding.resource.fields == self.binding.resource.fields:
+            return []
+        first = [f["name"] for f in self.binding.resource.fields]
+        now = [f["name"] for f in binding.resource.fields]
+        return [
+            Problem(
+                "extra-label" if len(now) > len(first) else "missing-label",
+                "最初のファイルと列が違います。同じ見出しにそろえてください"
+                " / the columns differ from the first file's; give every file the same header",
+                dataset=self.dataset.name,
+                resource=binding.resource.name,
+                file=display,
+                column="、".join(n for n in [*first, *now] if (n in first) != (n in now)),
+            )
+        ]
+
+    def _start(self, binding: Binding) -> None:
+        # A standard resource gains the file's extra columns: the bound resource is the one built.
+        self.binding = binding
+        resource = binding.resource
+        self.key_checks = KeyChecks.for_resource(binding, self.dataset.name, self.checks.referenced)
+        self.checks.keys[resource.name] = self.key_checks
+        sinks = _open_sinks(self.dataset, resource, binding.arrow_schema(), self.out_dir)
+        self.writer = BackgroundWriter(sinks)
+
+    def finish(self) -> BuiltResource | None:
+        if self.binding is None or self.writer is None or self.key_checks is None:
+            return None
+        self.key_checks.check(self.report)
+        files: list[WrittenFile] = self.writer.close()
+        if not files:
+            return None
+        return BuiltResource(self.binding.resource, files[0], files[1], self.sources)
 
 
 def _open_sinks(

@@ -5,6 +5,7 @@ column plus a mask of cells it could not read — never guessing, never row by r
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -174,9 +175,7 @@ def parse_year(text: pa.Array) -> Parsed:
     number = group(wareki, 1)
     stated = group(wareki, 2, pa.int64())
     era_names = list(ERAS)
-    letters = pa.array(list(ERA_LETTERS))
-    spelled = pc.take(pa.array(list(ERA_LETTERS.values())), pc.index_in(era, value_set=letters))
-    era_key = pc.coalesce(spelled, era)
+    era_key = _era_names(era)
     era_index = pc.index_in(era_key, value_set=pa.array(era_names))
     first = pc.take(pa.array([ERAS[e][0] for e in era_names], pa.int64()), era_index)
     last = pc.take(pa.array([ERAS[e][1] for e in era_names], pa.int64()), era_index)
@@ -233,17 +232,113 @@ def parse_boolean(text: pa.Array, fld: dict[str, Any]) -> Parsed:
 
 
 def parse_date(text: pa.Array, fld: dict[str, Any]) -> Parsed:
+    """2024-04-01, 2024/4/1, 2024年4月1日, 令和6年4月1日, R6.4.1 → a date; a day that does not
+    exist (2月30日) or an era date outside its era (平成31年5月1日) is an error. A `format`
+    other than default/any is strptime's, as Table Schema says."""
     fmt = fld.get("format", "default")
-    reason = f"日付として読めません（{fmt}） / not a date"
-    if fmt in ("default", "any") and (plain := _plain_cast(text, pa.date32())) is not None:
-        return Parsed(plain, np.zeros(len(text), dtype=bool), reason)
-    pattern = "%Y-%m-%d" if fmt in ("default", "any") else fmt
-    folded = fold(text)
-    stamps = pc.strptime(folded, format=pattern, unit="s", error_is_null=True)
+    if fmt in ("default", "any"):
+        if (plain := _plain_cast(text, pa.date32())) is not None:
+            return Parsed(plain, np.zeros(len(text), dtype=bool))
+        return _japanese_dates(fold(text))
+    stamps = pc.strptime(fold(text), format=fmt, unit="s", error_is_null=True)
     values = pc.cast(stamps, pa.date32())
-    return Parsed(
-        values, as_mask(pc.is_null(values)), f"日付として読めません（{pattern}） / not a date"
+    reason = f"日付として読めません（{fmt}） / not a date"
+    return Parsed(values, as_mask(pc.is_null(values)), reason)
+
+
+DATE = (
+    rf"^(?:{ERA_PATTERN}\s*(?P<n>元|\d{{1,2}})|(?P<west>\d{{4}}))\s*[年./-]\s*"
+    r"(?P<month>\d{1,2})\s*[月./-]\s*(?P<day>\d{1,2})\s*日?$"
+)
+# When each era began (its first day) — an era date before it, or in the next era, is wrong.
+ERA_STARTS = {
+    "明治": "1868-10-23",
+    "大正": "1912-07-30",
+    "昭和": "1926-12-25",
+    "平成": "1989-01-08",
+    "令和": "2019-05-01",
+}
+
+
+def _japanese_dates(folded: pa.Array) -> Parsed:
+    parts = pc.extract_regex(folded, DATE)
+    era_key = _era_names(group(parts, 0))
+    era_index = pc.index_in(era_key, value_set=pa.array(list(ERAS)))
+    first = pc.take(pa.array([ERAS[e][0] for e in ERAS], pa.int64()), era_index)
+    n = pc.cast(pc.if_else(pc.equal(group(parts, 1), "元"), "1", group(parts, 1)), pa.int64())
+    year = pc.coalesce(pc.subtract(pc.add(first, n), 1), group(parts, 2, pa.int64()))
+    iso = pc.binary_join_element_wise(
+        pc.cast(year, pa.string()),
+        pc.utf8_lpad(group(parts, 3), 2, "0"),
+        pc.utf8_lpad(group(parts, 4), 2, "0"),
+        "-",
     )
+    stamps = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    values = pc.cast(stamps, pa.date32())
+    # strptime rolls 2月30日 over to 3月2日: a date that does not print back as given is no date.
+    exists = pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), iso)
+    values = pc.if_else(pc.fill_null(exists, False), values, pa.scalar(None, pa.date32()))
+    starts = pa.array([dt.date.fromisoformat(d) for d in ERA_STARTS.values()], pa.date32())
+    begins = pc.take(starts, era_index)
+    ends = pc.take(pa.array([*starts.to_pylist()[1:], None], pa.date32()), era_index)
+    outside = pc.or_kleene(pc.less(values, begins), pc.greater_equal(values, ends))
+    values = pc.if_else(pc.fill_null(outside, False), pa.scalar(None, pa.date32()), values)
+    reason = (
+        "日付として読めないか、存在しない日付です（例: 2024-04-01, 令和6年4月1日, R6.4.1）"
+        " / not a date, or a day that does not exist (e.g. 2024-04-01, 令和6年4月1日)"
+    )
+    return Parsed(values, as_mask(pc.is_null(values)), reason)
+
+
+def _era_names(era: pa.Array) -> pa.Array:
+    """R → 令和, H → 平成, …; spelled-out names as they are."""
+    letters = pa.array(list(ERA_LETTERS))
+    spelled = pc.take(pa.array(list(ERA_LETTERS.values())), pc.index_in(era, value_set=letters))
+    return pc.coalesce(spelled, era)
+
+
+TIME = (
+    r"^(?P<half>午前|午後)?\s*(?P<h>\d{1,2})\s*"
+    r"(?:[:時]\s*(?P<m>\d{1,2})\s*分?(?:\s*[:]\s*(?P<s>\d{1,2})\s*秒?)?|時)$"
+)
+
+
+def parse_time(text: pa.Array, fld: dict[str, Any]) -> Parsed:
+    """9:30, 09:30:00, ０９：３０, 9時30分, 9時, 午後1時 → a time of day; 25:00 or 9:75 is an error."""
+    parts = pc.extract_regex(pc.replace_substring(fold(text), " ", ""), TIME)
+    hours, minutes, seconds = (pc.fill_null(group(parts, i, pa.int64()), 0) for i in (1, 2, 3))
+    afternoon = pc.fill_null(pc.equal(group(parts, 0), "午後"), False)
+    hours = pc.if_else(pc.and_(afternoon, pc.less(hours, 12)), pc.add(hours, 12), hours)
+    total = pc.add(pc.add(pc.multiply(hours, 3600), pc.multiply(minutes, 60)), seconds)
+    valid = pc.and_kleene(
+        pc.is_valid(parts),
+        pc.and_kleene(
+            pc.less(hours, 24), pc.and_kleene(pc.less(minutes, 60), pc.less(seconds, 60))
+        ),
+    )
+    valid = pc.fill_null(valid, False)
+    values = pc.if_else(valid, pc.cast(pc.cast(total, pa.int32()), pa.time32("s")), None)
+    reason = "時刻として読めません（例: 09:30, 9時30分） / not a time of day (e.g. 09:30)"
+    return Parsed(values, ~as_mask(valid), reason)
+
+
+DATETIME = r"^(?P<date>.+?)(?:T|\s+)(?P<time>[^\s]+(?:\s*\d+分)?(?:\s*\d+秒)?)$"
+
+
+def parse_datetime(text: pa.Array, fld: dict[str, Any]) -> Parsed:
+    """A date and a time of day, as both forms above, apart by a space or a `T`."""
+    if (plain := _plain_cast(text, pa.timestamp("s"))) is not None:
+        return Parsed(plain, np.zeros(len(text), dtype=bool))
+    parts = pc.extract_regex(fold(text), DATETIME)
+    days = _japanese_dates(pc.fill_null(group(parts, 0), ""))
+    times = parse_time(pc.fill_null(group(parts, 1), ""), fld)
+    seconds = pc.cast(pc.cast(times.values, pa.int32()), pa.int64())
+    midnight = pc.cast(pc.cast(days.values, pa.timestamp("s")), pa.int64())
+    stamps = pc.cast(pc.add(midnight, seconds), pa.timestamp("s"))
+    bad = days.bad | times.bad
+    values = pc.if_else(pa.array(bad), pa.scalar(None, pa.timestamp("s")), stamps)
+    reason = "日時として読めません（例: 2024-04-01 09:30） / not a date and time"
+    return Parsed(values, bad, reason)
 
 
 @dataclass

@@ -27,6 +27,8 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "number": pa.float64(),
     "boolean": pa.bool_(),
     "date": pa.date32(),
+    "time": pa.time32("s"),
+    "datetime": pa.timestamp("s"),
     "year": pa.int32(),
 }
 
@@ -356,6 +358,8 @@ def _parse(text: pa.Array, fld: dict[str, Any]) -> tuple[pa.Array, np.ndarray, s
         "number": cells.parse_number,
         "boolean": cells.parse_boolean,
         "date": cells.parse_date,
+        "time": cells.parse_time,
+        "datetime": cells.parse_datetime,
         "year": lambda t, _f: cells.parse_year(t),
     }
     parsed = parsers[ftype](text, fld)

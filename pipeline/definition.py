@@ -83,7 +83,7 @@ class ReadOptions:
 @dataclass(frozen=True)
 class ResourceDef:
     name: str
-    path: Path
+    paths: tuple[Path, ...]  # one table, read from these files in order (a monthly series)
     schema: dict[str, Any]
     options: ReadOptions
     descriptor: dict[str, Any]  # the remaining Data Package resource properties (title, ...)
@@ -265,13 +265,17 @@ class _Checker:
                 value=str(name),
             )
             return None
-        path = self.resource_path(folder, raw.get("path"), name)
+        given = raw.get("path")
+        paths = [
+            self.resource_path(folder, p, name)
+            for p in (given if isinstance(given, list) else [given])
+        ]
         standard = self.standard(raw, name)
         if standard is False:
             return None
         schema = self.schema(raw.get("schema"), name, standard or None)
         options = self.read_options(raw.get(EXTENSION) or {}, name, schema)
-        if path is None or schema is None or options is None:
+        if not paths or None in paths or schema is None or options is None:
             return None
         encoding = raw.get("encoding")
         if encoding is not None and not _known_encoding(encoding):
@@ -283,7 +287,8 @@ class _Checker:
             )
             return None
         descriptor = {k: v for k, v in raw.items() if k not in OWN_RESOURCE_KEYS}
-        return ResourceDef(name, path, schema, options, descriptor, encoding, standard or None)
+        files = tuple(p for p in paths if p is not None)
+        return ResourceDef(name, files, schema, options, descriptor, encoding, standard or None)
 
     def standard(self, raw: dict[str, Any], resource: str) -> Standard | Literal[False] | None:
         """The preset a resource names with `standard:` (None: none named; False: a bad name)."""

@@ -26,12 +26,20 @@ SOURCE_ONLY_FIELD_KEYS = {
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """One file a resource was read from, as it was read."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
 class BuiltResource:
     definition: ResourceDef
     csv: WrittenFile
     parquet: WrittenFile
-    source_sha256: str
-    source_bytes: int
+    sources: list[SourceFile]
 
 
 def rfc3339(value: Any) -> str | None:
@@ -99,12 +107,13 @@ def descriptor(
     metadata = dict(dataset.metadata)
     metadata["provenance"] = [
         {
-            "file": b.definition.path.name,
+            "file": source.name,
             "resource": b.definition.name,
-            "bytes": b.source_bytes,
-            "hash": f"sha256:{b.source_sha256}",
+            "bytes": source.bytes,
+            "hash": f"sha256:{source.sha256}",
         }
         for b in built
+        for source in b.sources
     ]
     keywords = list(source.get("keywords") or [])
     if standards := [r.standard for r in dataset.resources if r.standard]:

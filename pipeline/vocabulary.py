@@ -13,7 +13,7 @@ DEFINITION = "dataset.yaml"  # what an officer writes in each dataset folder
 DESCRIPTOR_FILE = "datapackage.json"  # the Data Package descriptor in every package folder
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]{2,100}$")  # CKAN's rule for dataset and resource names
 FIELD_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "year"}
+SUPPORTED_TYPES = {"string", "integer", "number", "boolean", "date", "time", "datetime", "year"}
 SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 LICENSES: dict[str, dict[str, str]] = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -200,3 +202,37 @@ def shacl_violations(data: Graph, shapes_file: str) -> list[str]:
         for r in report.subjects(RDF.type, URIRef(sh + "ValidationResult"))
         if report.value(r, URIRef(sh + "resultSeverity")) == URIRef(sh + "Violation")
     ]
+
+
+# -- Debian's Chromium, one for the session (the site, its audits, cross-origin requests) ------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# For a closed network (every background connection would be refused); Playwright adds
+# --headless itself, Lighthouse takes these as one string.
+CHROME_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require(ready: bool, what: str, how: str) -> None:
+    """Skip a test whose tool is not installed — except in CI, which must have installed it."""
+    if ready:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must install {what}: {how}")
+    pytest.skip(f"{what} is not installed ({how})")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    require(Path(CHROMIUM).exists(), "Debian's chromium", "`make browser`")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_FLAGS)
+        yield instance
+        instance.close()

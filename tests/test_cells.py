@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 import pyarrow.compute
 import pytest
@@ -156,7 +158,52 @@ def test_booleans_and_dates() -> None:
         True,
     ]
     dates = cells.parse_date(pa.array(["2024-04-01", "２０２４-０４-０１", "2024/04/01"]), {})
-    assert dates.bad.tolist() == [False, False, True]
+    assert dates.bad.tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-04-01", "2024/4/1", "2024.4.1", "2024年4月1日", "令和6年4月1日", "R6.4.1", "Ｒ６．４．１",
+     "令和６年４月１日"],
+)  # fmt: skip
+def test_the_forms_officers_type_a_date_in(text: str) -> None:
+    parsed = cells.parse_date(pa.array([text, "令和元年5月1日"]), {})
+    assert parsed.values.to_pylist() == [dt.date(2024, 4, 1), dt.date(2019, 5, 1)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2023-02-30", "2023/2/29", "令和6年13月1日", "平成31年5月1日", "令和元年4月30日", "R6.4"],
+)
+def test_days_that_never_existed_are_errors(text: str) -> None:
+    """strptime alone would roll 2月30日 over to 3月2日; era dates must lie inside their era."""
+    parsed = cells.parse_date(pa.array([text]), {})
+    assert parsed.bad.tolist() == [True] and parsed.values.null_count == 1
+    assert "存在しない日付" in parsed.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "time"),
+    [("9:30", "09:30"), ("09:30:15", "09:30:15"), ("０９：３０", "09:30"), ("9時30分", "09:30"),
+     ("9時", "09:00"), ("午後1時", "13:00"), ("午前11時5分", "11:05"), ("23:59", "23:59")],
+)  # fmt: skip
+def test_the_forms_officers_type_a_time_in(text: str, time: str) -> None:
+    parsed = cells.parse_time(pa.array([text]), {})
+    assert not parsed.bad.any()
+    assert parsed.values[0].as_py() == dt.time.fromisoformat(time)
+
+
+@pytest.mark.parametrize("text", ["25:00", "24:00", "9:75", "9:30:60", "朝9時", "930"])
+def test_impossible_times_are_errors(text: str) -> None:
+    assert cells.parse_time(pa.array([text]), {}).bad.tolist() == [True]
+
+
+def test_datetimes_join_both_forms() -> None:
+    parsed = cells.parse_datetime(
+        pa.array(["2024-04-01 09:30", "令和6年4月1日 9時30分", "R6.4.1T09:30", "R6.4.1 25:00"]), {}
+    )
+    assert parsed.bad.tolist() == [False, False, False, True]
+    assert set(parsed.values.to_pylist()[:3]) == {dt.datetime(2024, 4, 1, 9, 30)}
 
 
 def test_units_beside_numbers_do_not_turn_wareki_years_into_small_numbers() -> None:

@@ -125,3 +125,40 @@ def test_a_site_served_under_a_sub_path(under_sub_path: str, built_site: Path) -
     # The pages link relatively, so they work under any prefix.
     page = (built_site / "datasets/plan-indicators/index.html").read_text("utf-8")
     assert 'href="/' not in page and 'src="/' not in page
+
+
+def test_a_browser_app_on_another_origin_posts_json_and_reads_ranges(browser, server: str) -> None:
+    """Chromium enforces CORS: a page on http://localhost:<port> is another origin than
+    http://127.0.0.1:<port>, so its JSON POST and its suffix Range request are preflighted."""
+    port = server.rsplit(":", 1)[1]
+    context = browser.new_context()
+    page = context.new_page()
+    preflights: list[str] = []
+    page.on("request", lambda r: preflights.append(r.url) if r.method == "OPTIONS" else None)
+    try:
+        page.goto(f"http://localhost:{port}/index.html")
+        answers = page.evaluate(
+            """async (api) => {
+                const search = await fetch(api + "/api/3/action/package_search", {
+                    method: "POST",
+                    headers: {"Content-Type": "application/json"},
+                    body: JSON.stringify({q: "tags:人権", rows: 5}),
+                });
+                const file = await fetch(api + "/datasets/plan-indicators/indicators.parquet",
+                                         {headers: {Range: "bytes=-8"}});
+                const tail = new Uint8Array(await file.arrayBuffer());
+                return {
+                    search: (await search.json()).result.count,
+                    status: file.status,
+                    range: file.headers.get("Content-Range"),
+                    magic: String.fromCharCode(...tail.slice(4)),
+                };
+            }""",
+            f"http://127.0.0.1:{port}",
+        )
+    finally:
+        context.close()
+    assert answers["search"] >= 1
+    assert answers["status"] == 206 and answers["range"].startswith("bytes ")
+    assert answers["magic"] == "PAR1"  # the last bytes of a Parquet file
+    assert len(preflights) >= 1  # the browser did ask first (a suffix Range is not "simple")

@@ -23,19 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import CHROME_FLAGS, CHROMIUM, ROOT, require
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Lighthouse's launcher takes these as one string; Playwright adds --headless itself.
-CHROME_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NODE_MODULES = ROOT / "node_modules"
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 VNU = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -46,30 +35,8 @@ MIN_CHART_TEXT_PX = 12
 CHECK = ["--also-check-css", "--also-check-svg"]
 
 
-def _require(ready: bool, what: str) -> None:
-    if ready:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must install {what}: `make audit-tools`")
-    pytest.skip(f"{what} is not installed (`make audit-tools`)")
-
-
-if not Path(CHROMIUM).exists():
-    _require(False, "Debian's chromium")
-
-playwright = pytest.importorskip("playwright.sync_api")
-
-
 def _pages(site: Path) -> list[Path]:
     return sorted(site.rglob("*.html"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_FLAGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module", params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])
@@ -85,7 +52,7 @@ def page(browser, request) -> Iterator:
 
 
 def test_axe_finds_no_violation_on_any_page(page, built_site: Path) -> None:
-    _require(AXE.is_file(), "axe-core (node_modules)")
+    require(AXE.is_file(), "axe-core (node_modules)", "`make audit-tools`")
     found = []
     pages = _pages(built_site)
     assert len(pages) >= 6
@@ -138,7 +105,9 @@ def test_every_page_links_a_favicon_that_exists(built_site: Path) -> None:
 
 
 def test_the_nu_html_checker_finds_no_error(built_site: Path) -> None:
-    _require(VNU.is_file() and shutil.which("java") is not None, "vnu-jar and Java")
+    require(
+        VNU.is_file() and shutil.which("java") is not None, "vnu-jar and Java", "`make audit-tools`"
+    )
     files = [*_pages(built_site), built_site / "static/site.css", built_site / "static/favicon.svg"]
     done = subprocess.run(
         ["java", "-jar", str(VNU), "--errors-only", "--format", "json", *CHECK, *map(str, files)],
@@ -158,7 +127,7 @@ def test_the_nu_html_checker_finds_no_error(built_site: Path) -> None:
 @pytest.mark.lighthouse
 @pytest.mark.parametrize("path", LIGHTHOUSE_PAGES)
 def test_lighthouse_mobile_scores(server: str, tmp_path: Path, path: str) -> None:
-    _require(LIGHTHOUSE.exists(), "lighthouse (node_modules)")
+    require(LIGHTHOUSE.exists(), "lighthouse (node_modules)", "`make audit-tools`")
     report = tmp_path / "lighthouse.json"
     subprocess.run(
         [
