@@ -141,6 +141,11 @@ class BuiltPackage:
         return str(value) if value else None
 
     @property
+    def extent(self) -> list[float] | None:
+        """[west, south, east, north] of the dataset's points (None without a location)."""
+        return self.extra.get("extent")
+
+    @property
     def upstream_sha256(self) -> str | None:
         upstream = self.extra.get("upstream")
         return upstream.get("sha256", "") if upstream else None

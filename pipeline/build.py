@@ -25,6 +25,7 @@ from .vocabulary import DESCRIPTOR_FILE
 from .writers import (
     BackgroundWriter,
     CsvSink,
+    GeoJsonSink,
     ParquetSink,
     Sink,
     WrittenFile,
@@ -291,7 +292,8 @@ class _Table:
         files: list[WrittenFile] = self.writer.close()
         if not files:
             return None
-        return BuiltResource(self.binding.resource, files[0], files[1], self.sources)
+        geojson = files[2] if len(files) > 2 else None
+        return BuiltResource(self.binding.resource, files[0], files[1], self.sources, geojson)
 
 
 def _open_sinks(
@@ -307,12 +309,18 @@ def _open_sinks(
             "license": [lic["name"] for lic in dataset.descriptor["licenses"]],
         }
     }
-    return [
+    sinks: list[Sink] = [
         CsvSink(out_dir / f"{resource.name}.csv", schema),
         ParquetSink(
-            out_dir / f"{resource.name}.parquet", parquet_schema(schema, resource.fields), metadata
+            out_dir / f"{resource.name}.parquet",
+            parquet_schema(schema, resource.fields),
+            metadata,
+            resource.location,
         ),
     ]
+    if resource.location is not None:
+        sinks.append(GeoJsonSink(out_dir / f"{resource.name}.geojson", resource.location))
+    return sinks
 
 
 def _located(problem: Problem, dataset: str, resource: str) -> Problem:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from .descriptors import load_yaml, shape_problems
 from .errors import DefinitionError, Problem
+from .geo import Location
 from .presets import Standard, UnknownStandard, find
 from .vocabulary import (
     DEFINITION,
@@ -47,6 +48,7 @@ RESOURCE_OPTION_KEYS = {
     "markers",
     "values",
     "allow_formulas",
+    "location",
 }
 
 
@@ -89,6 +91,7 @@ class ResourceDef:
     descriptor: dict[str, Any]  # the remaining Data Package resource properties (title, ...)
     encoding: str | None = None
     standard: Standard | None = None  # a national standard layout: its items are the fields
+    location: Location | None = None  # the fields that hold its points: GeoJSON, GeoParquet
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -287,8 +290,30 @@ class _Checker:
             )
             return None
         descriptor = {k: v for k, v in raw.items() if k not in OWN_RESOURCE_KEYS}
+        location = self.location(raw.get(EXTENSION) or {}, schema, name)
         files = tuple(p for p in paths if p is not None)
-        return ResourceDef(name, files, schema, options, descriptor, encoding, standard or None)
+        return ResourceDef(
+            name, files, schema, options, descriptor, encoding, standard or None, location
+        )
+
+    def location(
+        self, options: dict[str, Any], schema: dict[str, Any], resource: str
+    ) -> Location | None:
+        """A standard's 緯度/経度, or `x-opendata.location: {latitude, longitude}` (numbers)."""
+        location = Location.of(schema["fields"], options)
+        if location is None:
+            return None
+        types = {f["name"]: f.get("type", "string") for f in schema["fields"]}
+        for name in (location.latitude, location.longitude):
+            if types.get(name) not in ("number", "integer"):
+                self.fail(
+                    f"location の {name!r} は数値（number）の項目にしてください"
+                    " / location names a field that is not a number",
+                    resource=resource,
+                    field=name,
+                )
+                return None
+        return location
 
     def standard(self, raw: dict[str, Any], resource: str) -> Standard | Literal[False] | None:
         """The preset a resource names with `standard:` (None: none named; False: a bad name)."""

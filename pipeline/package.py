@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .definition import DatasetDef, ResourceDef
+from .geo import GEOMETRY
 from .presets import BODIK_TAG
 from .publisher import Publisher
 from .vocabulary import EXTENSION
@@ -40,6 +41,7 @@ class BuiltResource:
     csv: WrittenFile
     parquet: WrittenFile
     sources: list[SourceFile]
+    geojson: WrittenFile | None = None  # where the resource has a location
 
 
 def rfc3339(value: Any) -> str | None:
@@ -84,6 +86,13 @@ def _resource(built: BuiltResource, file: WrittenFile, name: str) -> dict[str, A
         "format": file.format,
         "mediatype": file.mediatype,
     }
+    if file.format == "geojson":  # not a table: v2 leaves `type` out, frictionless checks bytes
+        del descriptor["type"]
+        descriptor |= {"encoding": "utf-8", "bytes": file.bytes, "hash": f"sha256:{file.sha256}"}
+        for key in ("title", "description"):
+            if definition.descriptor.get(key):
+                descriptor[key] = definition.descriptor[key]
+        return descriptor
     if file.format == "csv":
         descriptor |= {"encoding": "utf-8", "bytes": file.bytes}
     else:
@@ -96,6 +105,15 @@ def _resource(built: BuiltResource, file: WrittenFile, name: str) -> dict[str, A
         if definition.descriptor.get(key):
             descriptor[key] = definition.descriptor[key]
     descriptor["schema"] = published_schema(definition)
+    if file.format == "parquet" and definition.location is not None:
+        descriptor["schema"]["fields"].append(
+            {
+                "name": GEOMETRY,
+                "type": "any",
+                "description": "地点（WKB、GeoParquet 1.1、WGS 84 経度・緯度）"
+                " / the point as WKB (GeoParquet 1.1, WGS 84 lon/lat)",
+            }
+        )
     return descriptor
 
 
@@ -115,6 +133,14 @@ def descriptor(
         for b in built
         for source in b.sources
     ]
+    boxes = [b.geojson.bbox for b in built if b.geojson is not None and b.geojson.bbox]
+    if boxes:  # where the data's points lie: CKAN's `spatial`, DCAT's bbox
+        metadata["extent"] = [
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ]
     keywords = list(source.get("keywords") or [])
     if standards := [r.standard for r in dataset.resources if r.standard]:
         # How BODIK and other aggregators find a standard dataset: its tags and its kind.
@@ -139,4 +165,6 @@ def descriptor(
     for b in built:
         package["resources"].append(_resource(b, b.csv, b.definition.name))
         package["resources"].append(_resource(b, b.parquet, f"{b.definition.name}-parquet"))
+        if b.geojson is not None:
+            package["resources"].append(_resource(b, b.geojson, f"{b.definition.name}-geojson"))
     return {k: v for k, v in package.items() if v not in (None, "")}

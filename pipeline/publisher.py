@@ -5,7 +5,6 @@ Minato City is the default; another municipality changes this one file.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,17 +30,6 @@ class Publisher:
     # extent rounded outward to 0.01°, so that every place in the ward lies inside it. Another
     # municipality states its own in catalog.yaml, or has none.
     extent: tuple[float, float, float, float] | None = (139.70, 35.61, 139.79, 35.69)
-
-    def extent_geojson(self) -> str | None:
-        """The extent as a GeoJSON Polygon (RFC 7946: [lon, lat], exterior ring anticlockwise).
-
-        The form CKAN's `spatial` extra takes (ckanext-spatial validates it as GeoJSON).
-        """
-        if self.extent is None:
-            return None
-        west, south, east, north = self.extent
-        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-        return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
 
     def contributors(self, department: str | None) -> list[dict[str, Any]]:
         people: list[dict[str, Any]] = [

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from . import rules
 from .cells import NUMBER, as_mask
 from .convert import Binding, Located
-from .definition import as_list
+from .definition import ResourceDef, as_list
 from .errors import Problem, Report
 from .presets import RULE_CONSTRAINTS, standard_rule
 
@@ -36,7 +36,7 @@ def check_batch(
     """Every rule that one batch can decide on its own."""
     primary_key = set(binding.resource.schema.get("primaryKey") or [])
     table = located.table
-    for finding in standard_findings(table, binding.resource.fields, area):
+    for finding in place_and_standard_findings(table, binding.resource, area):
         located.report_cells(
             report,
             binding,
@@ -87,25 +87,21 @@ def check_batch(
                 )
 
 
-def standard_findings(
-    table: pa.Table,
-    fields: list[dict[str, Any]],
-    area: tuple[float, float, float, float] | None,
+def place_and_standard_findings(
+    table: pa.Table, resource: ResourceDef, area: tuple[float, float, float, float] | None
 ) -> list[rules.Finding]:
-    """The value rules of a standard resource's items (none for the ward's own tables)."""
+    """The value rules of a standard resource's items, and its points' (range, swapped
+    columns, the publisher's area) — a standard's 緯度/経度 or a declared location."""
     findings: list[rules.Finding] = []
-    coordinates: dict[str, tuple[str, pa.Array]] = {}
-    for fld in fields:
+    for fld in resource.fields:
         rule = standard_rule(fld)
-        if rule is None:
-            continue
-        column = table.column(fld["name"]).combine_chunks()
-        if rule in ("latitude", "longitude"):
-            coordinates[rule] = (fld["name"], column)
-        else:
+        if rule is not None and rule not in ("latitude", "longitude"):
+            column = table.column(fld["name"]).combine_chunks()
             findings += rules.text_rule(fld["name"], rule, column)
-    if len(coordinates) == 2:
-        findings += rules.coordinate_rules(coordinates["latitude"], coordinates["longitude"], area)
+    if place := resource.location:
+        latitude = (place.latitude, table.column(place.latitude).combine_chunks())
+        longitude = (place.longitude, table.column(place.longitude).combine_chunks())
+        findings += rules.coordinate_rules(latitude, longitude, area)
     return findings
 
 

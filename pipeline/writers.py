@@ -12,13 +12,15 @@ import hashlib
 import io
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from . import geo
 
 ROW_GROUP_ROWS = 128 * 1024  # fixed, so row groups do not depend on how the source was batched
 
@@ -31,6 +33,7 @@ class WrittenFile:
     bytes: int
     sha256: str
     rows: int
+    bbox: list[float] | None = None  # [west, south, east, north] of a file of points
 
 
 class Sink(Protocol):
@@ -89,11 +92,23 @@ class CsvSink:
 
 
 class ParquetSink:
-    def __init__(self, path: Path, schema: pa.Schema, metadata: dict[str, Any]):
+    """Parquet; with a `location`, GeoParquet 1.1: a WKB `geometry` column and the `geo` key."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        metadata: dict[str, Any],
+        location: geo.Location | None = None,
+    ):
         self.path = path
         self.rows = 0
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._location = location
+        self._extent = geo.Extent()
+        if location is not None:
+            schema = schema.append(pa.field(geo.GEOMETRY, pa.binary()))
         self.schema = schema.with_metadata(
             {
                 key: json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -113,6 +128,10 @@ class ParquetSink:
         )
 
     def write(self, table: pa.Table) -> None:
+        if self._location is not None:
+            points = self._location.points(table)
+            self._extent.add(*points)
+            table = table.append_column(geo.GEOMETRY, geo.wkb_points(*points))
         self._pending.append(table.cast(self.schema))
         self._pending_rows += table.num_rows
         while self._pending_rows >= ROW_GROUP_ROWS:
@@ -129,9 +148,41 @@ class ParquetSink:
     def close(self) -> WrittenFile:
         if self._pending_rows or not self.rows:
             self._flush(self._pending_rows)
+        if self._location is not None:  # the box is known once every row is written
+            meta = geo.geoparquet_metadata(self._extent.box)
+            self._writer.add_key_value_metadata({"geo": json.dumps(meta, sort_keys=True)})
         self._writer.close()
         self._file.close()
         return self._file.facts("parquet", "application/vnd.apache.parquet", self.rows)
+
+
+class GeoJsonSink:
+    """An RFC 7946 FeatureCollection, streamed: one Feature per row, its bbox at the end."""
+
+    def __init__(self, path: Path, location: geo.Location):
+        self.path = path
+        self.rows = 0
+        self._location = location
+        self._extent = geo.Extent()
+        self._file = HashingFile(path)
+        self._file.write(b'{"type":"FeatureCollection","features":[')
+
+    def write(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        self._extent.add(*self._location.points(table))
+        lines = geo.features(table, self._location)
+        text = ",\n".join(lines.to_pylist())
+        self._file.write((",\n" if self.rows else "\n").encode() + text.encode("utf-8"))
+        self.rows += table.num_rows
+
+    def close(self) -> WrittenFile:
+        box = self._extent.box
+        tail = f'\n],"bbox":{json.dumps(box)}}}\n' if box else "\n]}\n"
+        self._file.write(tail.encode())
+        self._file.close()
+        facts = self._file.facts("geojson", "application/geo+json", self.rows)
+        return replace(facts, bbox=box)
 
 
 class BackgroundWriter:

@@ -68,6 +68,34 @@ PUBLISHABLE = MINIMAL | {
 MINIMAL_CSV = "番号,名称,金額,年度\n1,庁舎管理,3200,令和4年度\n2,情報化推進,150.5,2023\n"
 
 
+# A standard dataset (07, legacy layout), for the presets' and the places' tests.
+WIFI_HEADER = (
+    "都道府県コード又は市区町村コード,NO,都道府県名,市区町村名,名称,名称＿カナ,住所,緯度,経度,"
+    "電話番号,URL,整理番号"
+)  # no 名称_英語, 方書, 設置者, 内線番号, SSID, 提供エリア, 備考; a full-width ＿; one column of our own
+WIFI_ROWS = [
+    "131032,1,東京都,港区,港区役所,ミナトクヤクショ,港区芝公園1-5-25,35.658,139.7515,03-3578-2111,https://www.city.minato.tokyo.jp/,A-1",
+    "131032,2,東京都,港区,赤坂地区総合支所,アカサカチクソウゴウシショ,港区赤坂4-18-13,35.6725,139.7355,03-5413-7011,,A-2",
+]
+
+
+def wifi_case(rows: list[str], header: str = WIFI_HEADER) -> dict:
+    """A 公衆無線LANアクセスポイント一覧 (legacy layout) as an officer keeps it."""
+    definition = PUBLISHABLE | {
+        "name": "wifi-spots",
+        "title": "公衆無線LANアクセスポイント一覧",
+        "resources": [
+            {
+                "name": "wifi-spots",
+                "path": "wifi.csv",
+                "title": "公衆無線LANアクセスポイント一覧",
+                "standard": "公衆無線LANアクセスポイント一覧",
+            }
+        ],
+    }
+    return {"definition": definition, "files": {"wifi.csv": "\n".join([header, *rows]) + "\n"}}
+
+
 def write_dataset(
     root: Path,
     definition: dict[str, Any],

@@ -16,34 +16,9 @@ import pytest
 from pipeline import rules
 from pipeline.presets import RULE_CONSTRAINTS, find, registry
 
-from conftest import PUBLISHABLE, errors_of, report, write_dataset
+from conftest import WIFI_HEADER, WIFI_ROWS, errors_of, report, wifi_case, write_dataset
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/standard-datasets.md"
-
-WIFI_HEADER = (
-    "都道府県コード又は市区町村コード,NO,都道府県名,市区町村名,名称,名称＿カナ,住所,緯度,経度,"
-    "電話番号,URL,整理番号"
-)  # no 名称_英語, 方書, 設置者, 内線番号, SSID, 提供エリア, 備考; a full-width ＿; one column of our own
-WIFI_ROWS = [
-    "131032,1,東京都,港区,港区役所,ミナトクヤクショ,港区芝公園1-5-25,35.658,139.7515,03-3578-2111,https://www.city.minato.tokyo.jp/,A-1",
-    "131032,2,東京都,港区,赤坂地区総合支所,アカサカチクソウゴウシショ,港区赤坂4-18-13,35.6725,139.7355,03-5413-7011,,A-2",
-]
-
-
-def _wifi(rows: list[str], header: str = WIFI_HEADER) -> dict:
-    definition = PUBLISHABLE | {
-        "name": "wifi-spots",
-        "title": "公衆無線LANアクセスポイント一覧",
-        "resources": [
-            {
-                "name": "wifi-spots",
-                "path": "wifi.csv",
-                "title": "公衆無線LANアクセスポイント一覧",
-                "standard": "公衆無線LANアクセスポイント一覧",
-            }
-        ],
-    }
-    return {"definition": definition, "files": {"wifi.csv": "\n".join([header, *rows]) + "\n"}}
 
 
 def _build(tmp_path: Path, case: dict) -> tuple[int, dict, Path]:
@@ -83,7 +58,7 @@ def test_the_current_layout_starts_with_the_common_head_and_splits_the_address()
 
 
 def test_an_unknown_kind_or_layout_is_a_located_problem(tmp_path: Path) -> None:
-    case = _wifi(WIFI_ROWS)
+    case = wifi_case(WIFI_ROWS)
     case["definition"]["resources"][0]["standard"] = "公衆電話一覧"
     code, result, _ = _build(tmp_path, case)
     (error,) = errors_of(result)
@@ -97,7 +72,7 @@ def test_an_unknown_kind_or_layout_is_a_located_problem(tmp_path: Path) -> None:
 def test_the_standard_header_is_published_in_its_order_with_extra_columns_after(
     tmp_path: Path,
 ) -> None:
-    code, result, folder = _build(tmp_path, _wifi(WIFI_ROWS))
+    code, result, folder = _build(tmp_path, wifi_case(WIFI_ROWS))
     assert code == 0, errors_of(result)
     standard = [i.name for i in find("07").items]
     with (folder / "wifi-spots.csv").open(encoding="utf-8-sig", newline="") as f:
@@ -110,7 +85,7 @@ def test_the_standard_header_is_published_in_its_order_with_extra_columns_after(
         and first["整理番号"] == "A-1"
     )
     parquet = pq.read_table(folder / "wifi-spots.parquet")
-    assert parquet.column_names == rows[0]
+    assert parquet.column_names == [*rows[0], "geometry"]  # GeoParquet: the points as WKB
     assert parquet.column("緯度").to_pylist() == [35.658, 35.6725]
     package = json.loads((folder / "datapackage.json").read_text("utf-8"))
     assert {"自治体標準ODS", "公衆無線LAN", "公衆無線LANアクセスポイント一覧"} <= set(
@@ -119,6 +94,8 @@ def test_the_standard_header_is_published_in_its_order_with_extra_columns_after(
     assert package["x-opendata"]["standard_dataset"] == "公衆無線LANアクセスポイント一覧"
     fields = package["resources"][0]["schema"]["fields"]
     assert [f["name"] for f in fields] == rows[0] and "x-opendata" not in fields[0]
+    parquet_fields = package["resources"][1]["schema"]["fields"]
+    assert [f["name"] for f in parquet_fields] == [*rows[0], "geometry"]
     done = subprocess.run(
         [sys.executable, "-m", "frictionless", "validate", "--json", "datapackage.json"],
         capture_output=True, text=True, cwd=folder, check=False,
@@ -129,7 +106,7 @@ def test_the_standard_header_is_published_in_its_order_with_extra_columns_after(
 def test_every_missing_required_item_is_named_in_one_error(tmp_path: Path) -> None:
     header = WIFI_HEADER.replace(",名称,名称＿カナ,住所,", ",")
     rows = [",".join(r.split(",")[:4] + r.split(",")[7:]) for r in WIFI_ROWS]
-    code, result, _ = _build(tmp_path, _wifi(rows, header))
+    code, result, _ = _build(tmp_path, wifi_case(rows, header))
     (error,) = errors_of(result)
     assert code == 1 and error["type"] == "missing-label"
     assert "名称、名称_カナ、住所" in error["message"] and error["file"] == "wifi-spots/wifi.csv"
@@ -137,7 +114,7 @@ def test_every_missing_required_item_is_named_in_one_error(tmp_path: Path) -> No
 
 # -- the value rules --------------------------------------------------------------------------
 def _cell_problems(tmp_path: Path, row: str) -> list[dict]:
-    code, result, _ = _build(tmp_path, _wifi([WIFI_ROWS[0], row]))
+    code, result, _ = _build(tmp_path, wifi_case([WIFI_ROWS[0], row]))
     assert code == 1
     return [e for e in errors_of(result) if e.get("row") == 3]
 
@@ -167,7 +144,7 @@ def test_each_broken_value_is_located_with_its_fix(
 
 def test_a_point_outside_the_ward_is_a_warning_not_an_error(tmp_path: Path) -> None:
     shinjuku = WIFI_ROWS[1].replace("35.6725,139.7355", "35.6896,139.6917")
-    code, result, _ = _build(tmp_path, _wifi([WIFI_ROWS[0], shinjuku]))
+    code, result, _ = _build(tmp_path, wifi_case([WIFI_ROWS[0], shinjuku]))
     assert code == 0, errors_of(result)
     (warning,) = [w for d in result["datasets"] for w in d["warnings"]]
     assert warning["row"] == 3 and warning["column"] == "緯度" and "extent" in warning["message"]

@@ -9,6 +9,7 @@ import hashlib
 from collections import Counter
 from typing import Any
 
+from pipeline.geo import Box, box_geojson
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
 from .. import paths
@@ -111,6 +112,14 @@ def package_dict(catalog: Catalog, name: str) -> dict[str, Any]:
     }
 
 
+def area(catalog: Catalog, package: BuiltPackage) -> Box | None:
+    """Where the dataset lies: its points' extent, else its municipality's (when it is ours)."""
+    if package.extent:
+        return package.extent
+    publisher = catalog.publisher
+    return publisher.extent if package.spatial == publisher.code else None
+
+
 def extras(catalog: Catalog, package: BuiltPackage) -> list[dict[str, str]]:
     """What CKAN has no core field for, as its string key/value extras (sorted by key)."""
     values: dict[str, str] = {}
@@ -122,9 +131,8 @@ def extras(catalog: Catalog, package: BuiltPackage) -> list[dict[str, str]]:
         # ckanext-spatial reads `spatial` as a GeoJSON geometry (and refuses anything else), so
         # the area's code has its own key and `spatial` is the area's extent where we know it.
         values["spatial_code"] = package.spatial
-        extent = catalog.publisher.extent_geojson()
-        if extent and package.spatial == catalog.publisher.code:
-            values["spatial"] = extent
+    if extent := area(catalog, package):
+        values["spatial"] = box_geojson(extent)
     if period := package.fiscal_period:
         values["temporal_start"], values["temporal_end"] = period
     if package.frequency:

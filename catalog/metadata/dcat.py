@@ -19,6 +19,7 @@ import json
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, RDF, RDFS, SKOS, XSD
 
+from pipeline.geo import box_wkt
 from pipeline.package import PROFILE as DATA_PACKAGE_PROFILE
 from pipeline.vocabulary import DESCRIPTOR_FILE, FREQUENCIES, THEMES
 
@@ -26,6 +27,7 @@ from ..model import BuiltPackage, Catalog, Resource
 from .ckan import _datapackage_file as datapackage_file
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
+WKT = URIRef("http://www.opengis.net/ont/geosparql#wktLiteral")
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 ADMS = Namespace("http://www.w3.org/ns/adms#")
 # DCAT 3 terms; rdflib's DCAT namespace is version 2.
@@ -132,6 +134,16 @@ def _place(graph: Graph, catalog: Catalog) -> URIRef:
     )
     graph.add((node, SKOS.prefLabel, Literal(catalog.publisher.name_en, lang="en")))
     graph.add((node, DCTERMS.identifier, Literal(catalog.publisher.code)))  # 全国地方公共団体コード
+    if catalog.publisher.extent is not None:
+        graph.add((node, DCAT.bbox, Literal(box_wkt(catalog.publisher.extent), datatype=WKT)))
+    return node
+
+
+def _points(graph: Graph, catalog: Catalog, name: str, extent: list[float]) -> URIRef:
+    """Where a dataset's points lie (their bounding box), beside the municipality it covers."""
+    node = URIRef(catalog.dataset_url(name) + "#extent")
+    graph.add((node, RDF.type, DCTERMS.Location))
+    graph.add((node, DCAT.bbox, Literal(box_wkt(extent), datatype=WKT)))
     return node
 
 
@@ -154,6 +166,8 @@ def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> UR
     )
     graph.add((node, DCTERMS.language, _typed(graph, JAPANESE, DCTERMS.LinguisticSystem)))
     graph.add((node, DCTERMS.spatial, _place(graph, catalog)))
+    if package.extent:
+        graph.add((node, DCTERMS.spatial, _points(graph, catalog, name, package.extent)))
     if package.version:
         graph.add((node, DCAT_VERSION, Literal(package.version)))
         # DCAT-AP 1 and 2 (and their ckanext-dcat profiles) read the version from here.
