@@ -30,6 +30,8 @@ class Publisher:
     # extent rounded outward to 0.01°, so that every place in the ward lies inside it. Another
     # municipality states its own in catalog.yaml, or has none.
     extent: tuple[float, float, float, float] | None = (139.70, 35.61, 139.79, 35.69)
+    # The background of the site's maps (XYZ tiles; empty: none, the points alone).
+    map_tiles: str | None = "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png"
 
     def contributors(self, department: str | None) -> list[dict[str, Any]]:
         people: list[dict[str, Any]] = [
@@ -59,7 +61,9 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     known = set(Publisher.__dataclass_fields__)
     unknown = set(raw.get("publisher", {})) - known
     given = raw.get("publisher", {})
-    texts: dict[str, Any] = {k: str(v) for k, v in given.items() if k in known - {"extent"}}
+    texts: dict[str, Any] = {
+        k: None if v is None else str(v) for k, v in given.items() if k in known - {"extent"}
+    }
     publisher = Publisher(**texts)
     extent = tuple(given.get("extent") or ())
     if extent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import geojson
@@ -16,10 +17,12 @@ from shapely.geometry import Point, shape
 
 from conftest import (
     PUBLISHABLE,
+    ROOT,
     WIFI_ROWS,
     errors_of,
     rdf_graph,
     report,
+    require,
     shacl_violations,
     wifi_case,
     write_dataset,
@@ -137,3 +140,61 @@ def test_a_location_must_name_number_fields(tmp_path: Path) -> None:
     definition["resources"][0]["x-opendata"]["location"]["latitude"] = "label"
     code, result, _ = _build(tmp_path, definition, {"benches.csv": BENCHES})
     assert code == 1 and any("location" in e["message"] for e in errors_of(result))
+
+
+def _tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
+    """The XYZ tile holding a point (the slippy-map formula, written out here independently)."""
+    import math
+
+    n = 2**zoom
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return int((lon + 180) / 360 * n), int(y)
+
+
+def test_the_dataset_page_maps_every_point_over_gsi_tiles(wifi: Path) -> None:
+    page = (wifi / "datasets/wifi-spots/index.html").read_text("utf-8")
+    tiles = [
+        tuple(int(v) for v in m.groups())
+        for m in re.finditer(r"cyberjapandata\.gsi\.go\.jp/xyz/pale/(\d+)/(\d+)/(\d+)\.png", page)
+    ]
+    assert tiles and "出典：国土地理院" in page
+    zoom = tiles[0][0]
+    for lon, lat in [(139.7515, 35.658), (139.7355, 35.6725)]:
+        assert (zoom, *_tile_of(lon, lat, zoom)) in tiles  # the background under each point
+
+
+def test_the_map_works_offline_and_is_accessible(browser, tmp_path: Path) -> None:
+    """Tiles off (catalog.yaml), no network: the points are drawn from the data, named for
+    screen readers and listed in a table the keyboard reaches; axe finds nothing."""
+    case = wifi_case(WIFI_ROWS)
+    write_dataset(tmp_path, case["definition"], case["files"])
+    (tmp_path / "datasets/catalog.yaml").write_text("publisher:\n  map_tiles: ''\n", "utf-8")
+    out = tmp_path / "dist"
+    code, result = report("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
+    assert code == 0, errors_of(result)
+    context = browser.new_context(viewport={"width": 375, "height": 800}, is_mobile=True)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto((out / "datasets/wifi-spots/index.html").as_uri())
+        svg = page.locator("figure.map svg")
+        assert svg.get_attribute("role") == "img"
+        assert "2 地点" in (page.locator("figure.map svg title").text_content() or "")
+        dots = page.locator("figure.map .map-points").get_attribute("d")
+        assert dots is not None and dots.count("h0") == 2
+        box = svg.bounding_box()
+        assert box is not None and box["width"] <= 375
+        names = page.locator("table.points tbody td:first-child").all_inner_texts()
+        assert names == ["港区役所", "赤坂地区総合支所"]
+        page.keyboard.press("Tab")
+        focusable = page.locator("div[role=region]:has(table.points)")
+        assert focusable.get_attribute("tabindex") == "0"
+        assert all(url.startswith("file://") for url in requests), requests
+        axe = ROOT / "node_modules/axe-core/axe.min.js"
+        require(axe.is_file(), "axe-core (node_modules)", "`make audit-tools`")
+        page.add_script_tag(path=str(axe))
+        found = page.evaluate("async () => (await axe.run()).violations.map(v => v.id)")
+        assert found == []
+    finally:
+        context.close()

@@ -28,6 +28,7 @@ from ..model import BuiltPackage, Catalog, Resource
 from ..release import archive
 from ..release.diff import DatasetDiff, diff_sites
 from ..text import fold
+from .maps import point_map
 
 if TYPE_CHECKING:
     from .charts import Chart
@@ -202,7 +203,8 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
     resources = []
     for table in package.tables:
         preview, rows = _preview(folder, table)
-        resources.append({**asdict(table), "preview": preview, "rows": rows})
+        places = point_map(folder, table, catalog.publisher.map_tiles)
+        resources.append({**asdict(table), "preview": preview, "rows": rows, "map": places})
     period, years = package.fiscal_period, package.fiscal_years
     jsonld = json.dumps(schemaorg.dataset(catalog, name), ensure_ascii=False, indent=1)
     return ENV.get_template("dataset.html").render(
