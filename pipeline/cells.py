@@ -357,11 +357,12 @@ BOUND = (
     rf"(?:\s*[~〜]\s*(?P<b>{NUMBER})[^\d]*?)?"
     r"(?P<q>以上|以下|以内|未満|超)?$"
 )
-COMPARATORS = {"": "=", "以上": ">=", "以下": "<=", "以内": "<="}
+COMPARATORS = {"": "=", "以上": ">=", "以下": "<=", "以内": "<=", "超": ">", "未満": "<"}
 
 
 def parse_bound(text: pa.Array, fld: dict[str, Any]) -> Bound:
-    """「3,200件」 → (3200, =); 「1.00以上」 → (1.0, >=); 「70～80％以内」 → (70, between, 80)."""
+    """「3,200件」 → (3200, =); 「1.00以上」 → (1.0, >=); 「80％超」 → (80, >) — strict bounds stay
+    strict (超 >, 未満 <), never loosened to >= or <=; 「70～80％以内」 → (70, between, 80)."""
     parts = pc.extract_regex(_numeric_text(text, fld), BOUND)
     low = group(parts, 0, pa.float64())
     high = group(parts, 1, pa.float64())
@@ -375,8 +376,8 @@ def parse_bound(text: pa.Array, fld: dict[str, Any]) -> Bound:
     unreadable = pc.or_(pc.is_null(parts), pc.is_null(comparator))
     bad = as_mask(pc.fill_null(unreadable, True)) | as_mask(pc.less(high, low))  # 「80～70％」
     reason = (
-        "数値・範囲として読めません（例: 3,200件, 1.00以上, 70～80％以内）"
-        " / not a number, bound or range (e.g. 3,200件, 1.00以上, 70～80％以内)"
+        "数値・範囲として読めません（例: 3,200件, 1.00以上, 80％超, 70～80％以内）"
+        " / not a number, bound or range (e.g. 3,200件, 1.00以上, 80％超, 70～80％以内)"
     )
     return Bound(low, comparator, high, bad, reason)
 

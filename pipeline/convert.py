@@ -264,15 +264,22 @@ def convert(batch: RawBatch, binding: Binding, report: Report, dataset: str) -> 
         actual, text = range_texts[header]
         missing = cells.missing_mask(text, binding.missing_values)
         bound = cells.parse_bound(text, fields[targets[0]])
+        reason = bound.reason
+        if len(targets) == 2:  # no value_max field: a range (「70～80％」) cannot be kept
+            bound.bad = bound.bad | cells.as_mask(pc.is_valid(bound.value_max))
+            reason = (
+                "数値・比較として読めません（例: 89.3％, 1.00以上, 80％超。範囲は上限値の項目がないため書けません）"
+                " / not a number or bound (e.g. 89.3％, 1.00以上, 80％超; no ranges: no value_max field)"
+            )
         bad = bound.bad & ~missing
         for name, values in zip(
-            targets, (bound.value, bound.comparator, bound.value_max), strict=True
+            targets, (bound.value, bound.comparator, bound.value_max), strict=False
         ):
             arrays[name] = pc.if_else(pa.array(missing | bad), pa.scalar(None, values.type), values)
             origins[name] = batch.origins.get(actual, actual)
             raw[name] = batch.columns[actual]
         if bad.any():
-            typed_problems.append((targets[0], bad, bound.reason))
+            typed_problems.append((targets[0], bad, reason))
 
     for name, header in options.labels.items():
         actual, text = source(header)

@@ -68,7 +68,8 @@ class ReadOptions:
     sheet: str | None = None
     header_row: int = 1
     unpivot: Unpivot | None = None
-    ranges: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    # source column → (value, comparator[, value_max]); without value_max a range is refused
+    ranges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     markers: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -481,10 +482,10 @@ class _Checker:
             self.fail(
                 "header_row は1以上にしてください / header_row starts at 1", resource=resource
             )
-        if any(len(t) != 3 for t in options.ranges.values()):
+        if any(len(t) not in (2, 3) for t in options.ranges.values()):
             self.fail(
-                "ranges は [値, 比較, 上限値] の3項目を指定してください"
-                " / ranges name three fields: [value, comparator, value_max]",
+                "ranges は [値, 比較, 上限値] の3項目（範囲がなければ [値, 比較] の2項目）を指定してください"
+                " / ranges name three fields: [value, comparator, value_max], or two without ranges",
                 resource=resource,
             )
         if schema is not None:

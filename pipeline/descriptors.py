@@ -189,8 +189,10 @@ def _message(error: ValidationError) -> str:
         return f"{where} は {rule} {'以上' if kind == 'minimum' else '以下'}にしてください / {where} must be {'at least' if kind == 'minimum' else 'at most'} {rule}"
     if kind in ("maxLength", "maxItems"):
         return f"{where} が長すぎます（{rule} まで） / {where} is too long (at most {rule})"
-    if kind in ("minLength", "minItems"):
+    if kind in ("minLength", "minItems") and rule == 1:
         return f"{where} が空です / {where} is empty"
+    if kind in ("minLength", "minItems"):
+        return f"{where} が短すぎます（{rule} 以上） / {where} is too short (at least {rule})"
     if kind == "pattern":
         return f"{where} の書き方が違います（{rule}） / {where} does not match {rule}"
     if kind == "oneOf" and where.startswith("licenses"):

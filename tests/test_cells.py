@@ -97,6 +97,8 @@ def test_integers_read_wareki_years_but_not_fractions() -> None:
         ("1.00以上", 1.0, ">=", None),
         ("80％以内", 80.0, "<=", None),
         ("5件以下", 5.0, "<=", None),
+        ("80％超", 80.0, ">", None),  # 「8割を超えており」: more than, not at least
+        ("10未満", 10.0, "<", None),
         ("3,200件", 3200.0, "=", None),
         ("在住30.5％", None, None, None),  # a group label is not a number: not guessed
     ],
@@ -113,7 +115,9 @@ def test_bounds_and_ranges_are_kept_as_data(text: str, value, comparator, value_
 
 
 def test_strict_bounds_are_not_silently_loosened() -> None:
-    assert cells.parse_bound(pa.array(["10未満"]), {"bareNumber": False}).bad[0]
+    bound = cells.parse_bound(pa.array(["10未満", "80％超"]), {"bareNumber": False})
+    assert not bound.bad.any()
+    assert bound.comparator.to_pylist() == ["<", ">"]  # never "<=" / ">="
 
 
 @pytest.mark.parametrize("text", ["", "  ", "―", "－", "-", "—", "ー"])

@@ -57,6 +57,27 @@ def test_wareki_error_is_reported_not_guessed(tmp_path: Path) -> None:
     assert "和暦" in error["message"]
 
 
+def _bounded(definition: dict) -> None:
+    """金額 read as a bound into two fields, amount and comparator (no value_max)."""
+    fields = definition["resources"][0]["schema"]["fields"]
+    fields.append({"name": "comparator", "title": "比較", "type": "string"})
+    definition["resources"][0]["x-opendata"] = {"ranges": {"金額": ["amount", "comparator"]}}
+
+
+def test_a_two_field_bound_keeps_strict_comparators_and_refuses_a_range(tmp_path: Path) -> None:
+    definition = copy.deepcopy(MINIMAL)
+    _bounded(definition)
+    write_dataset(
+        tmp_path,
+        definition,
+        {"items.csv": "番号,名称,金額,年度\n1,a,80％超,2022\n2,b,70～80％,2022\n"},
+    )
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    errors = errors_of(result)
+    assert code == 1 and [(e["row"], e["value"]) for e in errors] == [(3, "70～80％")]
+    assert "上限値" in errors[0]["message"] and "value_max" in errors[0]["message"]
+
+
 def test_constraint_errors_required_enum_minimum_pattern_length(tmp_path: Path) -> None:
     def constrain(schema):
         fields = {f["name"]: f for f in schema["fields"]}

@@ -1,6 +1,10 @@
 """Charts of the plan's indicators — actual values against targets over fiscal years — drawn
 at build time as SVG by matplotlib, so the page shows them without JavaScript.
 
+Three series kinds, by the values' `kind`: actuals (solid), this plan's targets (計画目標値,
+dashed) and the previous period's mid-term targets (前期の成果の目標, the ones `midterm_status`
+judges; dotted, in their own colour) — never joined into one target line.
+
 Targets that are ranges are drawn as bars from minimum to maximum, bounds (≥, ≤) as arrowheads,
 estimates (見込) as hollow markers. Text stays text in the SVG (the browser's Japanese fonts
 draw it), and the SVG carries no date or random ids, so rebuilds are byte-identical.
@@ -15,20 +19,31 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from xml.etree import ElementTree
 
 import matplotlib
 from matplotlib.figure import Figure  # not pyplot: a second of start-up, and global state
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 ACTUAL = "#1f5fa8"
 TARGET = "#b8430b"
-GROUP_LABELS = {"all": "", "resident": "在住", "worker": "在勤"}
-MARKERS = {"=": "o", ">=": "^", "<=": "v", "between": "_"}
-COMPARATORS = {">=": "≥", "<=": "≤"}
+MIDTERM_TARGET = "#6b6b6b"
+KINDS = ("actual", "midterm_target", "target")  # drawn (and described) in this order
+COLOURS = {"actual": ACTUAL, "midterm_target": MIDTERM_TARGET, "target": TARGET}
+LINES: dict[str, Literal["-", ":", "--"]] = {"actual": "-", "midterm_target": ":", "target": "--"}
+LABELS = {"actual": "実績 actual", "midterm_target": "前期目標 midterm", "target": "目標 target"}
+GROUP_LABELS = {
+    "all": "",
+    "resident": "在住",
+    "worker": "在勤",
+    "resident_and_worker": "在住及び在勤",
+}
+MARKERS = {"=": "o", ">=": "^", ">": "^", "<=": "v", "<": "v", "between": "_"}
+COMPARATORS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 # 3.6 in = 259.2 SVG units wide. On a 375 px phone a chart is 325 px wide (1.25 px a unit), so
 # text of 10 units renders at 12.5 px; wider screens draw it larger.
 FIGSIZE = (3.6, 2.5)
@@ -99,8 +114,7 @@ def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     axes = figure.subplots()
     axes.patch.set_visible(False)
     years = sorted({r["fiscal_year"] for r in rows})
-    for kind, group, series in _series(rows):
-        _draw(axes, series, kind, group, ACTUAL if kind == "actual" else TARGET)
+    handles = [_draw(axes, series, kind, group) for kind, group, series in _series(rows)]
     unit = indicator.get("unit") or ""
     axes.set_xticks(years, [str(y) for y in years])
     axes.set_xlabel("年度 / fiscal year")
@@ -108,7 +122,7 @@ def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="best", frameon=False, handlelength=1.6, borderaxespad=0.2)
+    axes.legend(handles=handles, loc="best", frameon=False, handlelength=1.6, borderaxespad=0.2)
     figure.tight_layout(pad=0.3)
     buffer = io.StringIO()
     # No RDF block (Type, Format, Creator, Date: the HTML checker rejects it inside a page);
@@ -122,7 +136,7 @@ def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 
 def _series(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(kind, respondent group, rows by fiscal year): actual first, then target."""
+    """(kind, respondent group, rows by fiscal year): actual, then midterm target, then target."""
     return [
         (
             kind,
@@ -132,15 +146,13 @@ def _series(rows: list[dict[str, Any]]) -> list[tuple[str, str, list[dict[str, A
                 key=lambda r: r["fiscal_year"],
             ),
         )
-        for kind in ("actual", "target")
+        for kind in KINDS
         for group in sorted({r["respondent_group"] for r in rows if r["kind"] == kind})
     ]
 
 
 def _label(kind: str, group: str) -> str:
-    return ("実績 actual" if kind == "actual" else "目標 target") + (
-        f"（{GROUP_LABELS[group]}）" if GROUP_LABELS.get(group) else ""
-    )
+    return LABELS[kind] + (f"（{GROUP_LABELS[group]}）" if GROUP_LABELS.get(group) else "")
 
 
 def _description(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -162,11 +174,16 @@ def _value(row: dict[str, Any]) -> str:
     return value + ("（見込 estimate）" if row["estimated"] else "")
 
 
-def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour: str) -> None:
+def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str) -> Line2D:
+    """One series on the axes; returns its legend entry (line style and marker: a series is
+    often a single point, a target for one year, which a line alone would not show)."""
+    colour = COLOURS[kind]
+    # Mid-term targets often equal the 見込 actual of the same year: drawn beneath it and
+    # larger, they show as a ring around the actual instead of hiding it.
+    zorder, size = (1.8, 9) if kind == "midterm_target" else (2, 6)
     xs = [r["fiscal_year"] for r in series]
     ys = [r["value"] for r in series]
-    style = "-" if kind == "actual" else "--"
-    axes.plot(xs, ys, style, color=colour, linewidth=1.2, label=_label(kind, group))
+    axes.plot(xs, ys, LINES[kind], color=colour, linewidth=1.2, zorder=zorder)
     for row in series:
         if row["comparator"] == "between":
             axes.vlines(
@@ -176,6 +193,7 @@ def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour
                 color=colour,
                 linewidth=6,
                 alpha=0.35,
+                zorder=zorder,
             )
     # One line (one <defs> marker and its <use>s) per marker shape and fill, not one per point.
     kinds = sorted({(MARKERS.get(r["comparator"], "o"), bool(r["estimated"])) for r in series})
@@ -191,8 +209,9 @@ def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour
             marker,
             linestyle="none",
             color=colour,
-            markersize=6,
+            markersize=size,
             markerfacecolor="white" if hollow else colour,
+            zorder=zorder,
         )
         for row in points if hollow else []:
             axes.annotate(
@@ -201,6 +220,16 @@ def _draw(axes: Any, series: list[dict[str, Any]], kind: str, group: str, colour
                 textcoords="offset points",
                 xytext=(4, 4),
             )
+    return Line2D(
+        [],
+        [],
+        linestyle=LINES[kind],
+        linewidth=1.2,
+        color=colour,
+        marker=MARKERS.get(series[0]["comparator"], "o"),
+        markersize=5,
+        label=_label(kind, group),
+    )
 
 
 def _inline(svg: str, key: str) -> str:
