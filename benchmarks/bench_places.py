@@ -62,7 +62,10 @@ def main() -> None:
     points(work / "places", args.rows)
     build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]
     runs = {
-        f"plain ledger, {args.plain_rows:,} rows (CSV + Parquet)": (work / "plain", args.plain_rows),
+        f"plain ledger, {args.plain_rows:,} rows (CSV + Parquet)": (
+            work / "plain",
+            args.plain_rows,
+        ),
         f"standard points, {args.rows:,} rows (rules, CSV + GeoParquet + GeoJSON)": (
             work / "places",
             args.rows,
