@@ -14,7 +14,16 @@ import requests
 from ckanapi import RemoteCKAN
 
 from ckan_site import CkanSite
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, Ran, opendata, write_dataset
+from conftest import (
+    MINIMAL_CSV,
+    PUBLISHABLE,
+    ROOT,
+    WIFI_ROWS,
+    Ran,
+    opendata,
+    wifi_case,
+    write_dataset,
+)
 
 EPOCH = 1764400000
 SECOND_RESOURCE = {
@@ -284,3 +293,21 @@ def test_a_url_that_is_not_a_ckan_api_is_a_clear_error(ckan_site: CkanSite, tmp_
         done = run("publish", "--site", str(site), "--ckan", url, token=ckan_site.token)
         assert done.returncode == 1 and words in done.stderr, (url, done.stderr)
         assert "Traceback" not in done.stderr and "内部エラー" not in done.stderr
+
+
+def test_a_dataset_of_points_is_accepted_by_ckanext_spatial(
+    ckan_site: CkanSite, tmp_path: Path
+) -> None:
+    """The ward's 55 geographic datasets: ckanext-spatial takes the points' extent as
+    `spatial`, and the GeoJSON arrives beside the CSV and Parquet."""
+    case = wifi_case(WIFI_ROWS)
+    write_dataset(tmp_path, case["definition"], case["files"])
+    site = release_of(tmp_path, tmp_path / "datasets")
+    done = publish(site, ckan_site)
+    assert done.returncode == 0, done.stderr + done.stdout
+    theirs = RemoteCKAN(ckan_site.url).action.package_show(id="wifi-spots")
+    extras = {e["key"]: e["value"] for e in theirs["extras"]}
+    assert json.loads(extras["spatial"])["coordinates"][0][0] == [139.7355, 35.658]
+    assert [r["format"] for r in theirs["resources"]][:3] == ["CSV", "Parquet", "GeoJSON"]
+    geojson = requests.get(theirs["resources"][2]["url"], timeout=30)
+    assert geojson.json()["type"] == "FeatureCollection" and len(geojson.json()["features"]) == 2
