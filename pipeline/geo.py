@@ -108,17 +108,22 @@ class Extent:
 
 
 # -- GeoJSON text, column-wise ----------------------------------------------------------------
-_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")]
-_OTHER_CONTROLS = [chr(c) for c in range(32) if chr(c) not in "\n\r\t"]
+_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
 
 
 def _json_text(text: pa.Array) -> pa.Array:
-    """Strings as JSON string literals (quoted, escaped)."""
-    for raw, escaped in _ESCAPES:
-        text = pc.replace_substring(text, raw, escaped)
-    for control in _OTHER_CONTROLS:  # rare: only scanned for, then escaped
-        if pc.any(pc.match_substring(text, control)).as_py():
-            text = pc.replace_substring(text, control, f"\\u{ord(control):04x}")
+    """Strings as JSON string literals (quoted, escaped). The bytes are scanned once; only
+    the characters that occur are replaced (UTF-8 never uses bytes below 0x80 inside a
+    multi-byte character, so a byte scan finds exactly the ASCII ones)."""
+    data = text.buffers()[2]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    found = np.unique(raw[(raw < 0x20) | (raw == ord('"')) | (raw == ord("\\"))])
+    if ord("\\") in found:  # first, so that the escapes added below are not doubled
+        text = pc.replace_substring(text, "\\", "\\\\")
+    for byte in found:
+        if byte != ord("\\"):
+            escaped = _ESCAPES.get(int(byte), f"\\u{int(byte):04x}")
+            text = pc.replace_substring(text, chr(byte), escaped)
     return pc.binary_join_element_wise('"', text, '"', "")
 
 

@@ -227,7 +227,7 @@ def coordinate_rules(
             lat_name,
             swapped,
             "緯度と経度が入れ替わっています / latitude and longitude are swapped",
-            _swap_fix(lat, lon),
+            _swap_fix(lat[swapped], lon[swapped]),
         ),
         Finding(
             lat_name,
@@ -257,8 +257,9 @@ def coordinate_rules(
 
 
 def _swap_fix(lat: np.ndarray, lon: np.ndarray) -> Fix:
-    """The fix of a swapped row names both values; found by the latitude cell's text."""
-    pairs = {f"{a:g}": f"{b:g}" for a, b in zip(lat, lon, strict=True) if not np.isnan(a)}
+    """The fix of a swapped row names both values; found by the latitude cell's text (only
+    the swapped rows are given: usually none)."""
+    pairs = {f"{a:g}": f"{b:g}" for a, b in zip(lat, lon, strict=True)}
 
     def fix(value: str) -> str | None:
         other = pairs.get(f"{float(value):g}") if _is_number(value) else None
