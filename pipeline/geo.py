@@ -108,7 +108,13 @@ class Extent:
 
 
 # -- GeoJSON text, column-wise ----------------------------------------------------------------
-_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+_ESCAPES = {
+    ord("\\"): "\\\\",
+    ord('"'): '\\"',
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+}
 
 
 def _json_text(text: pa.Array) -> pa.Array:
