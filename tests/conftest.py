@@ -131,6 +131,20 @@ def opendata(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     return Ran(done.exit_code, done.stdout, done.stderr)
 
 
+def frictionless_report(package: Path) -> dict[str, Any]:
+    """`frictionless validate --json` on a published datapackage.json: its own process, as a
+    consumer runs it (it reads the files beside the descriptor)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "frictionless", "validate", "--json", package.name],
+        capture_output=True,
+        text=True,
+        cwd=package.parent,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
 def tree(folder: Path) -> dict[str, str]:
     """Every file under `folder` with its sha256: a tree compared byte for byte."""
     return {

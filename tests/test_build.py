@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import MINIMAL, MINIMAL_CSV, ROOT, opendata, tree, write_dataset
+from conftest import MINIMAL, MINIMAL_CSV, ROOT, frictionless_report, opendata, tree, write_dataset
 
 
 def _build(root: Path) -> Path:
@@ -132,7 +132,7 @@ def test_frictionless_validates_every_output_package(built_site: Path, minimal: 
     packages += sorted(_build(minimal).glob("datasets/*/datapackage.json"))
     assert len(packages) == 6  # 4 built here, the minimal dataset and its opendata-list
     for package in packages:
-        done = _frictionless(package)
+        done = frictionless_report(package)
         assert done["valid"], json.dumps(done, ensure_ascii=False)[:2000]
 
 
@@ -144,7 +144,7 @@ def test_frictionless_catches_a_tampered_file(built_site: Path, tmp_path: Path) 
     data = bytearray(table.read_bytes())
     data[-3] = ord("9") if data[-3] != ord("9") else ord("8")
     table.write_bytes(bytes(data))
-    assert not _frictionless(copy / "datapackage.json")["valid"]
+    assert not frictionless_report(copy / "datapackage.json")["valid"]
 
 
 def test_frictionless_reads_the_parquet_tables_with_their_missing_integers(
@@ -161,7 +161,7 @@ def test_frictionless_reads_the_parquet_tables_with_their_missing_integers(
     policy = table.column("policy_no").to_pylist()
     broken = table.set_column(1, "policy_no", pa.array([-1, *policy[1:]], pa.int64()))
     pq.write_table(broken, copy / "indicators.parquet")  # policy_no has minimum 24
-    outcome = _frictionless(copy / "datapackage.json")
+    outcome = frictionless_report(copy / "datapackage.json")
     errors = [e for task in outcome["tasks"] for e in task["errors"]]
     assert [(e["type"], e["cell"]) for e in errors] == [("constraint-error", "-1")], errors
 
@@ -182,17 +182,3 @@ def test_every_package_is_valid_against_the_official_data_package_v2_schema(
     # …and it is a real check: the `type: "file"` that Parquet resources once declared fails it.
     descriptor["resources"][1]["type"] = "file"
     assert not validator.is_valid(descriptor)
-
-
-def _frictionless(package: Path) -> dict:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "frictionless", "validate", "--json", package.name],
-        capture_output=True,
-        text=True,
-        cwd=package.parent,
-        check=False,
-    )
-    return json.loads(done.stdout)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,7 +14,15 @@ import pytest
 from pipeline import rules
 from pipeline.presets import RULE_CONSTRAINTS, find, registry
 
-from conftest import WIFI_HEADER, WIFI_ROWS, errors_of, report, wifi_case, write_dataset
+from conftest import (
+    WIFI_HEADER,
+    WIFI_ROWS,
+    errors_of,
+    frictionless_report,
+    report,
+    wifi_case,
+    write_dataset,
+)
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/standard-datasets.md"
 
@@ -96,11 +102,8 @@ def test_the_standard_header_is_published_in_its_order_with_extra_columns_after(
     assert [f["name"] for f in fields] == rows[0] and "x-opendata" not in fields[0]
     parquet_fields = package["resources"][1]["schema"]["fields"]
     assert [f["name"] for f in parquet_fields] == [*rows[0], "geometry"]
-    done = subprocess.run(
-        [sys.executable, "-m", "frictionless", "validate", "--json", "datapackage.json"],
-        capture_output=True, text=True, cwd=folder, check=False,
-    )  # fmt: skip
-    assert json.loads(done.stdout)["valid"], done.stdout[:2000]
+    outcome = frictionless_report(folder / "datapackage.json")
+    assert outcome["valid"], json.dumps(outcome, ensure_ascii=False)[:2000]
 
 
 def test_every_missing_required_item_is_named_in_one_error(tmp_path: Path) -> None:
