@@ -50,8 +50,9 @@ GTFS_COLUMNS = {
 }
 # Stops, stations and entrances need a position; generic nodes and boarding areas may lack one.
 LOCATED_STOP_TYPES = {"", "0", "1", "2"}
-# What a zip holds when it is a GTFS feed (a `.zip` without `format: gtfs` is checked as one).
-GTFS_MARKERS = {"stops.txt", "stop_times.txt"}
+# A `.zip` holding any of these is a GTFS feed, checked as one: a feed missing some of the
+# required files is an error, never published as a plain ZIP.
+GTFS_MARKERS = {*GTFS_REQUIRED, *GTFS_CALENDARS}
 GEOJSON_TYPES = {
     "FeatureCollection",
     "Feature",
@@ -113,7 +114,7 @@ def sniff(fmt: str, path: Path) -> str:
                 names = {n.rsplit("/", 1)[-1] for n in archive.namelist()}
         except (zipfile.BadZipFile, OSError):
             return fmt  # check_zip says what is wrong
-        return "gtfs" if names >= GTFS_MARKERS else fmt
+        return "gtfs" if GTFS_MARKERS & names else fmt
     if fmt == "json":
         try:
             with path.open("rb") as fh:
