@@ -69,8 +69,10 @@ def gtfs(stops: list[list[str]] = STOPS, leave_out: str | None = None) -> bytes:
             ],
         ],
         "calendar.txt": [
-            ["service_id", "monday", "tuesday", "wednesday", "thursday", "friday"]
-            + ["saturday", "sunday", "start_date", "end_date"],
+            [
+                *("service_id", "monday", "tuesday", "wednesday", "thursday", "friday"),
+                *("saturday", "sunday", "start_date", "end_date"),
+            ],
             ["weekday", "1", "1", "1", "1", "1", "0", "0", "20250401", "20260331"],
         ],
     }
