@@ -42,6 +42,7 @@ class DatasetResult:
     name: str
     report: Report
     rows: dict[str, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # file resources: name → format
     package: dict[str, Any] | None = None
 
     @property
@@ -53,6 +54,7 @@ class DatasetResult:
             "name": self.name,
             "valid": self.valid,
             "rows": self.rows,
+            "files": self.files,
             "error_count": self.report.total,
             "error_counts": dict(sorted(self.report.counts.items())),
             "errors": [p.to_dict() for p in self.report.problems],
@@ -137,6 +139,7 @@ def build_dataset(
         if resource.is_file:
             published = _build_file(dataset, resource, out_dir, publisher.extent, report)
             if published is not None:
+                result.files[resource.name] = published.format
                 built.append(published)
             continue
         outcome = _build_resource(
