@@ -38,7 +38,10 @@ def _print_result(result: RunResult, as_json: bool, action: str) -> None:
         click.echo(problem.render(), err=True)
     for dataset in result.datasets:
         if dataset.valid:
-            rows = ", ".join(f"{name} {count}行" for name, count in dataset.rows.items())
+            rows = ", ".join(
+                [f"{name} {count}行" for name, count in dataset.rows.items()]
+                + [f"{name} ({fmt})" for name, fmt in dataset.files.items()]
+            )
             click.echo(f"✓ {printable(dataset.name)}: {rows}")
         else:
             click.echo(

@@ -19,7 +19,17 @@ from pipeline.vocabulary import CHART_RESOURCES, EXTENSION, FREQUENCIES
 from . import paths
 from .release.versioning import Level
 
-FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON", "geojson": "GeoJSON"}
+FORMAT_LABELS = {
+    "csv": "CSV",
+    "parquet": "Parquet",
+    "json": "JSON",
+    "geojson": "GeoJSON",
+    "gtfs": "GTFS",
+    "zip": "ZIP",
+    "pdf": "PDF",
+    "png": "PNG",
+    "jpg": "JPEG",
+}
 ChangeLevel = Literal["new", Level]  # a released version: the first, or a bump
 
 
@@ -53,9 +63,14 @@ class Resource:
     title: str
     description: str
     fields: list[dict[str, Any]]
+    # A file published as it is (GTFS, PDF, …), with what its check found (pages, stops, …);
+    # otherwise a table's CSV or one of its twins (Parquet, GeoJSON).
+    is_file: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Resource:
+        extension = raw.get(EXTENSION) or {}
         return cls(
             name=raw["name"],
             path=raw["path"],
@@ -67,6 +82,8 @@ class Resource:
             title=raw.get("title", raw["name"]),
             description=raw.get("description", ""),
             fields=(raw.get("schema") or {}).get("fields", []),
+            is_file=extension.get("kind") == "file",
+            facts={k: v for k, v in extension.items() if k not in ("kind", "bytes")},
         )
 
     @property
@@ -215,7 +232,12 @@ class BuiltPackage:
     @property
     def tables(self) -> list[Resource]:
         """The CSV resources: each carries its table's schema (the Parquet twin has the same)."""
-        return [r for r in self.resources if r.format == "csv"]
+        return [r for r in self.resources if r.format == "csv" and not r.is_file]
+
+    @property
+    def files(self) -> list[Resource]:
+        """The files published as they are (GTFS, PDF, GeoJSON, images): no table, no preview."""
+        return [r for r in self.resources if r.is_file]
 
     @property
     def formats(self) -> list[str]:

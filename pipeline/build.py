@@ -16,16 +16,20 @@ import pyarrow as pa
 from . import definition as defs
 from .convert import Binding, bind, convert
 from .errors import DefinitionError, Problem, Report
+from .file_checks import check as check_file
+from .file_checks import sniff
 from .files import FileChanged, FileUnreadable, pinned, sha256_file, write_json
-from .package import BuiltResource, SourceFile, descriptor
+from .limits import FILE
+from .package import BuiltFile, BuiltResource, SourceFile, descriptor
 from .publisher import Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
-from .vocabulary import DESCRIPTOR_FILE
+from .vocabulary import DESCRIPTOR_FILE, FILE_FORMATS
 from .writers import (
     BackgroundWriter,
     CsvSink,
     GeoJsonSink,
+    HashingFile,
     ParquetSink,
     Sink,
     WrittenFile,
@@ -38,6 +42,7 @@ class DatasetResult:
     name: str
     report: Report
     rows: dict[str, int] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # file resources: name → format
     package: dict[str, Any] | None = None
 
     @property
@@ -49,6 +54,7 @@ class DatasetResult:
             "name": self.name,
             "valid": self.valid,
             "rows": self.rows,
+            "files": self.files,
             "error_count": self.report.total,
             "error_counts": dict(sorted(self.report.counts.items())),
             "errors": [p.to_dict() for p in self.report.problems],
@@ -128,8 +134,14 @@ def build_dataset(
         out_dir.mkdir(parents=True)
     referenced = _referenced_keys(dataset)
     keys: dict[str, KeyChecks] = {}
-    built: list[BuiltResource] = []
+    built: list[BuiltResource | BuiltFile] = []
     for resource in defs.dependency_order(dataset.resources):
+        if resource.is_file:
+            published = _build_file(dataset, resource, out_dir, publisher.extent, report)
+            if published is not None:
+                result.files[resource.name] = published.format
+                built.append(published)
+            continue
         outcome = _build_resource(
             dataset,
             resource,
@@ -141,7 +153,8 @@ def build_dataset(
             result.rows[resource.name] = outcome.csv.rows
             built.append(outcome)
     if out_dir and report.valid:
-        built.sort(key=lambda b: [r.name for r in dataset.resources].index(b.definition.name))
+        order = [r.name for r in dataset.resources]
+        built.sort(key=lambda b: order.index(b.definition.name))
         result.package = descriptor(dataset, built, publisher)
         write_json(out_dir / DESCRIPTOR_FILE, result.package)
     return result
@@ -167,6 +180,66 @@ class Checks:
     referenced: list[tuple[str, ...]]  # key tuples other resources' foreign keys point at
     keys: dict[str, KeyChecks]  # the keys of the resources read so far
     area: tuple[float, float, float, float] | None  # the publisher's extent, for points
+
+
+def _build_file(
+    dataset: defs.DatasetDef,
+    resource: defs.ResourceDef,
+    out_dir: Path | None,
+    area: tuple[float, float, float, float] | None,
+    report: Report,
+) -> BuiltFile | None:
+    """A file published as it is: within the size limit, checked by its format's validator,
+    then copied byte for byte (the bytes checked are the bytes published and hashed)."""
+    source = resource.paths[0]
+    display = f"{dataset.name}/{source.name}"
+    assert resource.file_format is not None
+    try:
+        with pinned(source) as path:
+            size = path.stat().st_size
+            if size > FILE.bytes:
+                problem = Problem(
+                    "size-error",
+                    f"ファイルが {size >> 20:,} MB あり、上限 {FILE.megabytes:,} MB（{FILE.variable}）"
+                    f"を超えます / the file is {size >> 20:,} MB, over the limit of"
+                    f" {FILE.megabytes:,} MB ({FILE.variable})",
+                    file=display,
+                    value=f"{size:,} bytes",
+                )
+                report.add(_located(problem, dataset.name, resource.name))
+                return None
+            fmt = sniff(resource.file_format, path)
+            findings = check_file(fmt, path, display, area)
+            report.extend([_located(p, dataset.name, resource.name) for p in findings.errors])
+            report.add_count("file-error", findings.counted)
+            for warning in findings.warnings:
+                report.warn(_located(warning, dataset.name, resource.name))
+            if findings.errors or out_dir is None:
+                return None
+            target = HashingFile(out_dir / source.name)
+            with target, path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    target.write(chunk)
+            written = target.facts(fmt, FILE_FORMATS[fmt][0], 0)
+    except FileChanged:
+        problem = Problem(
+            "format-error",
+            "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
+            " / the file was rewritten while it was read; build again once it is saved",
+            file=display,
+        )
+        report.add(_located(problem, dataset.name, resource.name))
+        return None
+    except FileUnreadable as exc:
+        problem = Problem(
+            "format-error",
+            f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
+            file=display,
+        )
+        report.add(_located(problem, dataset.name, resource.name))
+        return None
+    box = list(findings.bbox) if findings.bbox else None
+    return BuiltFile(resource, replace(written, bbox=box), fmt, findings.facts)
 
 
 def _build_resource(

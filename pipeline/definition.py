@@ -27,17 +27,22 @@ from .vocabulary import (
     DEFINITION,
     EXTENSION,
     FIELD_NAME_PATTERN,
+    FILE_FORMATS,
+    FORMAT_ALIASES,
     LICENSES,
     NAME_PATTERN,
+    RESERVED_FILE_NAMES,
     SEMVER,
     SUPPORTED_TYPES,
+    file_format,
 )
 
 # A resource's keys that describe how to read the source, not the published resource.
 OWN_RESOURCE_KEYS = {
     *("name", "path", "schema", EXTENSION, "encoding", "format", "dialect"),
-    *("standard", "layout"),
+    *("standard", "layout", "type", "mediatype", "bytes", "hash"),
 }
+RESOURCE_TYPES = ("table", "file")
 
 RESOURCE_OPTION_KEYS = {
     "sheet",
@@ -93,6 +98,19 @@ class ResourceDef:
     encoding: str | None = None
     standard: Standard | None = None  # a national standard layout: its items are the fields
     location: Location | None = None  # the fields that hold its points: GeoJSON, GeoParquet
+    # A file published as it is (`type: file`): its format (FILE_FORMATS); None for a table.
+    file_format: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.file_format is not None
+
+    def published_names(self) -> list[str]:
+        """The files this resource puts into the package folder."""
+        if self.is_file:
+            return [self.paths[0].name]
+        names = [f"{self.name}.csv", f"{self.name}.parquet"]
+        return names + ([f"{self.name}.geojson"] if self.location is not None else [])
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -231,6 +249,7 @@ class _Checker:
             self.fail(f"リソース名 {dup!r} が重複しています / duplicate resource name", value=dup)
         valid = [r for r in resources if r is not None]
         self.check_foreign_keys(valid)
+        self.check_published_names(valid)
         if not isinstance(name, str):
             return None
         return DatasetDef(name=name, folder=folder, descriptor=descriptor, resources=valid)
@@ -269,6 +288,16 @@ class _Checker:
                 value=str(name),
             )
             return None
+        if "type" in raw and raw["type"] not in RESOURCE_TYPES:
+            self.fail(
+                "type は table（表）か file（ファイルをそのまま公開）にしてください"
+                " / type must be table or file",
+                resource=name,
+                value=str(raw["type"]),
+            )
+            return None
+        if _is_file_resource(raw):
+            return self.file_def(folder, raw, name)
         given = raw.get("path")
         paths = [
             self.resource_path(folder, p, name)
@@ -296,6 +325,74 @@ class _Checker:
         return ResourceDef(
             name, files, schema, options, descriptor, encoding, standard or None, location
         )
+
+    def file_def(self, folder: Path, raw: dict[str, Any], name: str) -> ResourceDef | None:
+        """A file published as it is: one path, a known format, nothing about reading a table."""
+        ok = True
+        for key in ("schema", "standard", "layout", "encoding", "dialect", EXTENSION):
+            if key in raw:
+                self.fail(
+                    f"ファイルをそのまま公開するリソースに {key} は書けません（表なら type: table と"
+                    f" schema を） / a file resource takes no {key} (a table needs type: table and a"
+                    " schema)",
+                    resource=name,
+                    value=key,
+                )
+                ok = False
+        given = raw.get("path")
+        if isinstance(given, list):
+            self.fail(
+                "ファイルをそのまま公開するリソースの path は1つにしてください"
+                " / a file resource has exactly one path",
+                resource=name,
+            )
+            return None
+        path = self.resource_path(folder, given, name)
+        declared = raw.get("format")
+        fmt = (
+            FORMAT_ALIASES.get(str(declared).lower(), str(declared).lower())
+            if declared is not None
+            else file_format(str(given))
+        )
+        if fmt not in FILE_FORMATS:
+            known = ", ".join(FILE_FORMATS)
+            self.fail(
+                f"そのまま公開できるファイルの形式は {known} です（format: で指定できます）"
+                f" / a file resource's format must be one of {known} (say it with format:)",
+                resource=name,
+                value=str(declared if declared is not None else given),
+            )
+            return None
+        if path is None or not ok:
+            return None
+        if path.name in RESERVED_FILE_NAMES:
+            self.fail(
+                f"ファイル名 {path.name} はカタログが使う名前です。別の名前にしてください"
+                f" / {path.name} is a name the catalog writes; rename the file",
+                type_="resource-error",
+                resource=name,
+                value=path.name,
+            )
+            return None
+        descriptor = {k: v for k, v in raw.items() if k not in OWN_RESOURCE_KEYS}
+        empty: dict[str, Any] = {"fields": []}
+        return ResourceDef(name, (path,), empty, ReadOptions(), descriptor, file_format=fmt)
+
+    def check_published_names(self, resources: list[ResourceDef]) -> None:
+        """Two resources may not write one file (a file named like a table's CSV, say)."""
+        owners: dict[str, list[str]] = {}
+        for resource in resources:
+            for published in resource.published_names():
+                owners.setdefault(published, []).append(resource.name)
+        for published, names in sorted(owners.items()):
+            if len(names) > 1:
+                self.fail(
+                    f"リソース {'、'.join(names)} が同じファイル {published} を公開します。ファイル名か"
+                    f"リソース名を変えてください / resources {', '.join(names)} would publish the same"
+                    f" file {published}; rename one",
+                    type_="resource-error",
+                    value=published,
+                )
 
     def location(
         self, options: dict[str, Any], schema: dict[str, Any], resource: str
@@ -388,7 +485,11 @@ class _Checker:
                 merged["primaryKey"] = keys
             return None if clashes or unknown else merged
         if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
-            self.fail("schema.fields がありません / schema.fields is missing", resource=resource)
+            self.fail(
+                "schema.fields がありません（ファイルをそのまま公開するなら type: file）"
+                " / schema.fields is missing (type: file publishes a file as it is)",
+                resource=resource,
+            )
             return None
         ok = True
         names: list[str] = []
@@ -518,6 +619,19 @@ class _Checker:
                         f"foreignKeys の fields {fields!r} が正しくありません / bad foreign key fields",
                         resource=res.name,
                     )
+
+
+def _is_file_resource(raw: dict[str, Any]) -> bool:
+    """`type: file`, or no schema and no standard with a file format's extension or `format`."""
+    if raw.get("type") is not None:
+        return bool(raw["type"] == "file")
+    if "schema" in raw or "standard" in raw:
+        return False
+    declared = raw.get("format")
+    if declared is not None:
+        return FORMAT_ALIASES.get(str(declared).lower(), str(declared).lower()) in FILE_FORMATS
+    path = raw.get("path")
+    return isinstance(path, str) and file_format(path) is not None
 
 
 def _is_text_list(value: Any) -> bool:

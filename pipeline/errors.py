@@ -90,6 +90,22 @@ HINTS: dict[str, tuple[str, str]] = {
         "dataset.yaml のメタデータを補い、build してから release し直してください",
         "complete the metadata in dataset.yaml, build, then release again",
     ),
+    "file-error": (
+        "ファイルを元のソフトで保存し直すか、出力し直してください（壊れている・開けない・規格に合わない）",
+        "save or export the file again: it is broken, cannot be opened or does not follow its format",
+    ),
+    "gtfs-error": (
+        "GTFS の規定（gtfs.org の Schedule Reference）に合わせてフィードを直し、zip を作り直してください",
+        "fix the feed as the GTFS Schedule Reference (gtfs.org) says and zip it again",
+    ),
+    "geometry-error": (
+        "図形を直してください（RFC 7946: 座標は [経度, 緯度]、ポリゴンの輪は4点以上で始点に戻る）",
+        "fix the geometry (RFC 7946: [lon, lat]; a polygon ring has 4+ positions and closes)",
+    ),
+    "size-error": (
+        "ファイルを分けるか小さくしてください。大きいままでよければ上限の環境変数を引き上げてください",
+        "split or shrink the file, or raise the limit's environment variable if it is meant to be this large",
+    ),
     "release-error": (
         "opendata release の指定を直してください",
         "fix the release options",

@@ -36,6 +36,20 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class BuiltFile:
+    """A file published as it is: copied into the package, checked, described."""
+
+    definition: ResourceDef
+    file: WrittenFile
+    format: str  # the format found (a `.zip` holding a feed is `gtfs`)
+    facts: dict[str, Any]  # what its check found: pages, stops, features …
+
+    @property
+    def sources(self) -> list[SourceFile]:
+        return [SourceFile(self.file.path.name, self.file.sha256, self.file.bytes)]
+
+
+@dataclass(frozen=True)
 class BuiltResource:
     definition: ResourceDef
     csv: WrittenFile
@@ -117,12 +131,34 @@ def _resource(built: BuiltResource, file: WrittenFile, name: str) -> dict[str, A
     return descriptor
 
 
+def _file_resource(built: BuiltFile) -> dict[str, Any]:
+    """Data Package v2 reserves `type` for tables, so a file's descriptor has none; frictionless
+    checks its bytes and sha256 as it does any file's."""
+    file = built.file
+    descriptor: dict[str, Any] = {
+        "name": built.definition.name,
+        "path": file.path.name,
+        "scheme": "file",
+        "format": built.format,
+        "mediatype": file.mediatype,
+    }
+    if built.format in ("geojson", "json"):  # checked as UTF-8 JSON (RFC 8259)
+        descriptor["encoding"] = "utf-8"
+    descriptor |= {"bytes": file.bytes, "hash": f"sha256:{file.sha256}"}
+    for key in ("title", "description"):
+        if built.definition.descriptor.get(key):
+            descriptor[key] = built.definition.descriptor[key]
+    descriptor[EXTENSION] = {"kind": "file", **built.facts}
+    return descriptor
+
+
 def descriptor(
-    dataset: DatasetDef, built: list[BuiltResource], publisher: Publisher
+    dataset: DatasetDef, built: list[BuiltResource | BuiltFile], publisher: Publisher
 ) -> dict[str, Any]:
     """Everything a reader needs to trust and use the files: identity, licence, provenance."""
     source = dataset.descriptor
     metadata = dict(dataset.metadata)
+    tables = [b for b in built if isinstance(b, BuiltResource)]
     metadata["provenance"] = [
         {
             "file": source.name,
@@ -133,7 +169,8 @@ def descriptor(
         for b in built
         for source in b.sources
     ]
-    boxes = [b.geojson.bbox for b in built if b.geojson is not None and b.geojson.bbox]
+    boxes = [b.geojson.bbox for b in tables if b.geojson is not None and b.geojson.bbox]
+    boxes += [b.file.bbox for b in built if isinstance(b, BuiltFile) and b.file.bbox]
     if boxes:  # where the data's points lie: CKAN's `spatial`, DCAT's bbox
         metadata["extent"] = [
             min(b[0] for b in boxes),
@@ -163,6 +200,9 @@ def descriptor(
         "resources": [],
     }
     for b in built:
+        if isinstance(b, BuiltFile):
+            package["resources"].append(_file_resource(b))
+            continue
         package["resources"].append(_resource(b, b.csv, b.definition.name))
         package["resources"].append(_resource(b, b.parquet, f"{b.definition.name}-parquet"))
         if b.geojson is not None:

@@ -61,3 +61,32 @@ THEMES = {
     "まちづくり・交通": ("town-transport", "Urban planning and transport", "TRAN"),
     "産業・観光": ("industry-tourism", "Industry and tourism", "ECON"),
 }
+
+# Files published as they are (`type: file`): format → (media type, the extensions that imply
+# it). A `.zip` holding stops.txt and stop_times.txt is a GTFS feed, a `.json` holding a GeoJSON
+# object is GeoJSON (pipeline/file_checks.py: sniff); `format:` may say so outright.
+FILE_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gtfs": ("application/zip", ()),
+    "zip": ("application/zip", (".zip",)),
+    "geojson": ("application/geo+json", (".geojson",)),
+    "json": ("application/json", (".json",)),
+    "pdf": ("application/pdf", (".pdf",)),
+    "png": ("image/png", (".png",)),
+    "jpg": ("image/jpeg", (".jpg", ".jpeg")),
+}
+FORMAT_ALIASES = {"jpeg": "jpg", "gtfs-zip": "gtfs"}
+# Names the package folder already holds (the catalog writes its pages and metadata beside the
+# data), which a published file may not take.
+RESERVED_FILE_NAMES = {
+    DESCRIPTOR_FILE,
+    "package.json",
+    "index.html",
+    "dataset.jsonld",
+    "dataset.ttl",
+}
+
+
+def file_format(path: str) -> str | None:
+    """The file format a path's extension implies (None: a table's source, or unknown)."""
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return next((f for f, (_, ext) in FILE_FORMATS.items() if suffix in ext), None)

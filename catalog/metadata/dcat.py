@@ -38,8 +38,34 @@ DCAT_HAS_CURRENT_VERSION = URIRef("http://www.w3.org/ns/dcat#hasCurrentVersion")
 EU = "http://publications.europa.eu/resource/authority/"
 IANA = "http://www.iana.org/assignments/media-types/"
 JAPANESE = URIRef(f"{EU}language/JPN")
-# Our format → the EU file-type authority's code (dct:format).
-FILE_TYPES = {"csv": "CSV", "parquet": "PARQUET", "json": "JSON", "geojson": "GEOJSON"}
+# Our format → the EU file-type authority's code (dct:format). A GTFS feed is a ZIP file
+# (as mobilityDCAT-AP has it) that conforms to the GTFS Schedule Reference (dct:conformsTo).
+FILE_TYPES = {
+    "csv": "CSV",
+    "parquet": "PARQUET",
+    "json": "JSON",
+    "geojson": "GEOJSON",
+    "gtfs": "ZIP",
+    "zip": "ZIP",
+    "pdf": "PDF",
+    "png": "PNG",
+    "jpg": "JPEG",
+}
+# Each file-type IRI's one label (ckanext-dcat reads it as the resource's `format`).
+FILE_TYPE_LABELS = {
+    "CSV": "CSV",
+    "PARQUET": "Parquet",
+    "JSON": "JSON",
+    "GEOJSON": "GeoJSON",
+    "ZIP": "ZIP",
+    "PDF": "PDF",
+    "PNG": "PNG",
+    "JPEG": "JPEG",
+}
+# Formats that follow a published specification beyond their file type.
+STANDARDS = {
+    "gtfs": ("https://gtfs.org/documentation/schedule/reference/", "GTFS Schedule Reference"),
+}
 PREFIXES = {
     "dcat": DCAT,
     "dct": DCTERMS,
@@ -273,6 +299,11 @@ def _distribution(
         graph.add((node, DCTERMS.description, Literal(resource.description, lang="ja")))
     graph.add((node, DCAT.mediaType, _media_type(graph, resource.mediatype)))
     graph.add((node, DCTERMS["format"], _file_type(graph, resource)))
+    if resource.format in STANDARDS:
+        address, label = STANDARDS[resource.format]
+        standard = _typed(graph, URIRef(address), DCTERMS.Standard)
+        graph.add((standard, RDFS.label, Literal(label, lang="en")))
+        graph.add((node, DCTERMS.conformsTo, standard))
     licence = URIRef(package.licence["path"])
     graph.add((node, DCTERMS.license, _typed(graph, licence, DCTERMS.LicenseDocument)))
     graph.add((node, DCAT.byteSize, Literal(resource.bytes, datatype=XSD.nonNegativeInteger)))
@@ -304,10 +335,11 @@ def _file_type(graph: Graph, resource: Resource) -> URIRef:
     also typed dct:IMT with a label: ckanext-dcat reads `format` from the label of a
     dct:format node whose first type is dct:IMT, and from a bare IRI takes the whole IRI.
     dct:IMT sorts before dct:MediaTypeOrExtent, and `serialize` keeps types sorted."""
-    node = URIRef(f"{EU}file-type/{FILE_TYPES[resource.format]}")
+    code = FILE_TYPES[resource.format]
+    node = URIRef(f"{EU}file-type/{code}")
     graph.add((node, RDF.type, DCTERMS.IMT))
     graph.add((node, RDF.type, DCTERMS.MediaTypeOrExtent))
-    graph.add((node, RDFS.label, Literal(resource.label)))
+    graph.add((node, RDFS.label, Literal(FILE_TYPE_LABELS[code])))
     graph.add((node, RDF.value, Literal(resource.mediatype)))
     return node
 

@@ -20,7 +20,7 @@ from pipeline.files import link_tree, read_json, write_json
 from pipeline.vocabulary import EXTENSION
 
 from .. import paths
-from .diff import IGNORED_EXTENSION
+from .diff import IGNORED_EXTENSION, is_file
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def content_digest(package: dict[str, Any]) -> str:
         {
             k: v
             for k, v in r.items()
-            if r["format"] == "csv" or k not in ("bytes", "hash", EXTENSION)
+            if r["format"] == "csv" or is_file(r) or k not in ("bytes", "hash", EXTENSION)
         }
         for r in package.get("resources") or []
     ]
@@ -99,14 +99,21 @@ def content_digest(package: dict[str, Any]) -> str:
 
 
 def data_digest(package: dict[str, Any]) -> str:
-    """The values alone: the CSV files (Parquet also carries titles, which are metadata)."""
-    hashes = sorted((r["path"], r["hash"]) for r in package["resources"] if r["format"] == "csv")
+    """The values alone: the CSV files (Parquet also carries titles, which are metadata) and
+    the files published as they are."""
+    hashes = sorted(
+        (r["path"], r["hash"]) for r in package["resources"] if r["format"] == "csv" or is_file(r)
+    )
     return hashlib.sha256(json.dumps(hashes).encode("utf-8")).hexdigest()
+
+
+# Data files and files published as they are: once written, no step writes them again.
+DATA_SUFFIXES = (".csv", ".parquet", ".geojson", ".zip", ".pdf", ".png", ".jpg", ".jpeg")
 
 
 def never_rewritten(site: Path, path: Path) -> bool:
     """Released files and data files: once written, no step writes them again."""
-    return paths.is_released(site, path) or path.suffix in (".csv", ".parquet")
+    return paths.is_released(site, path) or path.suffix.lower() in DATA_SUFFIXES
 
 
 def carry_forward(old_site: Path, new_site: Path) -> None:

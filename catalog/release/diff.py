@@ -85,10 +85,34 @@ class ChangedRow:
         return {"key": self.key, "cells": cells}
 
 
+@dataclass(frozen=True)
+class FileChange:
+    """A file published as it is whose bytes changed (its sha256), or whose format did."""
+
+    old_sha256: str
+    new_sha256: str
+    old_bytes: int
+    new_bytes: int
+    old_format: str
+    new_format: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old_sha256": self.old_sha256,
+            "new_sha256": self.new_sha256,
+            "old_bytes": self.old_bytes,
+            "new_bytes": self.new_bytes,
+            "old_format": self.old_format,
+            "new_format": self.new_format,
+        }
+
+
 @dataclass
 class ResourceDiff:
     name: str
     status: ResourceStatus = "changed"
+    kind: Literal["table", "file"] = "table"
+    file: FileChange | None = None  # a file resource's new bytes
     schema: list[SchemaChange] = field(default_factory=list)
     key: list[str] = field(default_factory=list)
     added: int = 0
@@ -101,13 +125,15 @@ class ResourceDiff:
 
     @property
     def empty(self) -> bool:
-        changes = self.schema or self.added or self.removed or self.changed
+        changes = self.schema or self.added or self.removed or self.changed or self.file
         return not changes and self.status == "changed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "status": self.status,
+            "kind": self.kind,
+            "file": self.file.to_dict() if self.file else None,
             "schema": [c.to_dict() for c in self.schema],
             "key": self.key,
             "added": self.added,
@@ -169,8 +195,8 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
         for key in sorted(set(old_meta) | set(new_meta))
         if old_meta.get(key) != new_meta.get(key)
     ]
-    old_tables = {r["name"]: r for r in before["resources"] if r["format"] == "csv"}
-    new_tables = {r["name"]: r for r in after["resources"] if r["format"] == "csv"}
+    old_tables = {r["name"]: r for r in before["resources"] if _is_table(r)}
+    new_tables = {r["name"]: r for r in after["resources"] if _is_table(r)}
     resources = []
     for name in sorted(set(old_tables) | set(new_tables)):
         if name not in old_tables or name not in new_tables:
@@ -184,10 +210,48 @@ def diff_dataset(old: Path, new: Path) -> DatasetDiff:
             if old_tables[name].get(key) != new_tables[name].get(key)
         ]
         resources.append(diff_resource(old, new, old_tables[name], new_tables[name]))
+    old_files = {r["name"]: r for r in before["resources"] if is_file(r)}
+    new_files = {r["name"]: r for r in after["resources"] if is_file(r)}
+    for name in sorted(set(old_files) | set(new_files)):
+        if name not in old_files or name not in new_files:
+            status: ResourceStatus = "added" if name in new_files else "removed"
+            resources.append(ResourceDiff(name, status, kind="file"))
+            continue
+        was, now = old_files[name], new_files[name]
+        metadata += [
+            MetadataChange(f"resources.{name}.{key}", was.get(key), now.get(key))
+            for key in DESCRIBING_KEYS
+            if was.get(key) != now.get(key)
+        ]
+        resources.append(diff_file(was, now))
     resources = [r for r in resources if not r.empty]
     return DatasetDiff(
         old.name, "changed" if metadata or resources else "unchanged", metadata, resources
     )
+
+
+def is_file(resource: dict[str, Any]) -> bool:
+    """A file published as it is (GTFS, PDF, …): its bytes are its content."""
+    return bool((resource.get(EXTENSION) or {}).get("kind") == "file")
+
+
+def _is_table(resource: dict[str, Any]) -> bool:
+    return resource["format"] == "csv" and not is_file(resource)
+
+
+def diff_file(before: dict[str, Any], after: dict[str, Any]) -> ResourceDiff:
+    """A file is compared by its sha256 (and its format): its inside is not a table of rows."""
+    result = ResourceDiff(before["name"], kind="file")
+    if before["hash"] != after["hash"] or before["format"] != after["format"]:
+        result.file = FileChange(
+            before["hash"].removeprefix("sha256:"),
+            after["hash"].removeprefix("sha256:"),
+            before["bytes"],
+            after["bytes"],
+            before["format"],
+            after["format"],
+        )
+    return result
 
 
 def _extension(package: dict[str, Any]) -> dict[str, Any]:
@@ -333,6 +397,9 @@ def _summary(d: DatasetDiff) -> str:
         if r.status != "changed":
             counts.append(f"[{r.name}] resource {r.status}")
             continue
+        if r.file:
+            counts.append(f"[{r.name}] file changed")
+            continue
         counts.append(
             f"[{r.name}] +{r.added} -{r.removed} ~{r.changed}"
             + (f" schema {len(r.schema)}" if r.schema else "")
@@ -357,6 +424,13 @@ def render(diffs: list[DatasetDiff]) -> str:
             counts = f"+{r.added} 追加 added, -{r.removed} 削除 removed, ~{r.changed} 変更 changed"
             if r.status != "changed":
                 counts = f"resource {r.status}"
+            elif r.file:
+                f = r.file
+                counts = (
+                    f"ファイル変更 file changed: sha256 {f.old_sha256[:12]}… → {f.new_sha256[:12]}…,"
+                    f" {f.old_bytes:,} → {f.new_bytes:,} bytes"
+                    + (f", {f.old_format} → {f.new_format}" if f.old_format != f.new_format else "")
+                )
             lines.append(f"  [{r.name}] {counts}" + (f" ({r.note})" if r.note else ""))
             lines += [
                 f"    schema {c.change}: {json.dumps(c.to_dict(), ensure_ascii=False)}"

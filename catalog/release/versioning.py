@@ -1,8 +1,11 @@
 """The Data Package version recipe: which SemVer part a dataset's change bumps.
 
 MAJOR — a field added, removed, renamed, reordered or retyped, a constraint tightened, a
-resource or rows removed (what a consumer's code relies on is gone). MINOR — rows or a resource
-added, a constraint loosened. PATCH — values corrected, metadata changed.
+resource or rows removed (what a consumer's code relies on is gone), a file published as it is
+changing its format (a reader of the old one cannot read it). MINOR — rows or a resource added,
+a constraint loosened, a file published as it is with new bytes (new content in the same
+format: its inside is not compared row by row, so the release does not claim it is only a
+correction; `--set-version` may say patch). PATCH — values corrected, metadata changed.
 """
 
 from __future__ import annotations
@@ -63,6 +66,17 @@ def changes(diff: DatasetDiff) -> list[Change]:
         if resource.status != "changed":
             level: Level = "minor" if resource.status == "added" else "major"
             found.append(Change(level, f"{where} resource {resource.status}"))
+            continue
+        if resource.file is not None:
+            file = resource.file
+            if file.old_format != file.new_format:
+                found.append(
+                    Change("major", f"{where} file format {file.old_format} → {file.new_format}")
+                )
+            else:
+                found.append(
+                    Change("minor", f"{where} file changed (sha256 {file.new_sha256[:12]}…)")
+                )
             continue
         found += [_schema_change(where, c) for c in resource.schema]
         if resource.removed:

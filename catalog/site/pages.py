@@ -197,6 +197,7 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
             "format": r.label,
             "size": _size(r.bytes),
             "sha256": r.sha256,
+            "about": _about(r),
         }
         for r in package.resources
     ]
@@ -232,6 +233,27 @@ def _dataset_page(catalog: Catalog, name: str) -> str:
     )
 
 
+def _about(resource: Resource) -> str:
+    """What the check of a file published as it is found, in a line (a table's files: none)."""
+    facts = resource.facts
+    if not resource.is_file:
+        return ""
+    if gtfs := facts.get("gtfs"):
+        return (
+            f"GTFS：停留所 {gtfs['stops']:,}・路線 {gtfs['routes']:,}・便 {gtfs['trips']:,}"
+            f" / stops {gtfs['stops']:,}, routes {gtfs['routes']:,}, trips {gtfs['trips']:,}"
+        )
+    if "pages" in facts:
+        return f"{facts['pages']:,} ページ / pages"
+    if "features" in facts:
+        return f"地物 {facts['features']:,} 件 / features"
+    if "width" in facts:
+        return f"{facts['width']:,} × {facts['height']:,} px"
+    if "files" in facts:
+        return f"{facts['files']:,} ファイル / files"
+    return ""
+
+
 def _script_json(text: str) -> Markup:
     """JSON safe inside <script>: no character of the data can end the element or start markup."""
     for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
@@ -254,24 +276,31 @@ def _charts(package: BuiltPackage, folder: Path) -> list[Chart]:
 
 
 def _snippets(catalog: Catalog, name: str, package: BuiltPackage) -> list[dict[str, str]]:
+    api = {
+        "title": "CKAN API",
+        "code": f"curl '{catalog.base_url}api/3/action/package_show?id={name}'\n"
+        f"# without a server: {catalog.file_url(name, paths.CKAN_PACKAGE)}",
+    }
+    if not package.tables:  # files published as they are: download and verify, the API
+        first = package.resources[0]
+        return [_download(catalog.file_url(name, first.path), first), api]
     csv = package.tables[0]
     parquet = next((r for r in package.resources if r.format == "parquet"), csv)
     csv_url = catalog.file_url(name, csv.path)
     parquet_url = catalog.file_url(name, parquet.path)
-    sha = csv.sha256
     return [
-        {
-            "title": "curl（ダウンロードとハッシュの確認 / download and verify）",
-            "code": f"curl -fLO {csv_url}\necho '{sha}  {csv.path}' | sha256sum -c -",
-        },
+        _download(csv_url, csv),
         {
             "title": "pandas",
             "code": f'import pandas as pd\n\ndf = pd.read_parquet("{parquet_url}")\n# CSV: pd.read_csv("{csv_url}")',
         },
         {"title": "DuckDB", "code": f"SELECT * FROM read_parquet('{parquet_url}') LIMIT 10;"},
-        {
-            "title": "CKAN API",
-            "code": f"curl '{catalog.base_url}api/3/action/package_show?id={name}'\n"
-            f"# without a server: {catalog.file_url(name, paths.CKAN_PACKAGE)}",
-        },
+        api,
     ]
+
+
+def _download(url: str, resource: Resource) -> dict[str, str]:
+    return {
+        "title": "curl（ダウンロードとハッシュの確認 / download and verify）",
+        "code": f"curl -fLO {url}\necho '{resource.sha256}  {resource.path}' | sha256sum -c -",
+    }
