@@ -379,3 +379,26 @@ def test_a_release_time_not_after_the_last_one_is_refused(released: Path) -> Non
     build(released, PUBLISHABLE, EXTRA_ROW)
     done = _release(released, epoch=EPOCH - 86400)  # a clock behind
     assert done.returncode == 1 and "SOURCE_DATE_EPOCH" in done.stdout
+
+
+def test_the_opendata_list_is_released_and_versioned_like_any_dataset(released: Path) -> None:
+    """The catalog's own オープンデータ一覧 is versioned after the datasets it lists: new in the
+    first release, bumped when a dataset it lists changes, its versions kept downloadable."""
+    dist = released / "dist"
+    first = json.loads(next(dist.glob("releases/*/release.json")).read_text())
+    assert first["datasets"]["opendata-list"]["version"] == "1.0.0"
+    assert first["datasets"]["opendata-list"]["change"] == "new"
+    build(released, PUBLISHABLE, MINIMAL_CSV.replace("3200", "3300"))
+    second = release(released, epoch=EPOCH + 86400)["release"]
+    entry = second["datasets"]["opendata-list"]
+    assert entry["version"] != "1.0.0" and entry["previous_version"] == "1.0.0"
+    listed = package(released, "opendata-list", "datapackage.json")
+    assert listed["version"] == entry["version"]
+    assert [v["version"] for v in listed["x-opendata"]["versions"]] == [entry["version"], "1.0.0"]
+    old = dist / "datasets/opendata-list/1.0.0/opendata-list.csv"
+    new = dist / f"datasets/opendata-list/{entry['version']}/opendata-list.csv"
+    assert _sha256(new) == _sha256(dist / "datasets/opendata-list/opendata-list.csv")
+    assert _sha256(old) != _sha256(new)
+    # A build between releases shows the list's released version, as every dataset's.
+    build(released, PUBLISHABLE, MINIMAL_CSV.replace("3200", "3300"))
+    assert package(released, "opendata-list", "datapackage.json")["version"] == entry["version"]

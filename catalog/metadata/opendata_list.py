@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pipeline.vocabulary import EXTENSION, FREQUENCIES
 
 from .. import paths
 from ..model import BuiltPackage, Catalog
+from ..release import archive
 
 NAME = "opendata-list"
 DEFINITION = Path(__file__).with_name("opendata-list.yaml")
@@ -122,7 +122,9 @@ def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:
     )
     others = [Listed.of(p) for name, p in catalog.packages.items() if name != NAME]
     listed = [*others, itself]  # a list built before (a release rebuilds it) is replaced
-    with tempfile.TemporaryDirectory() as work:
+    # Built beside the site (one filesystem), then put in place of the list's latest files:
+    # its released versions' folders stay, as every dataset's do.
+    with tempfile.TemporaryDirectory(dir=catalog.site, prefix=".opendata-list-") as work:
         folder = Path(work) / NAME
         folder.mkdir()
         (folder / "dataset.yaml").write_text(
@@ -132,6 +134,19 @@ def build(catalog: Catalog, publisher: Publisher) -> DatasetResult:
             writer = csv.writer(fh)
             writer.writerow([item.name for item in STANDARD.items])
             writer.writerows(rows(catalog, listed))
-        target = paths.dataset(catalog.site, NAME)
-        shutil.rmtree(target, ignore_errors=True)
-        return build_dataset(folder, target, publisher)
+        built = Path(work) / "built"
+        result = build_dataset(folder, built, publisher)
+        if result.valid:
+            _install(built, paths.dataset(catalog.site, NAME))
+            archive.stamp_released(catalog.site, [NAME])  # its last released version, if any
+        return result
+
+
+def _install(built: Path, target: Path) -> None:
+    """The new files in place of the old ones; the version folders (subfolders) kept."""
+    target.mkdir(exist_ok=True)
+    for old in target.iterdir():
+        if old.is_file():
+            old.unlink()
+    for new in sorted(built.iterdir()):
+        new.rename(target / new.name)

@@ -153,9 +153,10 @@ def changelog(done: list[Release], name: str) -> list[dict[str, Any]]:
     return entries[::-1]
 
 
-def stamp_released(site: Path) -> None:
-    """A build shows each dataset's last released version, dates and changelog."""
+def stamp_released(site: Path, names: list[str] | None = None) -> None:
+    """A build shows each dataset's (or the named ones') last released version, dates and
+    changelog."""
     done = releases(site)
     for name, (_release, entry) in last_entries(done).items():
-        if paths.datapackage(site, name).is_file():
+        if (names is None or name in names) and paths.datapackage(site, name).is_file():
             stamp(site, name, entry, changelog(done, name))

@@ -30,9 +30,10 @@ from pipeline.publisher import Publisher
 
 from .. import paths
 from ..build import build_catalog
+from ..metadata import opendata_list
 from ..metadata.opendata_list import NAME as OPENDATA_LIST
 from ..metadata.quality import metadata_problems
-from ..model import BuiltPackage
+from ..model import BuiltPackage, Catalog
 from . import archive, versioning
 from .archive import Release
 from .diff import DatasetDiff, DatasetStatus, diff_dataset
@@ -92,8 +93,8 @@ def release_time() -> dt.datetime:
 
 
 def released_names(site: Path) -> list[str]:
-    """The datasets a release versions: every built one but the catalog's own list, which
-    is regenerated from the others."""
+    """The datasets a release plans from the build: every one but the catalog's own list,
+    which is made from the others as they are released, and versioned after them."""
     return [n for n in paths.built_names(site) if n != OPENDATA_LIST]
 
 
@@ -117,7 +118,7 @@ def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decis
         decisions += [
             Decision(name, entry, entry["version"], "removed", ["ビルドにありません / not built"])
             for name, entry in sorted(done[-1].datasets.items())
-            if name not in built
+            if name not in built and name != OPENDATA_LIST
         ]
     _apply(decisions, overrides or {})
     return decisions
@@ -268,6 +269,10 @@ def _create(
         manifest = _manifest(
             staging, release_id, now, previous, decisions, notes, dataset_notes or {}
         )
+        decisions.append(_release_list(staging, publisher, base_url, manifest))
+        folder = paths.release_folder(staging, release_id)
+        write_json(folder / paths.MANIFEST, manifest)
+        write_json(staging / paths.LATEST, _pointer(manifest))
         diffs = [d.review_diff() for d in decisions]
         catalog = RunResult([])
         build_catalog(staging, publisher, base_url, catalog, diffs)
@@ -275,12 +280,30 @@ def _create(
             raise ReleaseError(
                 catalog.problems + [p for d in catalog.datasets for p in d.report.problems]
             )
-        folder = paths.release_folder(staging, release_id)
-        write_json(folder / paths.MANIFEST, manifest)
-        write_json(staging / paths.LATEST, _pointer(manifest))
         _snapshot(staging, folder / paths.SNAPSHOT)
         replace_directory(staging, site)
     return archive.latest(site), decisions
+
+
+def _release_list(
+    site: Path, publisher: Publisher, base_url: str, manifest: dict[str, Any]
+) -> Decision:
+    """The catalog's オープンデータ一覧, made from the datasets as this release stamped them,
+    then decided and versioned like any dataset (the catalog step makes it again, the same)."""
+    made = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
+    if not made.valid:
+        raise ReleaseError(made.report.problems)
+    last = archive.last_entries(archive.releases(site)).get(OPENDATA_LIST)
+    decision = _decide(site, OPENDATA_LIST, last)
+    if decision.change is None:
+        manifest["datasets"][OPENDATA_LIST] = decision.previous
+        return decision
+    entry = _entry(site, decision, manifest["id"], manifest["created"], manifest["notes"])
+    manifest["datasets"][OPENDATA_LIST] = entry
+    done = [*archive.releases(site), Release(paths.release_folder(site, manifest["id"]), manifest)]
+    archive.stamp(site, OPENDATA_LIST, entry, archive.changelog(done, OPENDATA_LIST))
+    entry["files"] = _version_folder(site, OPENDATA_LIST, decision.version)
+    return decision
 
 
 def _base_url(site: Path) -> str:
