@@ -113,7 +113,6 @@ class Table:
     dataset: str
     parquet: Path
     fields: tuple[dict[str, Any], ...]  # the table's schema fields (datapackage.json)
-    location: bool  # whether the Parquet has a GeoParquet geometry column
 
 
 def tables_of(site: Path, name: str, package: dict[str, Any]) -> dict[str, Table]:
@@ -129,7 +128,6 @@ def tables_of(site: Path, name: str, package: dict[str, Any]) -> dict[str, Table
         if parquet not in by_path:
             continue
         fields = tuple((raw.get("schema") or {}).get("fields") or [])
-        location = bool((raw.get(EXTENSION) or {}).get("location")) or _has_location(fields)
         for path in (raw["path"], parquet):
             for resource in package.get("resources") or []:
                 if str(resource.get("url", "")).endswith(f"/{name}/{path}"):
@@ -138,15 +136,8 @@ def tables_of(site: Path, name: str, package: dict[str, Any]) -> dict[str, Table
                         name,
                         paths.dataset(site, name) / parquet,
                         fields,
-                        location,
                     )
     return found
-
-
-def _has_location(fields: tuple[dict[str, Any], ...]) -> bool:
-    from pipeline.geo import Location  # the rule the build used to add the geometry
-
-    return Location.of(list(fields), {}) is not None
 
 
 def active(package: dict[str, Any], tables: dict[str, Table]) -> dict[str, Any]:
@@ -314,7 +305,7 @@ class DataStore:
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         distinct = "DISTINCT " if query.distinct else ""
         geometry = query.records_format == "geojson"
-        if geometry and not table.location:
+        if geometry and GEOMETRY not in columns:  # the build adds it where rows have points
             raise _invalid(
                 "records_format", "位置情報のないリソースです / No location in this resource"
             )
