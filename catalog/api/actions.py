@@ -8,6 +8,8 @@ Nothing here writes: every write action is an Authorization Error.
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from pipeline.vocabulary import LICENSES
 
 from .. import paths
 from . import params as p
+from .datastore import DataStore, DataStoreError, Search, Table, active, encode_links, tables_of
 from .params import FACETS, MAX_ROWS, Param
 from .search import QueryError, SearchIndex
 
@@ -71,6 +74,9 @@ class Actions:
         self.status: dict[str, Any] = meta["status"]
         # Package dicts of this build, read once each (a newer build gets its own Actions).
         self.package = lru_cache(maxsize=4096)(self._read_package)
+        self.tables = lru_cache(maxsize=4096)(self._read_tables)
+        self._datastore: DataStore | None = None  # opened by the first DataStore action
+        self._datastore_lock = threading.Lock()
         self.registry: dict[str, Callable[[dict[str, Any]], Any]] = {
             name.removeprefix("action_"): getattr(self, name)
             for name in dir(self)
@@ -89,8 +95,15 @@ class Actions:
 
     # -- datasets ---------------------------------------------------------------------------
     def _read_package(self, name: str) -> dict[str, Any]:
+        """package.json as the API serves it: with `datastore_active` on each resource."""
+        return active(self._package_file(name), self.tables(name))
+
+    def _package_file(self, name: str) -> dict[str, Any]:
         package: dict[str, Any] = read_json(paths.ckan_package(self.site, name))
         return package
+
+    def _read_tables(self, name: str) -> dict[str, Table]:
+        return tables_of(self.site, name, self._package_file(name))
 
     def action_package_list(self, params: dict[str, Any]) -> list[str]:
         """Names of all datasets, sorted (limit, offset)."""
@@ -178,6 +191,79 @@ class Actions:
         query = _text(params, p.QUERY)
         tags = sorted({t for row in self.index.table.column("tags").to_pylist() for t in row})
         return [t for t in tags if query in t]
+
+    # -- the DataStore (catalog/api/datastore.py) -------------------------------------------------
+    @property
+    def datastore(self) -> DataStore:
+        with self._datastore_lock:
+            if self._datastore is None:
+                self._datastore = DataStore(self.site)
+            return self._datastore
+
+    def _table(self, resource_id: str) -> Table | None:
+        name = self.index.dataset_of_resource(resource_id)
+        return None if name is None else self.tables(name).get(resource_id)
+
+    def _resource_table(self, params: dict[str, Any], *names: Param) -> Table:
+        resource_id = next((v for v in (_text(params, n) for n in names) if v), "")
+        if not resource_id:
+            raise invalid(names[0].name, "Missing value")
+        table = self._table(resource_id)
+        if table is None:
+            raise not_found(f'Resource "{resource_id}" / リソース')
+        return table
+
+    def action_datastore_search(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Rows of a tabular resource (CKAN's DataStore): resource_id, filters, q, distinct,
+        fields, sort, limit (at most 32000), offset, include_total, records_format (objects,
+        lists, csv, tsv; geojson for resources with a location)."""
+        table = self._resource_table(params, p.RESOURCE_ID, p.DS_ID)
+        limit, offset = _int(params, p.DS_LIMIT), _int(params, p.DS_OFFSET)
+        if params.get(p.TOTAL_ESTIMATION_THRESHOLD.name) is not None:
+            _int(params, p.TOTAL_ESTIMATION_THRESHOLD)
+        _bool(params, p.PLAIN)
+        _text(params, p.LANGUAGE)
+        records_format = _text(params, p.RECORDS_FORMAT) or "objects"
+        if records_format not in p.RECORDS_FORMATS:
+            raise invalid("records_format", f"Must be one of {list(p.RECORDS_FORMATS)}")
+        given = {k: v for k, v in params.items() if k in ("filters", "sort", "distinct")}
+        search = Search(
+            filters=_filters(params),
+            q=_ds_q(params),
+            distinct=_bool(params, p.DISTINCT),
+            fields=_names(params, p.DS_FIELDS),
+            sort=_sort(params),
+            limit=limit,
+            offset=offset,
+            include_total=_bool(params, p.INCLUDE_TOTAL),
+            records_format=records_format,
+            links=encode_links({k: v for k, v in params.items() if k in _DS_NAMES}, offset, limit),
+            given=given,
+        )
+        try:
+            return self.datastore.search(table, search)
+        except DataStoreError as exc:
+            raise ActionError(exc.kind, exc.message) from exc
+
+    def action_datastore_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A tabular resource's fields (with types, titles and descriptions) and row count."""
+        table = self._resource_table(params, p.DS_ID, p.RESOURCE_ID)
+        try:
+            return self.datastore.info(table)
+        except DataStoreError as exc:
+            raise ActionError(exc.kind, exc.message) from exc
+
+    def action_datastore_search_sql(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One read-only SELECT over the tabular resources, each the table named by its id
+        (SELECT * FROM "<resource id>"): no file or network access, at most 5 seconds and
+        32000 rows (records_truncated)."""
+        sql = _text(params, p.SQL)
+        if not sql.strip():
+            raise invalid("sql", "Missing value")
+        try:
+            return self.datastore.search_sql(sql, self._table)
+        except DataStoreError as exc:
+            raise ActionError(exc.kind, exc.message) from exc
 
     # -- organizations and groups -------------------------------------------------------------
     def action_organization_list(self, params: dict[str, Any]) -> list[Any]:
@@ -304,6 +390,73 @@ def _bool(params: dict[str, Any], param: Param) -> bool:
 def _paging(params: dict[str, Any]) -> tuple[int | None, int]:
     limit = _int(params, p.LIMIT)
     return (None if limit < 0 else limit), _int(params, p.OFFSET)
+
+
+_DS_NAMES = {param.name for param in p.ACTIONS["datastore_search"]}
+_SORT_ITEM = re.compile(r'\s*(?:"((?:[^"]|"")+)"|([^\s,"]+))(?:\s+(asc|desc))?\s*', re.IGNORECASE)
+
+
+def _json_param(params: dict[str, Any], name: str) -> Any:
+    """A parameter a JSON body sends as JSON and a query string as JSON text."""
+    raw = params.get(name)
+    if isinstance(raw, list) and all(isinstance(v, str) for v in raw) and len(raw) == 1:
+        raw = raw[0]
+    if isinstance(raw, str) and raw.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise invalid(name, "JSON として読めません / Cannot parse JSON") from None
+    return raw
+
+
+def _filters(params: dict[str, Any]) -> dict[str, Any]:
+    raw = _json_param(params, "filters")
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise invalid("filters", "JSON オブジェクトにしてください / Must be a JSON object")
+    return raw
+
+
+def _ds_q(params: dict[str, Any]) -> str | dict[str, str]:
+    raw = _json_param(params, "q")
+    if isinstance(raw, dict):
+        if not all(isinstance(v, str) for v in raw.values()):
+            raise invalid("q", "Each field's words must be a string")
+        if sum(len(v) for v in raw.values()) > (p.DS_Q.max_length or 500):
+            raise invalid("q", f"Must be at most {p.DS_Q.max_length} characters")
+        return {str(k): v for k, v in raw.items()}
+    return _text(params, p.DS_Q)
+
+
+def _names(params: dict[str, Any], param: Param) -> list[str] | None:
+    raw = _json_param(params, param.name)
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise invalid(param.name, "Must be a list of field names")
+    return [v.strip() for v in raw if v.strip()]
+
+
+def _sort(params: dict[str, Any]) -> list[tuple[str, bool]]:
+    raw = _json_param(params, "sort")
+    if raw in (None, ""):
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(v, str) for v in items):
+        raise invalid("sort", "Must be text: field [asc|desc], …")
+    result = []
+    for item in ",".join(items).split(","):
+        if not item.strip():
+            continue
+        match = _SORT_ITEM.fullmatch(item)
+        if match is None:
+            raise invalid("sort", f"Cannot read {item.strip()!r}: field [asc|desc], …")
+        name = match.group(1).replace('""', '"') if match.group(1) else match.group(2)
+        result.append((name, (match.group(3) or "").lower() == "desc"))
+    return result
 
 
 def _facet_fields(params: dict[str, Any]) -> list[str]:

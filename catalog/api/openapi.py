@@ -59,6 +59,15 @@ PACKAGE = {
         "organization": {"type": "object"},
     },
 }
+FIELD = {
+    "type": "object",
+    "required": ["id", "type"],
+    "properties": {
+        "id": STRING,
+        "type": STRING,
+        "info": {"type": "object", "properties": {"label": STRING, "notes": STRING}},
+    },
+}
 RESULTS: dict[str, dict[str, Any]] = {
     "package_list": {"type": "array", "items": STRING},
     "package_show": PACKAGE,
@@ -86,6 +95,56 @@ RESULTS: dict[str, dict[str, Any]] = {
     },
     "status_show": {"type": "object", "required": ["site_title", "ckan_version"]},
     "help_show": STRING,
+    "datastore_search": {
+        "type": "object",
+        "required": ["resource_id", "fields", "records", "limit", "_links"],
+        "properties": {
+            "resource_id": STRING,
+            "fields": {"type": "array", "items": FIELD},
+            "records": {
+                "description": "objects: an array of objects; lists: an array of arrays; "
+                "csv, tsv: text without a header; geojson (our extension): a GeoJSON "
+                "FeatureCollection of the rows, each row's point its geometry",
+                "anyOf": [
+                    {"type": "array"},
+                    STRING,
+                    {
+                        "type": "object",
+                        "required": ["type", "features"],
+                        "properties": {
+                            "type": {"type": "string", "enum": ["FeatureCollection"]},
+                            "features": {"type": "array", "items": {"type": "object"}},
+                        },
+                    },
+                ],
+            },
+            "records_format": STRING,
+            "total": INTEGER,
+            "total_was_estimated": {"type": "boolean"},
+            "limit": INTEGER,
+            "offset": INTEGER,
+            "_links": {"type": "object", "required": ["start", "next"]},
+        },
+    },
+    "datastore_info": {
+        "type": "object",
+        "required": ["meta", "fields"],
+        "properties": {
+            "meta": {"type": "object", "required": ["count"], "properties": {"count": INTEGER}},
+            "fields": {"type": "array", "items": FIELD},
+            "schema": {"type": "object"},
+        },
+    },
+    "datastore_search_sql": {
+        "type": "object",
+        "required": ["sql", "fields", "records"],
+        "properties": {
+            "sql": STRING,
+            "fields": {"type": "array", "items": FIELD},
+            "records": {"type": "array", "items": {"type": "object"}},
+            "records_truncated": {"type": "boolean"},
+        },
+    },
 }
 
 
@@ -94,7 +153,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _operation(action: str, method: str) -> dict[str, Any]:
-    params = {param.name: param.schema() for param in ACTIONS[action]}
+    params = {param.name: param.schema(body=True) for param in ACTIONS[action]}
     operation: dict[str, Any] = {
         "operationId": f"{action}_{method}",
         "summary": f"CKAN {action}",
@@ -160,7 +219,9 @@ def openapi() -> dict[str, Any]:
         "info": {
             "title": "港区オープンデータ CKAN 互換 API / Minato City open data, CKAN-compatible read API",
             "version": "1.0.0",
-            "description": "CKAN Action API v3 (read side) with Japanese substring search; DCAT-AP 3 feeds; "
+            "description": "CKAN Action API v3 (read side) with Japanese substring search; CKAN's DataStore "
+            "(datastore_search, datastore_info, datastore_search_sql) over the published "
+            "Parquet files, with records_format=geojson as our extension; DCAT-AP 3 feeds; "
             "dataset files under /datasets/<name>/ with ETag, Last-Modified and Range. "
             "/api/action/<action> answers the same as /api/3/action/<action>.",
         },

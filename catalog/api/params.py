@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-JsonType = Literal["string", "integer", "boolean"]
+JsonType = Literal["string", "integer", "boolean", "object", "array"]
 
 # package_search facets, in CKAN's default order; the static catalog.json counts the same.
 FACETS = ("tags", "organization", "groups", "res_format", "license_id")
@@ -28,10 +28,21 @@ class Param:
     maximum: int | None = None
     max_length: int | None = None
     description: str | None = None
+    enum: tuple[str, ...] | None = None
+    # What a JSON body may also send (a query string says each as text: JSON for an object).
+    body_types: tuple[JsonType, ...] = ()
 
-    def schema(self) -> dict[str, Any]:
-        """The parameter's JSON Schema, as OpenAPI 3.0 states it."""
+    def schema(self, body: bool = False) -> dict[str, Any]:
+        """The parameter's JSON Schema, as OpenAPI 3.0 states it (in a JSON body, or not)."""
+        if body and self.body_types:
+            types = (self.type, *self.body_types)
+            return {
+                "anyOf": [_any(t) for t in types],
+                **({"description": self.description} if self.description else {}),
+            }
         schema: dict[str, Any] = {"type": self.type}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
         if self.description is not None:
             schema["description"] = self.description
         if self.minimum is not None:
@@ -41,6 +52,12 @@ class Param:
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         return schema
+
+
+def _any(json_type: JsonType) -> dict[str, Any]:
+    if json_type == "array":
+        return {"type": "array", "items": {}}
+    return {"type": json_type}
 
 
 def _text(name: str, max_length: int | None = None, description: str | None = None) -> Param:
@@ -83,6 +100,70 @@ PAGE_LIMIT = Param("limit", "integer", 100, 0, MAX_ROWS)
 ALL_FIELDS = Param("all_fields", "boolean", False)
 INCLUDE_DATASETS = Param("include_datasets", "boolean", False)
 
+# The DataStore (catalog/api/datastore.py): CKAN's datastore_search parameters.
+DS_ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max: more is a 409, never a cut
+RECORDS_FORMATS = ("objects", "lists", "csv", "tsv", "geojson")
+RESOURCE_ID = _text("resource_id", description="The CKAN id of a CSV or Parquet resource.")
+DS_ID = _text("id", description="The CKAN id of a CSV or Parquet resource.")
+FILTERS = Param(
+    "filters",
+    "string",
+    "",
+    description='A JSON object: {"field": value} or {"field": [value, …]} (any of them).',
+    body_types=("object",),
+)
+DS_Q = Param(
+    "q",
+    "string",
+    "",
+    max_length=500,
+    description="Words all found in the row's text fields (Japanese substrings, NFKC-folded "
+    'as package_search), or a JSON object {"field": "words"}.',
+    body_types=("object",),
+)
+DISTINCT = Param("distinct", "boolean", False)
+PLAIN = Param("plain", "boolean", True, description="Accepted; q is always plain words here.")
+LANGUAGE = _text("language", description="Accepted; the folding is the same for every language.")
+DS_FIELDS = Param(
+    "fields",
+    "string",
+    "",
+    description="Fields to return, comma-separated (or a JSON list).",
+    body_types=("array",),
+)
+DS_SORT = Param(
+    "sort",
+    "string",
+    "",
+    description='"field [asc|desc], other …" (or a JSON list of such).',
+    body_types=("array",),
+)
+DS_LIMIT = Param("limit", "integer", 100, 0, DS_ROWS_MAX)
+DS_OFFSET = Param("offset", "integer", 0, 0, 2**31 - 1)
+INCLUDE_TOTAL = Param("include_total", "boolean", True)
+TOTAL_ESTIMATION_THRESHOLD = Param(
+    "total_estimation_threshold",
+    "integer",
+    None,
+    0,
+    2**31 - 1,
+    description="Accepted; the total is always counted exactly (total_was_estimated false).",
+)
+RECORDS_FORMAT = Param(
+    "records_format",
+    "string",
+    "objects",
+    enum=RECORDS_FORMATS,
+    description="objects, lists, csv or tsv as CKAN; geojson (our extension, for resources "
+    "with a location): records is a GeoJSON FeatureCollection of the rows.",
+)
+SQL = _text(
+    "sql",
+    max_length=10_000,
+    description="One read-only SELECT; each resource is the table named by its id "
+    '(SELECT * FROM "<resource id>").',
+)
+
 # action → the parameters it takes (the same for GET's query and POST's JSON body).
 ACTIONS: dict[str, tuple[Param, ...]] = {
     "package_list": (LIMIT, OFFSET),
@@ -98,4 +179,22 @@ ACTIONS: dict[str, tuple[Param, ...]] = {
     "license_list": (),
     "status_show": (),
     "help_show": (NAME,),
+    "datastore_search": (
+        RESOURCE_ID,
+        DS_ID,
+        FILTERS,
+        DS_Q,
+        DISTINCT,
+        PLAIN,
+        LANGUAGE,
+        DS_FIELDS,
+        DS_SORT,
+        DS_LIMIT,
+        DS_OFFSET,
+        INCLUDE_TOTAL,
+        TOTAL_ESTIMATION_THRESHOLD,
+        RECORDS_FORMAT,
+    ),
+    "datastore_info": (DS_ID, RESOURCE_ID),
+    "datastore_search_sql": (SQL,),
 }

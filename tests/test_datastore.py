@@ -1,0 +1,182 @@
+"""datastore_search and datastore_info (CKAN's DataStore API, read side) with the real ckanapi
+client and plain HTTP, over the real server (conftest); geojson over a site with points."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import WIFI_ROWS, errors_of, launch_server, report, wifi_case, write_dataset
+
+
+def _call(base: str, action: str, **params) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{base}/api/3/action/{action}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _ids(site: Path, name: str) -> dict[str, str]:
+    package = json.loads((site / f"datasets/{name}/package.json").read_text(encoding="utf-8"))
+    return {r["format"]: r["id"] for r in package["resources"]}
+
+
+@pytest.fixture(scope="module")
+def ckan(server: str):
+    from ckanapi import RemoteCKAN
+
+    with RemoteCKAN(server, user_agent="minato-opendata-tests") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def ids(built_site: Path) -> dict[str, str]:
+    return _ids(built_site, "facility-counts")
+
+
+def test_ckanapi_datastore_search_answers_as_ckan(ckan, ids: dict[str, str], server: str) -> None:
+    result = ckan.action.datastore_search(resource_id=ids["CSV"], limit=2)
+    assert result["resource_id"] == ids["CSV"] and result["total"] == 5
+    assert [f["id"] for f in result["fields"]][:3] == ["_id", "facility", "unit"]
+    fiscal_year = next(f for f in result["fields"] if f["id"] == "fiscal_year")
+    assert fiscal_year["type"] == "int8" and fiscal_year["info"]["label"] == "年度"
+    assert [r["_id"] for r in result["records"]] == [1, 2]
+    assert isinstance(result["records"][0]["estimated"], bool)
+    assert result["limit"] == 2 and "offset=2" in result["_links"]["next"]
+    # the next page by the link CKAN clients follow
+    with urllib.request.urlopen(server + result["_links"]["next"]) as response:
+        following = json.loads(response.read())["result"]
+    assert [r["_id"] for r in following["records"]] == [3, 4]
+    # the Parquet twin's id reads the same rows
+    twin = ckan.action.datastore_search(resource_id=ids["Parquet"], limit=2)
+    assert twin["records"] == result["records"]
+
+
+def test_filters_sort_fields_distinct(ckan, ids: dict[str, str]) -> None:
+    result = ckan.action.datastore_search(
+        resource_id=ids["CSV"],
+        filters={"kind": "actual", "fiscal_year": [2020, "2023"]},
+        sort="count desc, facility",
+        fields=["facility", "count"],
+    )
+    counts = [r["count"] for r in result["records"]]
+    assert counts == sorted(counts, reverse=True) and result["total"] == len(counts) > 0
+    assert set(result["records"][0]) == {"facility", "count"}
+    distinct = ckan.action.datastore_search(resource_id=ids["CSV"], fields="unit", distinct=True)
+    units = [r["unit"] for r in distinct["records"]]
+    assert len(units) == len(set(units)) and distinct["total"] == len(units)
+    estimated = ckan.action.datastore_search(resource_id=ids["CSV"], filters={"estimated": True})
+    assert estimated["total"] >= 1 and all(r["estimated"] for r in estimated["records"])
+
+
+@pytest.mark.parametrize("q", ["Wi-Fi", "ＷｉＦｉ", "wifi 設置数", {"facility": "ｗｉｆｉ"}])
+def test_q_finds_japanese_substrings_nfkc_folded(ckan, ids: dict[str, str], q) -> None:
+    result = ckan.action.datastore_search(resource_id=ids["CSV"], q=q)
+    assert result["total"] >= 1
+    assert all("Wi-Fi" in r["facility"] for r in result["records"])
+    none = ckan.action.datastore_search(resource_id=ids["CSV"], q="存在しない語")
+    assert none["total"] == 0 and none["records"] == []
+
+
+def test_records_formats(ids: dict[str, str], server: str) -> None:
+    for fmt, check in (
+        ("lists", lambda r: isinstance(r, list) and r[0][0] == 1),
+        ("csv", lambda r: isinstance(r, str) and r.startswith("1,")),
+        ("tsv", lambda r: isinstance(r, str) and r.startswith("1\t")),
+    ):
+        status, data = _call(server, "datastore_search", resource_id=ids["CSV"], records_format=fmt)
+        assert status == 200 and check(data["result"]["records"]), data
+    status, data = _call(
+        server, "datastore_search", resource_id=ids["CSV"], records_format="geojson"
+    )
+    assert status == 409 and "records_format" in data["error"]  # no location in this resource
+
+
+def test_plain_http_get_and_errors(server: str, ids: dict[str, str]) -> None:
+    query = urllib.parse.urlencode(
+        {"resource_id": ids["CSV"], "filters": '{"kind":"actual"}', "limit": 1, "offset": 1}
+    )
+    with urllib.request.urlopen(f"{server}/api/3/action/datastore_search?{query}") as response:
+        result = json.loads(response.read())["result"]
+    assert result["offset"] == 1 and len(result["records"]) == 1 and "prev" in result["_links"]
+    cases = [
+        ({"resource_id": ids["CSV"], "limit": 32001}, 409, "limit"),  # never a silent cut
+        ({"resource_id": ids["CSV"], "filters": {"nope": 1}}, 409, "filters"),
+        ({"resource_id": ids["CSV"], "fields": ['facility" FROM x; --']}, 409, "fields"),
+        ({"resource_id": ids["CSV"], "sort": "facility; DROP TABLE x"}, 409, "sort"),
+        ({"resource_id": ids["CSV"], "filters": "{not json"}, 409, "filters"),
+        ({"resource_id": ids["CSV"], "records_format": "xml"}, 409, "records_format"),
+        ({"resource_id": ids["JSON"]}, 404, "message"),  # the descriptor is not a table
+        ({"resource_id": "no-such-id"}, 404, "message"),
+        ({}, 409, "resource_id"),
+    ]
+    for params, status, key in cases:
+        got, data = _call(server, "datastore_search", **params)
+        assert got == status and key in data["error"], (params, data)
+    # filters on a value of another type are no match, not an error
+    got, data = _call(
+        server, "datastore_search", resource_id=ids["CSV"], filters={"fiscal_year": "令和"}
+    )
+    assert got == 200 and data["result"]["total"] == 0
+
+
+def test_datastore_info_and_active(ckan, ids: dict[str, str]) -> None:
+    info = ckan.action.datastore_info(id=ids["Parquet"])
+    assert info["meta"]["count"] == 5
+    assert info["fields"][0]["id"] == "facility"
+    assert info["schema"]["count"] == "int8"
+    for resource in (
+        ckan.action.resource_show(id=ids["CSV"]),
+        ckan.action.package_search(q="Wi-Fi")["results"][0]["resources"][0],
+    ):
+        assert resource["datastore_active"] is True
+
+
+# -- geojson: a resource with a location ----------------------------------------------------
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("places")
+    case = wifi_case([*WIFI_ROWS, "131032,3,東京都,港区,点のない所,テンノナイトコロ,港区,,,,,A-3"])
+    write_dataset(root, case["definition"], case["files"])
+    code, result = report(
+        "build", "--datasets", str(root / "datasets"), "--out", str(root / "dist")
+    )
+    assert code == 0, errors_of(result)
+    process, base, _ = launch_server(root / "dist")
+    yield root / "dist", base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_geojson_is_a_feature_collection_of_the_matching_rows(places) -> None:
+    site, base = places
+    ids = _ids(site, "wifi-spots")
+    status, data = _call(
+        base, "datastore_search", resource_id=ids["CSV"], records_format="geojson", sort="_id"
+    )
+    assert status == 200, data
+    collection = data["result"]["records"]
+    assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 3
+    first = collection["features"][0]
+    assert first["geometry"] == {"type": "Point", "coordinates": [139.7515, 35.658]}
+    assert "港区役所" in first["properties"].values()
+    assert collection["features"][2]["geometry"] is None  # a row without a point
+    status, data = _call(
+        base,
+        "datastore_search",
+        resource_id=ids["Parquet"],
+        records_format="geojson",
+        q="赤坂",
+    )
+    assert status == 200 and len(data["result"]["records"]["features"]) == 1

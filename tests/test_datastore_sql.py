@@ -1,0 +1,183 @@
+"""datastore_search_sql against hostile statements: each is refused (a CKAN error) or stopped
+(the time limit), and the server answers the next request. The real server (conftest)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _sql(server: str, sql: str) -> tuple[int, dict]:
+    body = json.dumps({"sql": sql}).encode()
+    request = urllib.request.Request(
+        f"{server}/api/3/action/datastore_search_sql",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def rid(built_site: Path) -> str:
+    package = json.loads((built_site / "datasets/facility-counts/package.json").read_text())
+    return next(r["id"] for r in package["resources"] if r["format"] == "CSV")
+
+
+DEEP = "SELECT " + "(" * 3000 + "1" + ")" * 3000
+WIDE = "SELECT " + " + ".join(["1"] * 20000)
+HOSTILE = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM read_blob('/etc/passwd')",
+    "SELECT * FROM read_json('/etc/passwd')",
+    "SELECT * FROM read_parquet('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM sniff_csv('/etc/passwd')",
+    "SELECT * FROM parquet_metadata('/etc/passwd')",
+    "SELECT content FROM read_text('../../../../etc/passwd')",
+    "COPY (SELECT 1) TO '/tmp/opendata-pwned.csv'",
+    "EXPORT DATABASE '/tmp/opendata-pwned'",
+    "IMPORT DATABASE '/tmp'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "FORCE INSTALL spatial FROM community",
+    "SELECT * FROM read_csv('https://example.com/x.csv')",
+    "ATTACH '/tmp/opendata-pwned.db' AS x",
+    "ATTACH ':memory:' AS x",
+    "DETACH memory",
+    "PRAGMA database_list",
+    "PRAGMA enable_profiling",
+    "SET enable_external_access = true",
+    "SET memory_limit = '100GB'",
+    "RESET lock_configuration",
+    "CALL pragma_version()",
+    "SELECT getenv('HOME')",
+    "SELECT current_setting('memory_limit')",
+    "SELECT * FROM duckdb_settings()",
+    "SELECT * FROM duckdb_views()",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM main.sqlite_master",
+    "SELECT * FROM system.main.duckdb_tables",
+    "DESCRIBE SELECT 1",
+    "SHOW TABLES",
+    "SUMMARIZE SELECT 1",
+    "CREATE TABLE x AS SELECT 1",
+    "CREATE MACRO m() AS 1",
+    "DROP VIEW IF EXISTS x",
+    "INSERT INTO x VALUES (1)",
+    "UPDATE x SET a = 1",
+    "DELETE FROM x",
+    "CHECKPOINT",
+    "VACUUM",
+    "BEGIN TRANSACTION",
+    "EXPLAIN ANALYZE SELECT 1",
+    "SELECT 1; SELECT 2",
+    "SELECT 1; DROP TABLE x",
+    "SELECT * FROM generate_series(1, 10000000000000)",
+    "SELECT count(*) FROM range(1000000000000)",
+    "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t",
+    "SELECT * FROM no_such_table",
+    'SELECT * FROM "00000000-0000-0000-0000-000000000000"',
+    "SELECT * FROM query('SELECT 1')",
+    DEEP,
+    WIDE,
+    "SELECT '" + "x" * 20000 + "'",
+]
+
+
+@pytest.mark.parametrize("sql", HOSTILE, ids=[s[:40] for s in HOSTILE])
+def test_a_hostile_statement_is_refused_and_the_server_answers_on(
+    server: str, rid: str, sql: str
+) -> None:
+    status, data = _sql(server, sql)
+    assert status in (400, 403, 404, 409), data
+    assert data["success"] is False and data["error"]["__type"] in (
+        "Validation Error",
+        "Authorization Error",
+        "Not Found Error",
+    )
+    assert "root:" not in json.dumps(data)  # /etc/passwd never read
+    assert not Path("/tmp/opendata-pwned.csv").exists()
+    status, data = _sql(server, f'SELECT count(*) AS n FROM "{rid}"')
+    assert status == 200 and data["result"]["records"] == [{"n": 5}]
+
+
+@pytest.mark.parametrize(
+    "joins",
+    [
+        # cross joins of a resource with itself that would run for hours
+        lambda rid: "SELECT count(*) FROM " + ", ".join(f'"{rid}" t{i}' for i in range(14)),
+        lambda rid: (
+            "SELECT sum(t0._id * t13._id) FROM "
+            + " CROSS JOIN ".join(f'"{rid}" t{i}' for i in range(14))
+        ),
+        lambda rid: (
+            "SELECT max(list_sort(list_transform(range(1000000), x -> x * t0._id))[1]) "
+            + "FROM "
+            + ", ".join(f'"{rid}" t{i}' for i in range(6))
+        ),
+    ],
+)
+def test_a_query_that_runs_too_long_is_stopped(server: str, rid: str, joins) -> None:
+    started = time.monotonic()
+    status, data = _sql(server, joins(rid))
+    elapsed = time.monotonic() - started
+    assert status == 409 and data["error"]["__type"] == "Validation Error", data
+    assert elapsed < 15, elapsed
+    status, data = _sql(server, f'SELECT count(*) AS n FROM "{rid}"')
+    assert status == 200 and data["result"]["records"] == [{"n": 5}]
+
+
+def test_a_query_that_needs_too_much_memory_is_stopped(server: str, rid: str) -> None:
+    joins = ", ".join(f'"{rid}" t{i}' for i in range(5))  # 3,125 rows of 1 MB: 3 GB
+    status, data = _sql(server, f"SELECT length(string_agg(repeat('x', 1000000), '')) FROM {joins}")
+    assert status == 409, data  # the memory limit (or the time limit), not the machine's memory
+    assert "memory" in json.dumps(data, ensure_ascii=False).lower() or "long" in str(data)
+    assert _sql(server, f'SELECT 1 AS one FROM "{rid}" LIMIT 1')[0] == 200
+
+
+def test_a_select_over_the_resources_answers_as_ckan(
+    server: str, rid: str, built_site: Path
+) -> None:
+    status, data = _sql(
+        server,
+        f'SELECT kind, sum("count") AS total FROM "{rid}" GROUP BY kind ORDER BY kind',
+    )
+    assert status == 200, data
+    result = data["result"]
+    assert [f["id"] for f in result["fields"]] == ["kind", "total"]
+    assert [r["kind"] for r in result["records"]] == ["actual", "target"]
+    assert "records_truncated" not in result
+    # CTEs, joins of two resources (the CSV's id and its Parquet twin's), window functions
+    package = json.loads((built_site / "datasets/facility-counts/package.json").read_text())
+    twin = next(r["id"] for r in package["resources"] if r["format"] == "Parquet")
+    status, data = _sql(
+        server,
+        f'WITH a AS (SELECT * FROM "{rid}") SELECT count(*) AS n, max(row_number() OVER ()) '
+        f'FILTER (WHERE true) AS m FROM a JOIN "{twin}" b USING (_id)',
+    )
+    assert status in (200, 409), data  # window in aggregate: DuckDB's own error, not a 500
+    status, data = _sql(
+        server,
+        f'WITH a AS (SELECT * FROM "{rid}") SELECT count(*) AS n FROM a JOIN "{twin}" b USING (_id)',
+    )
+    assert status == 200 and data["result"]["records"] == [{"n": 5}]
+
+
+def test_more_rows_than_the_cap_are_truncated_as_ckan(server: str, rid: str) -> None:
+    joins = ", ".join(f'"{rid}" t{i}' for i in range(7))  # 5**7 = 78,125 rows
+    status, data = _sql(server, f"SELECT t0._id FROM {joins}")
+    assert status == 200, data
+    assert data["result"]["records_truncated"] is True
+    assert len(data["result"]["records"]) == 32_000
