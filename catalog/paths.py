@@ -32,6 +32,7 @@ CATALOG_JSON = "catalog.json"
 INDEX_PAGE = "index.html"
 CHANGES_PAGE = "changes.html"
 SITEMAP = "sitemap.xml"
+CATALOG_FEED = "feeds/dataset.atom"  # CKAN's path for the catalog's feed
 ROBOTS = "robots.txt"
 STATIC = "static"
 CKAN_PACKAGE = "package.json"
@@ -106,3 +107,12 @@ def release_folder(site: Path, release_id: str) -> Path:
 def descriptor(package_folder: Path) -> Path:
     """The datapackage.json of a package folder (a dataset's, or a released version's)."""
     return package_folder / DESCRIPTOR_FILE
+
+
+def dataset_feed_path(name: str) -> str:
+    """A dataset's Atom feed, under the site's URL (CKAN's path)."""
+    return f"feeds/dataset/{name}.atom"
+
+
+def dataset_feed(site: Path, name: str) -> Path:
+    return site / dataset_feed_path(name)

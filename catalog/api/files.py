@@ -41,6 +41,7 @@ for media_type, suffix in (
     ("application/ld+json", ".jsonld"),
     ("text/turtle", ".ttl"),
     ("text/csv", ".csv"),
+    ("application/atom+xml", ".atom"),
 ):
     mimetypes.add_type(media_type, suffix)
 
@@ -183,6 +184,7 @@ TEXT_TYPES = (
     "application/javascript",
     "image/svg+xml",
     "application/xml",
+    "application/atom+xml",
 )
 GZIP_MIN_BYTES = 1024
 CHUNK = 256 * 1024

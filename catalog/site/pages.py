@@ -28,6 +28,7 @@ from ..model import BuiltPackage, Catalog, Resource
 from ..release import archive
 from ..release.diff import DatasetDiff, diff_sites
 from ..text import fold
+from .feeds import write_feeds
 from .maps import point_map
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def write_site(catalog: Catalog, diffs: list[DatasetDiff] | None = None) -> None
         paths.dataset_page(site, name).write_text(_dataset_page(catalog, name), encoding="utf-8")
     (site / paths.CHANGES_PAGE).write_text(_changes_page(catalog, diffs), encoding="utf-8")
     (site / paths.SITEMAP).write_text(_sitemap(catalog), encoding="utf-8")
+    write_feeds(catalog)
     (site / paths.ROBOTS).write_text(
         f"User-agent: *\nAllow: /\nSitemap: {catalog.base_url}{paths.SITEMAP}\n", encoding="utf-8"
     )
