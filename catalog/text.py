@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 IGNORED = set("-‐‑–—・")
 
 
@@ -11,6 +14,18 @@ def fold(text: str) -> str:
     """NFKC, lower case, no spaces or hyphens: 「ＷｉＦｉ」 and 「Wi-Fi」 both become 「wifi」."""
     folded = unicodedata.normalize("NFKC", text).lower()
     return "".join(ch for ch in folded if not ch.isspace() and ch not in IGNORED)
+
+
+# What `fold` drops, as one RE2 class over NFKC text: whitespace (after NFKC every Unicode
+# space but these few is ASCII) and the hyphens of IGNORED.
+_SPACES = "\\s\\x{0b}\\x{1c}-\\x{1f}\\x{85}\\x{2028}\\x{2029}"
+_DROPPED = "[" + _SPACES + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(IGNORED)) + "]"
+
+
+def fold_column(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """`fold` over a whole column, in Arrow's C++ kernels (the same result, tested)."""
+    lowered = pc.utf8_lower(pc.utf8_normalize(text, form="NFKC"))
+    return pc.replace_substring_regex(lowered, _DROPPED, "")
 
 
 def bigrams(text: str) -> set[str]:

@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,7 @@ def _set_options(ini: Path, options: dict[str, object]) -> None:
     ini.write_text("\n".join(lines) + "\n")
 
 
-def _start(root: Path, services: _Services) -> CkanSite:
+def _start(root: Path, services: _Services, datastore: bool = False) -> CkanSite:
     pg_port, redis_port, ckan_port, no_solr_port = _free_ports(4)
     url = f"http://127.0.0.1:{ckan_port}"
     pgdata = root / "pgdata"
@@ -187,16 +187,24 @@ def _start(root: Path, services: _Services) -> CkanSite:
         for key, value in LICENSES.items()
     ]
     (root / "licenses.json").write_text(json.dumps(licences), encoding="utf-8")
+    database = f"postgresql://{{}}@127.0.0.1:{pg_port}/{{}}"
+    # The DataStore (benchmarks/bench_datastore.py): a database of its own, read-only role.
+    stores = {
+        "ckan.datastore.write_url": database.format("ckan", "datastore"),
+        "ckan.datastore.read_url": database.format("datastore_ro", "datastore"),
+        "ckan.datastore.sqlsearch.enabled": "true",
+    }
     _set_options(
         ini,
-        {
-            "sqlalchemy.url": f"postgresql://ckan@127.0.0.1:{pg_port}/ckan",
+        (stores if datastore else {})
+        | {
+            "sqlalchemy.url": database.format("ckan", "ckan"),
             "ckan.site_url": url,
             "ckan.redis.url": f"redis://127.0.0.1:{redis_port}/0",
             "ckan.storage_path": root / "storage",  # where resource uploads go
             "ckan.max_resource_size": MAX_RESOURCE_SIZE_MB,
             "licenses_group_url": f"file://{root / 'licenses.json'}",
-            "ckan.plugins": "opendata_test spatial_metadata dcat",
+            "ckan.plugins": "opendata_test spatial_metadata dcat" + (" datastore" * datastore),
             "solr_url": f"http://127.0.0.1:{no_solr_port}/solr",  # refused at once: no Solr
         },
     )
@@ -208,6 +216,16 @@ def _start(root: Path, services: _Services) -> CkanSite:
         ),
     )
     services.run("createdb", [PG_BIN / "createdb", *pg, "ckan"])
+    if datastore:
+        services.run("createdb-datastore", [PG_BIN / "createdb", *pg, "datastore"])
+        psql = [PG_BIN / "psql", *pg, "-v", "ON_ERROR_STOP=1", "-q"]
+        services.run("role", [*psql, "-d", "postgres", "-c", "CREATE ROLE datastore_ro LOGIN"])
+        permissions = subprocess.run(
+            [str(CKAN), "-c", str(ini), "datastore", "set-permissions"],
+            env=services.env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        (root / "permissions.sql").write_text(permissions, encoding="utf-8")
+        services.run("permissions", [*psql, "-d", "datastore", "-f", root / "permissions.sql"])
     services.run("db-init", [CKAN, "-c", ini, "db", "init"])
     # The server starts while the seed runs: each loads CKAN for a few seconds.
     # -r: no reloader (it would fork a child); -D: no debugger; -t: a thread per request.
@@ -220,6 +238,18 @@ def _start(root: Path, services: _Services) -> CkanSite:
     return CkanSite(url=url, max_resource_size_mb=MAX_RESOURCE_SIZE_MB, logs=root, **world)
 
 
+@contextmanager
+def running_ckan(datastore: bool = False) -> Iterator[CkanSite]:
+    """A CKAN (with its DataStore if asked) for as long as the block runs."""
+    root = Path(tempfile.mkdtemp(prefix="ckan-site-"))
+    services = _Services(root)
+    try:
+        yield _start(root, services, datastore)
+    finally:
+        services.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def ckan_site() -> Iterator[CkanSite]:
     if not (CKAN_VENV / ".ckan").exists():
@@ -227,10 +257,5 @@ def ckan_site() -> Iterator[CkanSite]:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
-    root = Path(tempfile.mkdtemp(prefix="ckan-site-"))
-    services = _Services(root)
-    try:
-        yield _start(root, services)
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with running_ckan() as site:
+        yield site

@@ -180,3 +180,17 @@ def test_geojson_is_a_feature_collection_of_the_matching_rows(places) -> None:
         q="赤坂",
     )
     assert status == 200 and len(data["result"]["records"]["features"]) == 1
+
+
+def test_the_data_and_the_query_fold_alike() -> None:
+    """The DataStore folds columns with Arrow's kernels; the catalog's search with Python's
+    unicodedata: both must turn the ward's text into the same search text."""
+    import pyarrow as pa
+
+    from catalog.text import fold, fold_column
+
+    texts = [
+        "港区立 芝公園", "ＷｉＦｉ　スポット", "Wi-Fi・スポット", "ﾐﾅﾄｸ", "令和６年４月",
+        "赤坂\u3000地区", "No.１２３－４", "Café ÉCOLE", "\t改行\nあり", "",
+    ]  # fmt: skip
+    assert fold_column(pa.array(texts)).to_pylist() == [fold(t) for t in texts]

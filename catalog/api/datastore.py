@@ -38,12 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from pipeline.files import read_json
 from pipeline.vocabulary import EXTENSION
 
 from .. import paths
-from ..text import fold
+from ..text import fold_column
 
 ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
@@ -165,7 +167,10 @@ class DataStore:
                 "memory_limit": MEMORY_LIMIT,
             },
         )
-        self.connection.create_function(FOLD, fold, ["VARCHAR"], "VARCHAR", side_effects=False)
+        # Vectorised: DuckDB hands the function whole Arrow columns (Arrow's C++ NFKC kernels).
+        self.connection.create_function(
+            FOLD, fold_column, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW, side_effects=False
+        )
         datasets = str(paths.datasets(site)).rstrip("/") + "/"
         self.connection.execute("SET allowed_directories = ?", [[datasets]])
         self.connection.execute("SET enable_external_access = false")
@@ -279,7 +284,7 @@ class DataStore:
         if isinstance(query.q, str):
             haystack = " || '¦' || ".join(f"coalesce({_quote(c)}, '')" for c in text_columns)
             for word in query.q.split():
-                term = fold(word)
+                term = fold_term(word)
                 if not term:
                     continue
                 if not haystack:
@@ -291,9 +296,9 @@ class DataStore:
             for name, text in query.q.items():
                 column = check("q", name)
                 for word in text.split():
-                    if fold(word):
+                    if term := fold_term(word):
                         where.append(f"contains({FOLD}(CAST({column} AS VARCHAR)), ?)")
-                        values.append(fold(word))
+                        values.append(term)
 
         order: list[str] = []
         for name, descending in query.sort:
@@ -461,6 +466,11 @@ def _check_tree(tree: dict[str, Any]) -> set[str]:
                 ctes.add(str(entry.get("key")))
         stack.extend(node.values())
     return {t for t in tables if t not in ctes}
+
+
+def fold_term(word: str) -> str:
+    """A search word folded by the very function that folds the data."""
+    return str(fold_column(pa.array([word]))[0].as_py())
 
 
 def _quote(name: str) -> str:
