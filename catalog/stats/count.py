@@ -44,7 +44,7 @@ CRAWLERS = re.compile(
 )
 DATASTORE = r"^(/api/3/action/|/api/action/)datastore_"
 DATASET_PATH = re.compile(r"^/datasets/(?P<rest>.+)$")
-PAGES = {"index.html", "package.json", "dataset.jsonld", "dataset.ttl", ""}
+API_PATHS = ("/api/", "/openapi.json", "/dataset/")  # opendata serve's API and DCAT
 
 RULES = [
     ("corrupt", "読めない行 / corrupt or truncated line"),
@@ -142,6 +142,8 @@ class Counter:
 
     def _site_file(self, path: str) -> bool:
         known = self._exists.get(path)
+        if known is None and path.startswith(API_PATHS):  # the API's other answers
+            known = self._exists[path] = True
         if known is None:
             relative = path.lstrip("/")
             target = self.site / relative
