@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, launch_server, opendata, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, launch_server, opendata, write_dataset
 
 EPOCH = 1764400000
 CSV = "/datasets/sample-budget/items.csv"
@@ -218,9 +218,19 @@ def test_append_adds_new_months_only_and_builds_as_a_dataset(site: Path, tmp_pat
     assert (folder / "fiscal-years.csv").read_text(encoding="utf-8").splitlines()[-1] == (
         "2026,2026-04,1,30,30.0"
     )
-    done = opendata("build", "--datasets", str(datasets), "--out", str(tmp_path / "dist"))
+    shutil.copytree(ROOT / "datasets" / "plan-indicators", datasets / "plan-indicators")
+    out = tmp_path / "dist"
+    done = opendata("build", "--datasets", str(datasets), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "download-stats" in done.stdout
+    # The plan's P24-2-1 chart shows the measured monthly average beside the plan's figures.
+    page = (out / "datasets" / "plan-indicators" / "index.html").read_text(encoding="utf-8")
+    chart = page.split('id="chart-P24-2-1"', 1)[1].split("</figure>", 1)[0]
+    assert "カタログ実測 measured" in chart
+    assert "2025: 7.5（2か月、2026-03まで" in chart and "2026: 30（1か月" in chart
+    assert "2,400" in chart or "2400" in chart  # the plan's own actual, as printed
+    other = page.split('id="chart-P24-2-2"', 1)[1].split("</figure>", 1)[0]
+    assert "カタログ実測" not in other
     assert yaml.safe_load((folder / "dataset.yaml").read_text(encoding="utf-8"))["name"] == (
         "download-stats"
     )

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 NAME = "download-stats"
+FISCAL_RESOURCE = "fiscal-years"  # drawn on the plan-indicators page (catalog/site/charts.py)
 THRESHOLD = 10
 MONTHLY, BY_DATASET, FISCAL = "monthly.csv", "by-dataset.csv", "fiscal-years.csv"
 HEADERS = {
@@ -120,7 +121,7 @@ DEFINITION: dict[str, Any] = {
             },
         },
         {
-            "name": "fiscal-years",
+            "name": FISCAL_RESOURCE,
             "title": "年度の月平均ダウンロード数（成果指標 P24-2-1）",
             "description": "年度（4月～翌3月）の月平均ダウンロード数です。月を追加するたびに、その月までの集計を1行追加します（through_month までの months_covered か月の平均）。年度の最後の行がその年度の値です。",
             "path": FISCAL,
