@@ -27,7 +27,7 @@ def generate(path: Path, lines: int, files: list[str]) -> None:
     rng = random.Random(15)
     agents = [f"Mozilla/5.0 (Windows NT 10.0) Chrome/{120 + i % 20}.0 client{i}" for i in range(50)]
     agents.append("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
-    pages = ["/", "/index.html", "/static/site.css", "/static/favicon.svg", "/robots.txt"]
+    pages = ["/", "/index.html", "/static/site.css", "/static/favicon.svg"]
     start = 1_775_000_000
     with path.open("w", encoding="utf-8") as out:
         batch = []
@@ -35,14 +35,17 @@ def generate(path: Path, lines: int, files: list[str]) -> None:
             t = time.gmtime(start + n * 60 * 86400 // lines)
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", t)
             roll = rng.random()
+            client = rng.randrange(5000)
             target = rng.choice(files) if roll < 0.6 else rng.choice(pages)
+            if client % len(agents) == len(agents) - 1 and roll > 0.9:  # the crawler
+                target = "/robots.txt"
             status = rng.choice((200, 200, 200, 206, 206, 304, 404))
             method = "HEAD" if roll > 0.97 else "GET"
-            ip = f"10.{rng.randrange(20)}.{rng.randrange(250)}.{rng.randrange(1, 250)}"
+            ip = f"10.{client // 250}.{client % 250}.7"
             query = "?utm_source=mail" if roll < 0.05 else ""
             batch.append(
                 f'{ip} - - [{when}] "{method} {target}{query} HTTP/1.1" {status} {rng.randrange(99999)} '
-                f'"-" "{rng.choice(agents)}"\n'
+                f'"-" "{agents[client % len(agents)]}"\n'
             )
             if len(batch) == 10000:
                 out.write("".join(batch))

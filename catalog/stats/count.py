@@ -8,8 +8,8 @@ agent), from clients that fetched robots.txt, from clients above the daily reque
 repeats (the same client, file and Japan day: many Range requests of one reader) are excluded,
 and each remaining (client, file, day) is one download.
 
-A client is a keyed hash of IP address and user agent (blake2b with a key made at random for
-each run and never written): it lives in this process only.
+A client is a keyed hash of IP address and user agent (random weights drawn for each run and
+never written; computed column-wise): it lives in this process only.
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import paths
-from .logs import Block, LogFile, blocks
+from .logs import Block, LogFile, chunks, parse
 
 JST = 9 * 3600
 DAY = 86400
@@ -118,27 +119,34 @@ class Counter:
         self.site = site
         self.max_per_day = max_per_day
         self.list_limit = list_limit
-        self._key = secrets.token_bytes(32)  # per run, in memory only
-        self._clients: dict[str, int] = {}
-        self.crawlers: set[int] = set()
+        # The hash's key: odd 64-bit weights drawn for this run, in memory only.
+        seed = np.random.default_rng(secrets.randbits(128))
+        self._weights = seed.integers(0, 2**63, size=4096, dtype=np.uint64) * 2 + 1
         self._exists: dict[str, bool] = {}
 
     def client_ids(self, ip: pa.Array, ua: pa.Array) -> tuple[pa.Array, pa.Array]:
-        """A keyed hash of IP and user agent for each line (Python per distinct client only);
-        and whether each line's agent is a declared crawler."""
-        encoded = pc.dictionary_encode(pc.binary_join_element_wise(ip, ua, "\x00"))
-        ids, crawler = [], []
-        for value in encoded.dictionary.to_pylist():
-            known = self._clients.get(value)
-            if known is None:
-                digest = blake2b(value.encode(), key=self._key, digest_size=8).digest()
-                known = self._clients[value] = int.from_bytes(digest, "big", signed=True)
-                if CRAWLERS.search(value.partition("\x00")[2]):
-                    self.crawlers.add(known)
-            ids.append(known)
-            crawler.append(known in self.crawlers)
-        index = encoded.indices
-        return pc.take(pa.array(ids, pa.int64()), index), pc.take(pa.array(crawler), index)
+        """A keyed 64-bit hash of IP and user agent for each line, column-wise (NumPy); and
+        whether each line's agent is a declared crawler (RE2 over the column)."""
+        joined = pc.binary_join_element_wise(ip, ua, "\x00")
+        crawler = pc.match_substring_regex(ua, CRAWLERS.pattern, ignore_case=True)
+        return pa.array(self._hash(joined), pa.int64()), crawler
+
+    def _hash(self, strings: pa.Array) -> np.ndarray[Any, Any]:
+        """Σ (byte + 1) × w[position] + length × w0 mod 2⁶⁴, the weights w drawn at random for
+        this run: two different clients collide with probability about 2⁻⁵⁶."""
+        offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
+            strings.offset : strings.offset + len(strings) + 1
+        ]
+        data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        starts = offsets[:-1] - offsets[0]
+        lengths = np.diff(offsets)
+        position = np.arange(len(data), dtype=np.int64) - np.repeat(starts, lengths)
+        terms = (data.astype(np.uint64) + np.uint64(1)) * self._weights[
+            position % len(self._weights)
+        ]
+        sums = np.add.reduceat(terms, starts) if len(strings) else terms
+        hashed = sums + lengths.astype(np.uint64) * self._weights[0]
+        return hashed.view(np.int64)
 
     def _site_file(self, path: str) -> bool:
         known = self._exists.get(path)
@@ -275,7 +283,7 @@ class Counter:
                 unknown[path] += n
         total_lines = sum(t.lines for t in tallies) + excluded["corrupt"]
         downloads = sum(months.values())
-        covered = sorted({_month(d) for d in per_day["day"].to_pylist()})
+        covered = sorted({_month(d) for d in pc.unique(per_day["day"]).to_pylist()})
         return {
             "lines": total_lines,
             "downloads": downloads,
@@ -333,8 +341,15 @@ def count(
     seen: dict[str, str] = {}
     for path in logs:
         log, tally = LogFile(path), Tally()
-        for block in blocks(log, fmt, list_limit):
-            counter.add(tally, log, block)
+        # Blocks parsed on two threads (Arrow's kernels release the GIL), added in order.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: deque[Future[Block]] = deque()
+            for body, first in chunks(log):
+                pending.append(pool.submit(parse, body, first, fmt, list_limit))
+                if len(pending) > 2:
+                    counter.add(tally, log, pending.popleft().result())
+            while pending:
+                counter.add(tally, log, pending.popleft().result())
         entry: dict[str, Any] = {"file": str(path), "lines": log.lines}
         if log.truncated:
             entry["truncated"] = log.error
