@@ -258,3 +258,33 @@ def test_serve_writes_a_json_access_log_that_stats_reads(site: Path, tmp_path: P
     assert result["downloads"] == 2
     assert result["excluded"]["head"] == 1
     assert result["excluded"]["site"] == 2  # index.html and the launcher's status_show
+
+
+def test_a_new_month_appended_is_a_minor_release(site: Path, tmp_path: Path) -> None:
+    datasets = tmp_path / "datasets"
+    shutil.copytree(site.parent / "datasets", datasets)
+    out = tmp_path / "dist"
+    months = [("Jan", 1), ("Feb", 2), ("Mar", 3)]
+    logs = []
+    for n, (mon, day) in enumerate(months):
+        logs.append(tmp_path / f"{mon}.log")
+        logs[-1].write_text(
+            "".join(
+                line(CSV, ip=f"10.1.{n}.{i}", when=f"0{day}/{mon}/2026:10:00:00 +0900")
+                for i in range(11)
+            ),
+            encoding="utf-8",
+        )
+    for count, epoch in ((2, EPOCH + 86400), (3, EPOCH + 2 * 86400)):
+        code, _ = stats(site, *logs[:count], extra=("--append", "--datasets", str(datasets)))
+        assert code == 0
+        env = {"SOURCE_DATE_EPOCH": str(epoch)}
+        done = opendata("build", "--datasets", str(datasets), "--out", str(out), env=env)
+        assert done.returncode == 0, done.stderr
+        done = opendata(
+            "release", "--site", str(out), "--datasets", str(datasets), "--json", env=env
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        decisions = {d["name"]: d for d in json.loads(done.stdout)["decisions"]}
+    assert decisions["download-stats"]["change"] == "minor"
+    assert decisions["download-stats"]["version"] == "1.1.0"

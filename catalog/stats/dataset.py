@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+JST = timezone(timedelta(hours=9))
 NAME = "download-stats"
 FISCAL_RESOURCE = "fiscal-years"  # drawn on the plan-indicators page (catalog/site/charts.py)
 THRESHOLD = 10
@@ -192,9 +194,9 @@ def append(datasets: Path, result: dict[str, Any], until: str | None) -> dict[st
     folder.mkdir(parents=True, exist_ok=True)
     definition = folder / "dataset.yaml"
     if not definition.is_file():
-        definition.write_text(
-            yaml.safe_dump(DEFINITION, allow_unicode=True, sort_keys=False), encoding="utf-8"
-        )
+        created = {"created": datetime.now(JST).date().isoformat()}  # the first run's day
+        text = yaml.safe_dump(DEFINITION | created, allow_unicode=True, sort_keys=False)
+        definition.write_text(text, encoding="utf-8")
     monthly = _rows(folder / MONTHLY)
     last = max((r["month"] for r in monthly), default="")
     covered: list[str] = result["months_covered"]
