@@ -54,12 +54,18 @@ def generate(path: Path, lines: int, files: list[str]) -> None:
 
 
 def timed(command: list[str]) -> tuple[float, float, int]:
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.monotonic() - started
-    if status:
-        raise SystemExit(f"{command[0]} failed: {process.stderr.read().decode()[-500:]}")
+    # stderr to a file, not a pipe nobody reads: goaccess writes its progress there and would
+    # stall on a full pipe.
+    with tempfile.TemporaryFile() as errors:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.monotonic() - started
+        if status:
+            errors.seek(0)
+            raise SystemExit(f"{command[0]} failed: {errors.read().decode()[-500:]}")
     return elapsed, usage.ru_maxrss / 1024, status
 
 
