@@ -2,7 +2,7 @@
 
 A file is read in blocks of bytes cut at the last line break; a block becomes one Arrow string
 column of lines (`split_pattern`), which one RE2 pattern (`extract_regex`) splits into fields.
-No Python runs per line: only per block, per distinct client and per distinct path.
+No Python runs per line: only per block and per distinct path.
 """
 
 from __future__ import annotations
