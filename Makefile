@@ -6,12 +6,12 @@ CKAN_VENV := .venv-ckan
 CKAN_PLUGIN := tests/ckan/ckanext-opendata_test
 AUDIT_TOOLS := node_modules/.audit
 
-.PHONY: build test audit lint bench browser audit-tools
+.PHONY: build test audit lint bench browser nginx audit-tools
 
 build: $(VENV)/.core
 	$(BIN)/opendata build
 
-test: $(VENV)/.test browser $(CKAN_VENV)/.ckan $(AUDIT_TOOLS)
+test: $(VENV)/.test browser nginx $(CKAN_VENV)/.ckan $(AUDIT_TOOLS)
 	$(BIN)/python -m pytest -q -m "not lighthouse"
 
 # Lighthouse (mobile) on the served site: ~40 s, so apart from `make test`; CI runs both.
@@ -38,6 +38,12 @@ $(VENV)/.test: pyproject.toml
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+# Debian's nginx for tests/test_stats_nginx.py (a web root made by `publish --to`, its real
+# access log counted by `opendata stats`); the test starts it itself on a free loopback port.
+nginx:
+	@{ command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
 # The site auditors of tests/test_site_audit.py, pinned in package.json and package-lock.json:
 # axe-core, the Nu HTML checker (vnu-jar, on Debian's Java) and Lighthouse (on Debian's

@@ -396,6 +396,110 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
         )
 
 
+@cli.command("stats")
+@click.option(
+    "--logs",
+    "logs",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="アクセスログ（.gz も可、何個でも、順不同） / access log files (.gz too, any order)",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["combined", "json"]),
+    default="combined",
+    show_default=True,
+    help="combined: nginx・Apache / json: opendata serve --access-log",
+)
+@site_option
+@datasets_option
+@click.option(
+    "--append", is_flag=True, help="download-stats の元データに新しい月を追加 / append new months"
+)
+@click.option("--until", default=None, metavar="YYYY-MM", help="追加する最後の月 / last month")
+@click.option(
+    "--max-requests-per-day",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="これを超えるクライアントはロボット扱い / above it a client is a robot",
+)
+@report_options
+def stats_command(
+    logs: tuple[Path, ...],
+    fmt: str,
+    site: Path,
+    datasets_dir: Path,
+    append: bool,
+    until: str | None,
+    max_requests_per_day: int,
+    as_json: bool,
+    limit: int,
+) -> None:
+    """アクセスログからダウンロード数を数える / count downloads from access logs."""
+    import re
+
+    from .stats import dataset
+    from .stats.count import count
+
+    if not (site / paths.DATASETS).is_dir():
+        click.echo(f"{site} に作成済みのサイトがありません / no built site in {site}", err=True)
+        sys.exit(EXIT_INVALID)
+    if until is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", until):
+        raise click.BadParameter("YYYY-MM の形で / use YYYY-MM", param_hint="--until")
+    result = count(list(logs), site, fmt, max_requests_per_day, limit)
+    if append and not result["different_site"]:
+        result["append"] = dataset.append(datasets_dir, result, until)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_stats(result)
+    sys.exit(EXIT_INVALID if result["different_site"] else 0)
+
+
+def _print_stats(result: dict[str, Any]) -> None:
+    for entry in result["files"]:
+        note = ""
+        if "duplicate_of" in entry:
+            note = f"（{entry['duplicate_of']} と同じ内容: 数えません / same as it: not counted again）"
+        if "truncated" in entry:
+            note += f"（途中で切れています / cut short: {entry['truncated']}）"
+        click.echo(f"{entry['file']}: {entry['lines']:,} 行 / lines {note}")
+    for month in result["months"]:
+        click.echo(
+            f"{month['month']}: ダウンロード {month['downloads']:,} / downloads"
+            f"（API datastore {month['datastore_api_calls']:,}）"
+        )
+    for row in result["by_dataset"]:
+        click.echo(f"  {row['month']} {row['dataset']} {row['format']}: {row['downloads']:,}")
+    click.echo("除外した行 / lines excluded:")
+    for rule, n in result["excluded"].items():
+        click.echo(f"  {n:>10,}  {result['rules'][rule]}")
+    for bad in result["corrupt_lines"]:
+        click.echo(f"! {bad['file']}:{bad['line']}: 読めない行 / corrupt line", err=True)
+    unknown = result["not_in_catalog"]
+    if unknown["count"]:
+        click.echo(
+            f"! カタログにない URL {unknown['count']:,} 件 / URLs not in the catalog: "
+            + ", ".join(unknown["paths"][:5]),
+            err=True,
+        )
+    if result["different_site"]:
+        click.echo(
+            "stats: このサイトのログではないようです（公開ファイルより、カタログにない URL が多い）"
+            " / this looks like the log of a different site (more URLs not in the catalog than"
+            " published files); nothing appended",
+            err=True,
+        )
+    if done := result.get("append"):
+        click.echo(
+            f"append: {done['dataset']} に {', '.join(done['appended']) or 'なし none'} を追加"
+            f" / appended; 次回 / left for later: {', '.join(done['left_for_later']) or '—'}"
+        )
+
+
 @cli.command("serve")
 @site_option
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -414,7 +518,20 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
     help="サブパスで公開するときのパス（例 /opendata。プロキシはこの接頭辞を外して転送）"
     " / the sub-path the site is served under behind a proxy that strips it",
 )
-def serve_command(site: Path, host: str, port: int, header_timeout: float, root_path: str) -> None:
+@click.option(
+    "--access-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="アクセスログ（JSON Lines、既定はなし） / write an access log (JSON lines; off by default)",
+)
+def serve_command(
+    site: Path,
+    host: str,
+    port: int,
+    header_timeout: float,
+    root_path: str,
+    access_log: Path | None,
+) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
     if not (site / paths.SEARCH_INDEX).is_file():
         click.echo(
@@ -429,7 +546,7 @@ def serve_command(site: Path, host: str, port: int, header_timeout: float, root_
     from .api.server import create_app
 
     uvicorn.run(
-        create_app(site),
+        create_app(site, access_log),
         host=host,
         port=port,
         log_level="warning",

@@ -90,7 +90,7 @@ class PublicHeaders:
         await self.app(scope, receive, send_with_cors)
 
 
-def create_app(site: Path) -> Starlette:
+def create_app(site: Path, access_log: Path | None = None) -> Starlette:
     live = LiveSite(site.resolve())
 
     def envelope(
@@ -143,7 +143,12 @@ def create_app(site: Path) -> Starlette:
         Route("/dataset/{name}.{suffix:str}", dcat_file, methods=["GET"]),
         Mount("/", app=LiveFiles(live)),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(PublicHeaders)])
+    middleware = [Middleware(PublicHeaders)]
+    if access_log is not None:
+        from .accesslog import AccessLog
+
+        middleware.insert(0, Middleware(AccessLog, path=access_log))
+    app = Starlette(routes=routes, middleware=middleware)
     return app
 
 

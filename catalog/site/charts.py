@@ -27,11 +27,18 @@ from matplotlib.figure import Figure  # not pyplot: a second of start-up, and gl
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from ..stats.dataset import FISCAL_RESOURCE
+
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 ACTUAL = "#1f5fa8"
 TARGET = "#b8430b"
 MIDTERM_TARGET = "#6b6b6b"
+MEASURED = "#1a7f37"
+# P24-2-1 月平均のオープンデータダウンロード数: the indicator this catalog measures itself
+# (`opendata stats`, the download-stats dataset's fiscal-years resource).
+MEASURED_INDICATOR = "P24-2-1"
+MEASURED_LABEL = "カタログ実測 measured"
 KINDS = ("actual", "midterm_target", "target")  # drawn (and described) in this order
 COLOURS = {"actual": ACTUAL, "midterm_target": MIDTERM_TARGET, "target": TARGET}
 LINES: dict[str, Literal["-", ":", "--"]] = {"actual": "-", "midterm_target": ":", "target": "--"}
@@ -83,7 +90,7 @@ Tables = dict[str, list[dict[str, Any]]]  # resource name → rows
 def indicator_page(tables: Tables) -> list[Chart]:
     """One chart per plan indicator that has values (`chart: indicators`)."""
     indicators, values = tables["indicators"], tables["indicator-values"]
-    svgs = indicator_charts(indicators, values)
+    svgs = indicator_charts(indicators, values, measured_by_year(tables.get(FISCAL_RESOURCE, [])))
     return [
         Chart(i["indicator_id"], i["name"], i.get("unit") or "", svgs[i["indicator_id"]])
         for i in indicators
@@ -91,10 +98,24 @@ def indicator_page(tables: Tables) -> list[Chart]:
     ]
 
 
+def measured_by_year(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each fiscal year's latest row of the download-stats fiscal-years resource: the monthly
+    average so far and the months it covers."""
+    latest: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        year = row["fiscal_year"]
+        if year not in latest or row["through_month"] > latest[year]["through_month"]:
+            latest[year] = row
+    return [latest[y] for y in sorted(latest)]
+
+
 def indicator_charts(
-    indicators: list[dict[str, Any]], values: list[dict[str, Any]]
+    indicators: list[dict[str, Any]],
+    values: list[dict[str, Any]],
+    measured: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """indicator_id → SVG markup."""
+    """indicator_id → SVG markup; `measured` (fiscal year, monthly average, months covered)
+    is drawn beside the plan's own values on the indicator the catalog measures."""
     by_indicator: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in values:
         by_indicator[row["indicator_id"]].append(row)
@@ -102,19 +123,27 @@ def indicator_charts(
         # DejaVu has no Japanese glyphs to measure; the text stays text and the browser draws it.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         return {
-            item["indicator_id"]: _chart(item, by_indicator.get(item["indicator_id"], []))
+            item["indicator_id"]: _chart(
+                item,
+                by_indicator.get(item["indicator_id"], []),
+                measured if item["indicator_id"] == MEASURED_INDICATOR else None,
+            )
             for item in indicators
             if by_indicator.get(item["indicator_id"])
         }
 
 
-def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def _chart(
+    indicator: dict[str, Any], rows: list[dict[str, Any]], measured: list[dict[str, Any]] | None
+) -> str:
     figure = Figure(figsize=FIGSIZE)
     figure.patch.set_visible(False)  # the page's own background
     axes = figure.subplots()
     axes.patch.set_visible(False)
-    years = sorted({r["fiscal_year"] for r in rows})
+    years = sorted({r["fiscal_year"] for r in rows} | {m["fiscal_year"] for m in measured or []})
     handles = [_draw(axes, series, kind, group) for kind, group, series in _series(rows)]
+    if measured:
+        handles.append(_draw_measured(axes, measured))
     unit = indicator.get("unit") or ""
     axes.set_xticks(years, [str(y) for y in years])
     axes.set_xlabel("年度 / fiscal year")
@@ -130,7 +159,7 @@ def _chart(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     figure.savefig(
         buffer,
         format="svg",
-        metadata={"Title": _description(indicator, rows)} | dict.fromkeys(RDF_KEYS),
+        metadata={"Title": _description(indicator, rows, measured)} | dict.fromkeys(RDF_KEYS),
     )
     return _inline(buffer.getvalue(), indicator["indicator_id"])
 
@@ -155,13 +184,41 @@ def _label(kind: str, group: str) -> str:
     return LABELS[kind] + (f"（{GROUP_LABELS[group]}）" if GROUP_LABELS.get(group) else "")
 
 
-def _description(indicator: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def _draw_measured(axes: Any, measured: list[dict[str, Any]]) -> Line2D:
+    """The catalog's own measurement: a solid green line with square markers, apart from the
+    plan's printed actuals (which stay as the plan printed them)."""
+    xs = [m["fiscal_year"] for m in measured]
+    ys = [m["monthly_average"] for m in measured]
+    axes.plot(xs, ys, "-s", color=MEASURED, linewidth=1.2, markersize=5, zorder=2.2)
+    for row in measured:
+        if row["months_covered"] < 12:
+            axes.annotate(
+                f"{row['months_covered']}か月",
+                (row["fiscal_year"], row["monthly_average"]),
+                textcoords="offset points",
+                xytext=(4, -12),
+            )
+    return Line2D(
+        [], [], color=MEASURED, linewidth=1.2, marker="s", markersize=5, label=MEASURED_LABEL
+    )
+
+
+def _description(
+    indicator: dict[str, Any], rows: list[dict[str, Any]], measured: list[dict[str, Any]] | None
+) -> str:
     """The chart in words, for screen readers (and as its tooltip): every value it draws."""
     unit = indicator.get("unit") or ""
     parts = []
     for kind, group, series in _series(rows):
         values = ", ".join(f"{r['fiscal_year']}: {_value(r)}" for r in series)
         parts.append(f"{_label(kind, group)} {values}")
+    if measured:
+        values = ", ".join(
+            f"{m['fiscal_year']}: {m['monthly_average']:g}（{m['months_covered']}か月、"
+            f"{m['through_month']}まで / {m['months_covered']} months to {m['through_month']}）"
+            for m in measured
+        )
+        parts.append(f"カタログ実測（月平均） measured by the catalog (monthly average) {values}")
     return f"{indicator['indicator_id']} {indicator['name']}（{unit or '値'}）— " + "; ".join(parts)
 
 

@@ -27,6 +27,8 @@ from ..metadata.opendata_list import NAME as OPENDATA_LIST
 from ..model import BuiltPackage, Catalog, Resource
 from ..release import archive
 from ..release.diff import DatasetDiff, diff_sites
+from ..stats.dataset import FISCAL_RESOURCE as MEASURED_RESOURCE
+from ..stats.dataset import NAME as MEASURED_DATASET
 from ..text import fold
 from .feeds import write_feeds
 from .maps import point_map
@@ -274,6 +276,10 @@ def _charts(package: BuiltPackage, folder: Path) -> list[Chart]:
         name: pq.read_table(folder / f"{name}.parquet").to_pylist()
         for name in CHART_RESOURCES[package.chart]
     }
+    # The plan's own KPI measured by this catalog (the download-stats dataset, when built).
+    measured = folder.parent / MEASURED_DATASET / f"{MEASURED_RESOURCE}.parquet"
+    if package.chart == "indicators" and measured.is_file():
+        tables[MEASURED_RESOURCE] = pq.read_table(measured).to_pylist()
     return CHARTS[package.chart](tables)
 
 
