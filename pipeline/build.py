@@ -221,22 +221,8 @@ def _build_file(
                 while chunk := fh.read(1 << 20):
                     target.write(chunk)
             written = target.facts(fmt, FILE_FORMATS[fmt][0], 0)
-    except FileChanged:
-        problem = Problem(
-            "format-error",
-            "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
-            " / the file was rewritten while it was read; build again once it is saved",
-            file=display,
-        )
-        report.add(_located(problem, dataset.name, resource.name))
-        return None
-    except FileUnreadable as exc:
-        problem = Problem(
-            "format-error",
-            f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
-            file=display,
-        )
-        report.add(_located(problem, dataset.name, resource.name))
+    except (FileChanged, FileUnreadable) as exc:
+        report.add(_located(_unread(exc, display), dataset.name, resource.name))
         return None
     box = list(findings.bbox) if findings.bbox else None
     return BuiltFile(resource, replace(written, bbox=box), fmt, findings.facts)
@@ -257,22 +243,8 @@ def _build_resource(
             with pinned(source) as path:
                 if not table.read(resource, path, source.name):
                     break
-        except FileChanged:
-            problem = Problem(
-                "format-error",
-                "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
-                " / the file was rewritten while it was read; build again once it is saved",
-                file=display,
-            )
-            report.add(_located(problem, dataset.name, resource.name))
-            break
-        except FileUnreadable as exc:  # vanished or unreadable since the definition was read
-            problem = Problem(
-                "format-error",
-                f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}",
-                file=display,
-            )
-            report.add(_located(problem, dataset.name, resource.name))
+        except (FileChanged, FileUnreadable) as exc:
+            report.add(_located(_unread(exc, display), dataset.name, resource.name))
             break
     return table.finish()
 
@@ -394,6 +366,19 @@ def _open_sinks(
     if resource.location is not None:
         sinks.append(GeoJsonSink(out_dir / f"{resource.name}.geojson", resource.location))
     return sinks
+
+
+def _unread(exc: FileChanged | FileUnreadable, display: str) -> Problem:
+    """A source that changed while it was read, or vanished or became unreadable since the
+    definition was read."""
+    if isinstance(exc, FileChanged):
+        message = (
+            "読み込みの途中でファイルが書き換えられました。保存が終わってから、もう一度 build してください"
+            " / the file was rewritten while it was read; build again once it is saved"
+        )
+    else:
+        message = f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}"
+    return Problem("format-error", message, file=display)
 
 
 def _located(problem: Problem, dataset: str, resource: str) -> Problem:

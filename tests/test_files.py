@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from importlib.resources import files
 from pathlib import Path
@@ -25,7 +23,15 @@ from PIL import Image
 from pypdf import PdfWriter
 from rdflib import Literal, Namespace, URIRef
 
-from conftest import PUBLISHABLE, opendata, rdf_graph, report, shacl_violations, write_dataset
+from conftest import (
+    PUBLISHABLE,
+    frictionless_report,
+    opendata,
+    rdf_graph,
+    report,
+    shacl_violations,
+    write_dataset,
+)
 
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -261,14 +267,7 @@ def test_the_dcat_ap_shapes_hold(site: Path) -> None:
 
 def test_frictionless_and_the_data_package_v2_schema_accept_the_package(site: Path) -> None:
     descriptor = site / "dist/datasets" / NAME / "datapackage.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "frictionless", "validate", "--json", descriptor.name],
-        capture_output=True,
-        text=True,
-        cwd=descriptor.parent,
-        check=False,
-    )
-    outcome = json.loads(done.stdout)
+    outcome = frictionless_report(descriptor)
     assert outcome["valid"], json.dumps(outcome, ensure_ascii=False)[:2000]
     schema = json.loads(files("dplib").joinpath("profiles/2.0/datapackage.json").read_text())
     validator = jsonschema.Draft7Validator(schema)
@@ -281,14 +280,7 @@ def test_frictionless_catches_a_tampered_file(site: Path, tmp_path: Path) -> Non
     data = bytearray((copy / "plan.pdf").read_bytes())
     data[-20] ^= 1
     (copy / "plan.pdf").write_bytes(bytes(data))
-    done = subprocess.run(
-        [sys.executable, "-m", "frictionless", "validate", "--json", "datapackage.json"],
-        capture_output=True,
-        text=True,
-        cwd=copy,
-        check=False,
-    )
-    assert not json.loads(done.stdout)["valid"]
+    assert not frictionless_report(copy / "datapackage.json")["valid"]
 
 
 def test_the_dataset_page_lists_the_files_without_a_preview(site: Path) -> None:
