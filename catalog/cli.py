@@ -185,6 +185,40 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
     sys.exit(0 if result.valid else EXIT_INVALID)
 
 
+@cli.command("init")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--name", default=None, help="データセット名（既定はファイル名） / dataset name")
+@datasets_option
+@click.option(
+    "--force", is_flag=True, help="既存のフォルダを上書きする / overwrite a dataset folder"
+)
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+def init_command(
+    file: Path, name: str | None, datasets_dir: Path, force: bool, as_json: bool
+) -> None:
+    """表ファイルから dataset.yaml の下書きを作る / draft a dataset.yaml from a CSV or XLSX."""
+    from .init import InitRefused, init_dataset
+
+    try:
+        result = init_dataset(file, datasets_dir, name=name, force=force)
+    except InitRefused as exc:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"ok": False, "problem": exc.problem.to_dict()}, ensure_ascii=False, indent=2
+                )
+            )
+        else:
+            click.echo(exc.problem.render(), err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps({"ok": True, **result}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"✓ {printable(result['dataset'])}: {result['definition']}")
+    for line in result["lines"]:
+        click.echo(f"  {line}")
+
+
 @cli.command("diff")
 @click.argument("old", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.argument("new", required=False, type=click.Path(path_type=Path, file_okay=False))
