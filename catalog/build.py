@@ -25,16 +25,20 @@ def build_site(
     base_url: str | None = None,
     with_catalog: bool = True,
     limit: int = 1000,
+    progress: pipeline.Progress | None = None,
 ) -> RunResult:
     """Build every dataset (and the catalog); replace `out_dir` only if all is valid.
-    `base_url` defaults to the publisher's `site_url`."""
+    `base_url` defaults to the publisher's `site_url`; `progress` hears of each dataset, then
+    of the catalog ("" as the name)."""
     out_dir = out_dir.resolve()
     with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
-        result = pipeline.build(datasets_dir, paths.datasets(staging), limit=limit)
+        result = pipeline.build(datasets_dir, paths.datasets(staging), limit, progress)
         if result.valid and out_dir.is_dir():
             archive.carry_forward(out_dir, staging)
             archive.stamp_released(staging)
         if result.valid and with_catalog:
+            if progress:
+                progress("", len(result.datasets), len(result.datasets))
             publisher = load_publisher(datasets_dir)
             build_catalog(staging, publisher, base_url or publisher.site_url, result)
         if result.valid:

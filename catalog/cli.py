@@ -7,7 +7,8 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -28,6 +29,27 @@ EXIT_INVALID = 1
 Command = TypeVar("Command", bound=Callable[..., Any])
 EXIT_INTERNAL = 2
 EXIT_BUSY = 3
+
+
+@contextmanager
+def _progress(action: str, as_json: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar per dataset on a terminal (rich, on stderr, cleared when done); nothing
+    when stderr is not a terminal or the output is JSON."""
+    if as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(action, total=None)
+
+        def told(name: str, done: int, total: int) -> None:
+            what = name or "カタログ / catalog"
+            bar.update(task, description=f"{action}: {what}", completed=done, total=total)
+
+        yield told
 
 
 def _print_result(result: RunResult, as_json: bool, action: str) -> None:
@@ -167,7 +189,8 @@ def build_command(
 
     from .build import build_site
 
-    result = build_site(datasets_dir, out_dir, base_url, with_catalog=catalog, limit=limit)
+    with _progress("build", as_json) as progress:
+        result = build_site(datasets_dir, out_dir, base_url, catalog, limit, progress)
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 
@@ -180,7 +203,8 @@ def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, 
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
     from pipeline import build as pipeline
 
-    result = pipeline.validate(datasets_dir, list(names) or None, limit=limit)
+    with _progress("validate", as_json) as progress:
+        result = pipeline.validate(datasets_dir, list(names) or None, limit, progress)
     _print_result(result, as_json, "validate")
     sys.exit(0 if result.valid else EXIT_INVALID)
 

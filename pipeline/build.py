@@ -7,6 +7,7 @@ when it is published is the caller's business (catalog/build.py stages and swaps
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -81,17 +82,32 @@ class RunResult:
         }
 
 
-def validate(datasets_dir: Path, names: list[str] | None = None, limit: int = 1000) -> RunResult:
-    return _run(datasets_dir, None, names, limit)
+# Told of each dataset as it starts: its name, how many came before it, how many there are.
+Progress = Callable[[str, int, int], None]
 
 
-def build(datasets_dir: Path, out_dir: Path, limit: int = 1000) -> RunResult:
+def validate(
+    datasets_dir: Path,
+    names: list[str] | None = None,
+    limit: int = 1000,
+    progress: Progress | None = None,
+) -> RunResult:
+    return _run(datasets_dir, None, names, limit, progress)
+
+
+def build(
+    datasets_dir: Path, out_dir: Path, limit: int = 1000, progress: Progress | None = None
+) -> RunResult:
     """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it."""
-    return _run(datasets_dir, out_dir, None, limit)
+    return _run(datasets_dir, out_dir, None, limit, progress)
 
 
 def _run(
-    datasets_dir: Path, out_dir: Path | None, names: list[str] | None, limit: int
+    datasets_dir: Path,
+    out_dir: Path | None,
+    names: list[str] | None,
+    limit: int,
+    progress: Progress | None = None,
 ) -> RunResult:
     if not datasets_dir.is_dir():
         return RunResult(
@@ -113,7 +129,9 @@ def _run(
             for n in sorted(unknown)
         ]
         folders = [f for f in folders if f.name in names]
-    for folder in folders:
+    for done, folder in enumerate(folders):
+        if progress:
+            progress(folder.name, done, len(folders))
         target = out_dir / folder.name if out_dir else None
         result.datasets.append(build_dataset(folder, target, publisher, limit))
     return result

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from pipeline import build
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, opendata, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
 
 
 def test_an_internal_error_is_one_line_and_exit_2_without_a_traceback(
@@ -63,3 +66,36 @@ def test_a_release_with_a_broken_catalog_yaml_names_it(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert "catalog.yaml" in done.stderr and "検査数字" in done.stderr
     assert not (out / "releases").exists()
+
+
+def test_build_shows_progress_on_a_terminal_and_nothing_otherwise(minimal: Path) -> None:
+    """On a terminal (a real pty: the process is the point) a progress bar names the datasets
+    as they are built; piped or captured, and with --json, the output is only the result."""
+    primary, secondary = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # the terminal's other end closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    command = [sys.executable, "-m", "catalog", "build", "--datasets", str(minimal / "datasets")]
+    done = subprocess.run(
+        [*command, "--out", str(minimal / "dist")],
+        stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    os.close(secondary)
+    reader.join(timeout=10)
+    os.close(primary)
+    shown = b"".join(chunks).decode("utf-8", errors="replace")
+    bars = ("build: sample-budget", "build: カタログ / catalog")  # what the bar says
+    assert done.returncode == 0 and any(bar in shown for bar in bars), shown
+    piped = opendata("build", "--datasets", str(minimal / "datasets"), "--out", str(minimal / "d2"))
+    assert piped.returncode == 0 and not any(bar in piped.stderr + piped.stdout for bar in bars)
