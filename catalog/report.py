@@ -328,6 +328,7 @@ def _write_xlsx(plan: Plan, target: Path) -> None:
     bold = Font(bold=True)
     listing.append([_cell(listing, h, font=bold) for h in _HEADINGS])
     titles = {c.file: c.title for c in plan.copies}
+    copied = {c.file: len(c.rows) for c in plan.copies}
     line = 1
     if not plan.marks:
         line += 1
@@ -336,9 +337,13 @@ def _write_xlsx(plan: Plan, target: Path) -> None:
         p = mark.problem
         line += 1
         link: object = None
-        if mark.row is not None and mark.col is not None and p.file in titles:
+        if (
+            mark.row is not None
+            and mark.col is not None
+            and mark.row <= copied.get(p.file or "", 0)
+        ):
             ref = f"{_letter(mark.col)}{mark.row}"
-            title = titles[p.file]
+            title = titles[str(p.file)]
             link = _cell(listing, f"{title}!{ref}", font=Font(color="0563C1", underline="single"))
             assert isinstance(link, Cell)
             link.hyperlink = Hyperlink(

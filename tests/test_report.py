@@ -195,7 +195,7 @@ def test_many_problems_in_a_column_are_capped_and_said(
 
     monkeypatch.setattr(report, "MARKS_PER_COLUMN", 5)
     monkeypatch.setattr(report, "ROWS_COPIED", 8)
-    rows = "".join(f"{i},x,bad,2022\n" for i in range(1, 21))
+    rows = "".join(f"{i},x,bad,{'来年' if i == 14 else 2022}\n" for i in range(1, 21))
     write_dataset(tmp_path, MINIMAL, {"items.csv": "番号,名称,金額,年度\n" + rows})
     opendata("validate", "--report", "out.xlsx", cwd=tmp_path)
     book = load_workbook(tmp_path / "out.xlsx")
@@ -205,3 +205,9 @@ def test_many_problems_in_a_column_are_capped_and_said(
     assert len(comments) == 5
     notes = " ".join(str(c.value) for row in book.active.iter_rows() for c in row if c.value)  # type: ignore[union-attr]
     assert "first 5 problems per column" in notes and "first 8 of 21 rows" in notes
+    listing = list(book.active.iter_rows(min_row=2, values_only=False))  # type: ignore[union-attr]
+    late = [r for r in listing if r[2].value == 15]
+    assert len(late) == 1 and late[0][-1].hyperlink is None  # past the copy: listed, not linked
+    opendata("validate", "--report", "out.html", cwd=tmp_path)
+    page = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert 'id="f0-r15-c3"' in page and "来年" in page  # the page shows it
