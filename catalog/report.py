@@ -447,8 +447,10 @@ def _html(plan: Plan) -> str:
         out.append("</tr></thead><tbody>")
         for i, mark in enumerate(plan.marks):
             p = mark.problem
-            cells = [p.dataset, p.file, p.row, p.column, p.value, p.message]
+            cells = [p.dataset, p.file, p.row, p.column, p.value]
             row = "".join(f"<td>{e('' if v is None else str(v))}</td>" for v in cells)
+            ja, _, en = p.message.partition(" / ")  # "日本語 / English", as every message is
+            row += f"<td>{_bi(ja, en) if en else e(ja)}</td>"
             row += f'<td>{e(p.hint_ja)}<br><span lang="en">{e(p.hint_en)}</span></td>'
             row += f"<td>{e('' if p.fix is None else p.fix)}</td><td>{e(p.type)}</td>"
             link = ""
