@@ -199,13 +199,38 @@ def build_command(
 @click.argument("names", nargs=-1)
 @datasets_option
 @report_options
-def validate_command(names: tuple[str, ...], datasets_dir: Path, as_json: bool, limit: int) -> None:
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="問題のセルに印を付けた報告（.xlsx か .html） / a report marking the problem cells"
+    " (.xlsx or .html)",
+)
+def validate_command(
+    names: tuple[str, ...],
+    datasets_dir: Path,
+    as_json: bool,
+    limit: int,
+    report_path: Path | None,
+) -> None:
     """元データを検証する（何も書き出さない） / check sources, write nothing."""
     from pipeline import build as pipeline
 
-    with _progress("validate", as_json) as progress:
-        result = pipeline.validate(datasets_dir, list(names) or None, limit, progress)
-    _print_result(result, as_json, "validate")
+    from .report import ReportError, check_path, write_report
+
+    try:
+        if report_path is not None:
+            check_path(report_path)  # before the sources are read, not after
+        with _progress("validate", as_json) as progress:
+            result = pipeline.validate(datasets_dir, list(names) or None, limit, progress)
+        _print_result(result, as_json, "validate")
+        if report_path is not None:
+            write_report(result, datasets_dir, report_path)
+            click.echo(f"report: {report_path}", err=as_json)
+    except ReportError as exc:
+        click.echo(f"validate: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
     sys.exit(0 if result.valid else EXIT_INVALID)
 
 
