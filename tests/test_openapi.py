@@ -19,6 +19,7 @@ def test_every_route_answers_as_described(server: str) -> None:
             str(schemathesis), "run", f"{server}/openapi.json",
             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--max-examples", "15", "--seed", "20261129",
+            "--suppress-health-check", "too_slow",  # a busy machine is no finding
         ],
         capture_output=True,
         text=True,
@@ -26,5 +27,5 @@ def test_every_route_answers_as_described(server: str) -> None:
         check=False,
     )  # fmt: skip
     tail = done.stdout[-3000:]
-    assert done.returncode == 0, tail
+    assert done.returncode == 0, done.stdout.partition("FAILURES")[2][:4000] or tail
     assert " passed" in tail and "failed" not in tail.split("SUMMARY")[-1].split("Test cases")[0]

@@ -162,3 +162,28 @@ def test_a_browser_app_on_another_origin_posts_json_and_reads_ranges(browser, se
     assert answers["search"] >= 1
     assert answers["status"] == 206 and answers["range"].startswith("bytes ")
     assert answers["magic"] == "PAR1"  # the last bytes of a Parquet file
+
+
+def test_a_request_http_cannot_read_gets_ckans_json_error(server: str) -> None:
+    """A request line past h11's 16 KB bound is refused before the app sees it — with CKAN's
+    envelope as JSON, as OpenAPI documents every error (schemathesis found uvicorn's plain text)."""
+    import socket
+    import time
+
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"GET /api/3/action/status_show?x=")
+        try:
+            for _ in range(10):
+                client.sendall(b"a" * 4000)
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: read what it said
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head
+    error = json.loads(body)
+    assert error["success"] is False and error["error"]["__type"] == "Bad Request"
+    assert _get(f"{server}/api/3/action/status_show")[0] == 200  # and it serves the next one

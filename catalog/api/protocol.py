@@ -1,16 +1,22 @@
-"""uvicorn's HTTP/1.1 protocol with a deadline for a request's headers.
+"""uvicorn's HTTP/1.1 protocol with a deadline for a request's headers, and CKAN's error
+envelope for the requests HTTP itself cannot read.
 
 uvicorn waits for headers for ever, so clients that send a byte now and then (slowloris)
 hold connections until none are left. Here a connection whose request headers are not
 complete within `timeout` seconds — the first request's, or a next one's on a kept-alive
 connection — is closed. Bodies are bounded elsewhere (server.py reads at most 64 KB).
+
+A request line or headers past h11's bound (16 KB), or bad HTTP syntax, is refused before the
+app sees it: with JSON in CKAN's shape, as every other refusal, not uvicorn's plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
@@ -49,6 +55,19 @@ def with_header_deadline(timeout: float) -> type[H11Protocol]:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+
+        def send_400_response(self, msg: str) -> None:
+            error = {"__type": "Bad Request", "message": f"HTTP の要求として読めません / {msg}"}
+            body = json.dumps({"success": False, "error": error}, ensure_ascii=False).encode()
+            headers = [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            response = h11.Response(status_code=400, headers=headers, reason=b"Bad Request")
+            for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
 
         def _too_slow(self) -> None:
             if self.cycle is self._waiting_since and not self.transport.is_closing():
