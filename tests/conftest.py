@@ -215,12 +215,35 @@ def launch_server(site: Path, *options: str) -> tuple[subprocess.Popen, str, flo
             time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def serving(site: Path, *options: str) -> Iterator[str]:
+    """The real `opendata serve` for as long as the block runs: its base URL."""
+    process, base, _ = launch_server(site, *options)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def call_action(base: str, action: str, **params: Any) -> tuple[int, dict[str, Any]]:
+    """An API action as a JSON POST: the status and CKAN's envelope, whatever the status."""
+    request = urllib.request.Request(
+        f"{base}/api/3/action/{action}",
+        data=json.dumps(params).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 @pytest.fixture(scope="session")
 def server(built_site: Path) -> Iterator[str]:
-    process, base, _ = launch_server(built_site)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(built_site) as base:
+        yield base
 
 
 # -- DCAT: rdflib graphs checked with pyshacl against the official DCAT-AP 3.0.1 shapes ------

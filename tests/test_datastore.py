@@ -14,25 +14,13 @@ import pytest
 from conftest import (
     PUBLISHABLE,
     WIFI_ROWS,
+    call_action,
     errors_of,
-    launch_server,
     report,
+    serving,
     wifi_case,
     write_dataset,
 )
-
-
-def _call(base: str, action: str, **params) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{base}/api/3/action/{action}",
-        data=json.dumps(params).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _ids(site: Path, name: str) -> dict[str, str]:
@@ -103,9 +91,11 @@ def test_records_formats(ids: dict[str, str], server: str) -> None:
         ("csv", lambda r: isinstance(r, str) and r.startswith("1,")),
         ("tsv", lambda r: isinstance(r, str) and r.startswith("1\t")),
     ):
-        status, data = _call(server, "datastore_search", resource_id=ids["CSV"], records_format=fmt)
+        status, data = call_action(
+            server, "datastore_search", resource_id=ids["CSV"], records_format=fmt
+        )
         assert status == 200 and check(data["result"]["records"]), data
-    status, data = _call(
+    status, data = call_action(
         server, "datastore_search", resource_id=ids["CSV"], records_format="geojson"
     )
     assert status == 409 and "records_format" in data["error"]  # no location in this resource
@@ -130,10 +120,10 @@ def test_plain_http_get_and_errors(server: str, ids: dict[str, str]) -> None:
         ({}, 409, "resource_id"),
     ]
     for params, status, key in cases:
-        got, data = _call(server, "datastore_search", **params)
+        got, data = call_action(server, "datastore_search", **params)
         assert got == status and key in data["error"], (params, data)
     # filters on a value of another type are no match, not an error
-    got, data = _call(
+    got, data = call_action(
         server, "datastore_search", resource_id=ids["CSV"], filters={"fiscal_year": "令和"}
     )
     assert got == 200 and data["result"]["total"] == 0
@@ -161,16 +151,14 @@ def places(tmp_path_factory: pytest.TempPathFactory):
         "build", "--datasets", str(root / "datasets"), "--out", str(root / "dist")
     )
     assert code == 0, errors_of(result)
-    process, base, _ = launch_server(root / "dist")
-    yield root / "dist", base
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(root / "dist") as base:
+        yield root / "dist", base
 
 
 def test_geojson_is_a_feature_collection_of_the_matching_rows(places) -> None:
     site, base = places
     ids = _ids(site, "wifi-spots")
-    status, data = _call(
+    status, data = call_action(
         base, "datastore_search", resource_id=ids["CSV"], records_format="geojson", sort="_id"
     )
     assert status == 200, data
@@ -180,7 +168,7 @@ def test_geojson_is_a_feature_collection_of_the_matching_rows(places) -> None:
     assert first["geometry"] == {"type": "Point", "coordinates": [139.7515, 35.658]}
     assert "港区役所" in first["properties"].values()
     assert collection["features"][2]["geometry"] is None  # a row without a point
-    status, data = _call(
+    status, data = call_action(
         base,
         "datastore_search",
         resource_id=ids["Parquet"],
@@ -229,16 +217,12 @@ def test_pages_without_a_sort_follow_id_across_row_groups(tmp_path: Path) -> Non
     code, result = report("build", "--datasets", str(tmp_path / "datasets"), "--out", str(out))
     assert code == 0, errors_of(result)
     resource = _ids(out, "many-rows")["CSV"]
-    process, base, _ = launch_server(out)
-    try:
+    with serving(out) as base:
         for offset in (0, 100_000, 199_900):
-            plain = _call(base, "datastore_search", resource_id=resource, offset=offset,
+            plain = call_action(base, "datastore_search", resource_id=resource, offset=offset,
                           filters={"kind": "公園"}, limit=100)  # fmt: skip
-            sorted_ = _call(base, "datastore_search", resource_id=resource, offset=offset,
+            sorted_ = call_action(base, "datastore_search", resource_id=resource, offset=offset,
                             filters={"kind": "公園"}, limit=100, sort="_id")  # fmt: skip
             ids = [r["_id"] for r in plain[1]["result"]["records"]]
             assert ids == [r["_id"] for r in sorted_[1]["result"]["records"]] and len(ids) == 100
             assert ids == sorted(ids)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

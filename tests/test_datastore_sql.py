@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from conftest import call_action
+
 
 def _sql(server: str, sql: str) -> tuple[int, dict]:
-    body = json.dumps({"sql": sql}).encode()
-    request = urllib.request.Request(
-        f"{server}/api/3/action/datastore_search_sql",
-        data=body,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return call_action(server, "datastore_search_sql", sql=sql)
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from catalog.metadata import dcat
 from catalog.model import Resource
 
 from ckan_site import CKAN, CkanSite, _set_options
-from conftest import ROOT, launch_server, opendata, shacl_violations
+from conftest import ROOT, opendata, serving, shacl_violations
 
 EPOCH = 1764400000  # the first release: 2025-11-29T16:06:40+09:00
 LATER = EPOCH + 86400
@@ -80,10 +80,8 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(released: Path) -> Iterator[str]:
-    process, base, _ = launch_server(released)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(released) as base:
+        yield base
 
 
 def _get(url: str) -> bytes:

@@ -16,7 +16,7 @@ import pytest
 
 from catalog.model import BuiltPackage
 
-from conftest import launch_server
+from conftest import serving
 
 CSV = "datasets/plan-indicators/indicator-values.csv"
 
@@ -105,10 +105,8 @@ def test_if_modified_since_answers_304_from_the_data_date(server: str) -> None:
 
 @pytest.fixture(scope="module")
 def under_sub_path(built_site: Path):
-    process, base, _ = launch_server(built_site, "--root-path", "/opendata/")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(built_site, "--root-path", "/opendata/") as base:
+        yield base
 
 
 def test_a_site_served_under_a_sub_path(under_sub_path: str, built_site: Path) -> None:
