@@ -628,12 +628,13 @@ def serve_command(
     from .api.protocol import with_header_deadline
     from .api.server import create_app
 
+    app = create_app(site, access_log)
     uvicorn.run(
-        create_app(site, access_log),
+        app,
         host=host,
         port=port,
         log_level="warning",
-        http=with_header_deadline(header_timeout),
+        http=with_header_deadline(header_timeout, app.state.help_show_url),
         root_path=root_path,
     )
 

@@ -184,4 +184,5 @@ def test_a_request_http_cannot_read_gets_ckans_json_error(server: str) -> None:
     assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head
     error = json.loads(body)
     assert error["success"] is False and error["error"]["__type"] == "Bad Request"
+    assert error["help"].endswith("/api/3/action/help_show")  # every key OpenAPI requires
     assert _get(f"{server}/api/3/action/status_show")[0] == 200  # and it serves the next one

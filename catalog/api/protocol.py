@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
-def with_header_deadline(timeout: float) -> type[H11Protocol]:
+def with_header_deadline(timeout: float, help_url: Callable[[], str]) -> type[H11Protocol]:
     class HeaderDeadline(H11Protocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -58,7 +59,8 @@ def with_header_deadline(timeout: float) -> type[H11Protocol]:
 
         def send_400_response(self, msg: str) -> None:
             error = {"__type": "Bad Request", "message": f"HTTP の要求として読めません / {msg}"}
-            body = json.dumps({"success": False, "error": error}, ensure_ascii=False).encode()
+            answer = {"help": help_url(), "success": False, "error": error}
+            body = json.dumps(answer, ensure_ascii=False).encode()
             headers = [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),

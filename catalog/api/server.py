@@ -96,8 +96,7 @@ def create_app(site: Path, access_log: Path | None = None) -> Starlette:
     def envelope(
         request: Request, action: str, result: Any = None, error: ActionError | None = None
     ) -> Response:
-        # From the site's own URL, never from the request's Host header.
-        help_url = f"{live.current.actions.status['site_url']}api/3/action/help_show?name={action}"
+        help_url = f"{help_show_url(live)}?name={action}"
         if error is None:
             return CkanJSON({"help": help_url, "success": True, "result": result}, request=request)
         return CkanJSON(
@@ -149,7 +148,13 @@ def create_app(site: Path, access_log: Path | None = None) -> Starlette:
 
         middleware.insert(0, Middleware(AccessLog, path=access_log))
     app = Starlette(routes=routes, middleware=middleware)
+    app.state.help_show_url = lambda: help_show_url(live)
     return app
+
+
+def help_show_url(live: LiveSite) -> str:
+    """CKAN's `help` of every answer: from the site's own URL, never the request's Host."""
+    return f"{live.current.actions.status['site_url']}api/3/action/help_show"
 
 
 def _answer(live: LiveSite, action: str, params: dict[str, Any]) -> Any:
