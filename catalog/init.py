@@ -95,6 +95,11 @@ def _lines(result: Draft) -> list[str]:
     ]
     if result.standard:
         lines.append(f"標準データセット standard: {result.standard}（{result.layout}）")
+    if result.footer:
+        lines.append(
+            f"表の下の行 footer（データから除外、build が警告） / left out: {' | '.join(result.footer)}"
+            f" → footer_rows: {len(result.footer)}"
+        )
     if result.unpivot:
         lines.append(f"年の列 → 縦持ち unpivot: {', '.join(result.unpivot)}")
     for col in result.columns:

@@ -291,6 +291,7 @@ class _Table:
                 header_row=resource.options.header_row,
                 sheet=resource.options.sheet,
                 encoding=resource.encoding,
+                footer_rows=resource.options.footer_rows,
             )
         except SourceError as exc:
             report.add(_located(exc.problem, name, resource.name))
@@ -315,7 +316,8 @@ class _Table:
         except SourceError as exc:
             report.add(_located(exc.problem, name, resource.name))
         report.extend([_located(p, name, resource.name) for p in source.problems])
-        for warning in source.warnings:
+        footer = [_footer_row(display, row, text) for row, text in source.footer]
+        for warning in [*source.warnings, *footer]:
             report.warn(_located(warning, name, resource.name))
         # The provenance describes the very bytes the rows came from (the pinned file).
         self.sources.append(SourceFile(file_name, sha256_file(path), path.stat().st_size))
@@ -397,6 +399,17 @@ def _unread(exc: FileChanged | FileUnreadable, display: str) -> Problem:
     else:
         message = f"ファイルを読めません（{exc.reason}） / cannot read the file: {exc.reason}"
     return Problem("format-error", message, file=display)
+
+
+def _footer_row(display: str, row: int, text: str) -> Problem:
+    return Problem(
+        "footer-row",
+        "表の下の行を表から除きました（footer_rows） / a row under the table was left out"
+        " (footer_rows)",
+        file=display,
+        row=row,
+        value=text[:200],
+    )
 
 
 def _located(problem: Problem, dataset: str, resource: str) -> Problem:

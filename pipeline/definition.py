@@ -47,6 +47,7 @@ RESOURCE_TYPES = ("table", "file")
 RESOURCE_OPTION_KEYS = {
     "sheet",
     "header_row",
+    "footer_rows",
     "unpivot",
     "ranges",
     "labels",
@@ -72,6 +73,7 @@ class ReadOptions:
 
     sheet: str | None = None
     header_row: int = 1
+    footer_rows: int = 0  # records under the table (a `Ver20260714` stamp, a note): left out
     unpivot: Unpivot | None = None
     # source column → (value, comparator[, value_max]); without value_max a range is refused
     ranges: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -564,6 +566,7 @@ class _Checker:
             options = ReadOptions(
                 sheet=raw.get("sheet"),
                 header_row=int(raw.get("header_row", 1)),
+                footer_rows=int(raw.get("footer_rows", 0)),
                 unpivot=_unpivot(raw.get("unpivot")),
                 ranges={str(k): tuple(v) for k, v in (raw.get("ranges") or {}).items()},
                 labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
@@ -582,6 +585,10 @@ class _Checker:
         if options.header_row < 1:
             self.fail(
                 "header_row は1以上にしてください / header_row starts at 1", resource=resource
+            )
+        if options.footer_rows < 0:
+            self.fail(
+                "footer_rows は0以上にしてください / footer_rows is 0 or more", resource=resource
             )
         if any(len(t) not in (2, 3) for t in options.ranges.values()):
             self.fail(

@@ -102,6 +102,10 @@ HINTS: dict[str, tuple[str, str]] = {
         "図形を直してください（RFC 7946: 座標は [経度, 緯度]、ポリゴンの輪は4点以上で始点に戻る）",
         "fix the geometry (RFC 7946: [lon, lat]; a polygon ring has 4+ positions and closes)",
     ),
+    "footer-row": (
+        "表の下の行（版の表示や注記）は footer_rows で除いています。データの行なら footer_rows を減らしてください",
+        "rows under the table (a version stamp, a note) are left out by footer_rows; if one is data, lower footer_rows",
+    ),
     "size-error": (
         "ファイルを分けるか小さくしてください。大きいままでよければ上限の環境変数を引き上げてください",
         "split or shrink the file, or raise the limit's environment variable if it is meant to be this large",

@@ -23,13 +23,25 @@ import pyarrow.compute as pc
 from . import cells, presets
 from .convert import header_key
 from .errors import Problem
-from .sources import SNIFF_BYTES, SourceError, _cell_text, _detect_encoding, open_source
+from .sources import (
+    SNIFF_BYTES,
+    RawBatch,
+    SourceError,
+    _cell_text,
+    _detect_encoding,
+    open_source,
+)
 
 SAMPLE_ROWS = 50  # rows looked at to find the header
 ALMOST = 0.98  # share of non-missing cells that must parse for a type to be proposed
 # Annotations beside numbers that say something about the value (a boolean field).
 MARKERS = {"見込": "estimated", "速報": "preliminary", "暫定": "provisional"}
 BOUND_WORDS = re.compile(r"以上|以下|以内|未満|超|[~〜～]")
+# What stands alone in a row under a table, not in it: a version stamp, a note, a source line.
+FOOTER_TEXT = re.compile(
+    r"^(?:ver(?:sion)?[.\s]*\d|※|注[:：)）]|[(（]注[)）]|出典|最終更新|更新日|作成日)", re.I
+)
+FOOTER_LOOKBACK = 5  # records at the end looked at
 # Common headers → ASCII names (keys NFKC-folded, without spaces).
 COMMON_NAMES = {
     "年度": "fiscal_year",
@@ -117,6 +129,7 @@ class Draft:
     unpivot: list[str] = field(default_factory=list)
     rows: int = 0
     source_problems: list[Problem] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)  # rows under the table, left out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -128,6 +141,7 @@ class Draft:
             "standard": self.standard,
             "layout": self.layout,
             "unpivot": self.unpivot,
+            "footer": self.footer,
             "fields": [
                 {
                     "name": c.name,
@@ -193,6 +207,30 @@ def _grid(path: Path, display: str) -> tuple[list[list[str]], str | None, str | 
 def _is_numberish(text: str) -> bool:
     folded = unicodedata.normalize("NFKC", text).replace(",", "")
     return bool(re.fullmatch(r"[+\-▲△]?\d+(\.\d+)?[^\d]{0,3}", folded))
+
+
+def footer_records(batches: list[RawBatch], problems: list[Problem]) -> int:
+    """How many records end the file under the table: a stamp or note alone in its row
+    (`Ver20260714`, 「※…」), padded to the table's width or not (then a ragged row)."""
+    tail: list[tuple[int, str, bool]] = []  # (row, text, alone in its row)
+    for batch in batches[-2:]:
+        start = max(0, len(batch) - FOOTER_LOOKBACK)
+        cells = [c.slice(start).to_pylist() for c in batch.columns.values()]
+        for number, row in zip(
+            batch.rows.slice(start).to_pylist(), zip(*cells, strict=True), strict=True
+        ):
+            filled = [c.strip() for c in row if c and c.strip()]
+            tail.append((number, filled[0] if filled else "", len(filled) == 1))
+    for problem in problems:
+        if problem.type == "missing-cell" and problem.row is not None:
+            text = (problem.value or "").strip().strip(",").strip()
+            tail.append((problem.row, text, "," not in text))
+    count = 0
+    for _, text, alone in sorted(tail, reverse=True)[:FOOTER_LOOKBACK]:
+        if not (alone and FOOTER_TEXT.match(unicodedata.normalize("NFKC", text))):
+            break
+        count += 1
+    return count
 
 
 def header_row(grid: list[list[str]]) -> int:
@@ -429,9 +467,15 @@ def draft(path: Path, name: str, *, display: str | None = None) -> Draft:
         raise _problem("ファイルが空です / the file is empty", display)
     row = header_row(grid)
     title_rows = [" ".join(c for c in r if c) for r in grid[: row - 1] if any(r)]
+    footer = 0
     try:
-        source = open_source(path, display, header_row=row, sheet=sheet, encoding=encoding)
-        batches = list(source.batches)
+        while True:  # once more without the footer, when the first read finds one
+            source = open_source(
+                path, display, header_row=row, sheet=sheet, encoding=encoding, footer_rows=footer
+            )
+            batches = list(source.batches)
+            if footer or not (footer := footer_records(batches, source.problems)):
+                break
     except SourceError as exc:
         raise InitError(exc.problem) from exc
     header = [h.strip() for h in source.header]
@@ -456,6 +500,9 @@ def draft(path: Path, name: str, *, display: str | None = None) -> Draft:
     options: dict[str, Any] = {}
     if row != 1:
         options["header_row"] = row
+    if footer:
+        options["footer_rows"] = footer
+        result.footer = [text for _, text in source.footer]
     if sheet:
         options["sheet"] = sheet
 

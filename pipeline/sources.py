@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from . import workbook
@@ -51,6 +52,9 @@ class Source:
     batches: Iterator[RawBatch]
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    # The rows under the table left out by `footer_rows` (row number, its text), complete once
+    # the batches are read: reported, never dropped silently.
+    footer: list[tuple[int, str]] = field(default_factory=list)
 
 
 class SourceError(Exception):
@@ -68,12 +72,15 @@ def open_source(
     header_row: int = 1,
     sheet: str | None = None,
     encoding: str | None = None,
+    footer_rows: int = 0,
 ) -> Source:
-    """Open a CSV or XLSX file by its content, not its name."""
+    """Open a CSV or XLSX file by its content, not its name. The last `footer_rows` records
+    (a version stamp such as `Ver20260714` under the table, a note) are left out of the
+    batches and listed in `Source.footer`."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith(b"PK\x03\x04"):
-        return _open_xlsx(path, display, header_row, sheet)
+        return _open_xlsx(path, display, header_row, sheet, footer_rows)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise SourceError(
             Problem(
@@ -85,7 +92,7 @@ def open_source(
         )
     if encoding is None:
         encoding = _detect_encoding(path, head, display)
-    return _open_csv(path, display, header_row, encoding)
+    return _open_csv(path, display, header_row, encoding, footer_rows)
 
 
 def _detect_encoding(path: Path, head: bytes, display: str) -> str:
@@ -182,14 +189,16 @@ def _read_header(path: Path, encoding: str, header_row: int, display: str) -> li
     )
 
 
-def _open_csv(path: Path, display: str, header_row: int, encoding: str) -> Source:
+def _open_csv(path: Path, display: str, header_row: int, encoding: str, footer_rows: int) -> Source:
     try:
         header = _read_header(path, encoding, header_row, display)
     except UnicodeDecodeError as exc:
         raise SourceError(_encoding_problem(path, display)) from exc
-    batches = _CsvBatches(path, display, header, header_row, encoding)
+    batches = _CsvBatches(path, display, header, header_row, encoding, footer_rows)
     batches.open(_scan(path, display, encoding))
-    return Source(display, header, header_row, iter(batches), batches.problems)
+    source = Source(display, header, header_row, iter(batches), batches.problems)
+    source.footer = batches.footer
+    return source
 
 
 def _scan(path: Path, display: str, encoding: str) -> int:
@@ -260,9 +269,20 @@ class _CsvBatches:
 
     A block must hold whole records. It starts at twice the longest line; a record with
     quoted line breaks can still outgrow it, and then the file is opened again with a block
-    twice as large, past the records already read (up to the RECORD limit)."""
+    twice as large, past the records already read (up to the RECORD limit).
 
-    def __init__(self, path: Path, display: str, header: list[str], header_row: int, encoding: str):
+    The last batch is held back until the file ends, so that the footer (the last
+    `footer_rows` records, well-formed or ragged) can be cut from it."""
+
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        header: list[str],
+        header_row: int,
+        encoding: str,
+        footer_rows: int = 0,
+    ):
         self.path = path
         self.display = display
         self.header = header
@@ -275,6 +295,8 @@ class _CsvBatches:
         self.invalid: dict[int, tuple[int, int, str]] = {}
         self.reported: set[int] = set()
         self.problems: list[Problem] = []
+        self.footer_rows = footer_rows
+        self.footer: list[tuple[int, str]] = []
 
     def open(self, block_size: int) -> None:
         """Start reading at `next_row`, growing the block while a record straddles it."""
@@ -327,9 +349,14 @@ class _CsvBatches:
         return "skip"
 
     def __iter__(self) -> Iterator[RawBatch]:
+        held: list[RawBatch] = []
         while True:
             try:
-                yield from self._read()
+                for batch in self._read():
+                    held.append(batch)
+                    # Released once enough rows follow it that no footer record can be in it.
+                    while len(held) > 1 and sum(map(len, held[1:])) >= self.footer_rows:
+                        yield held.pop(0)
                 break
             except pa.ArrowInvalid as exc:
                 if _straddles(exc):  # a record with line breaks outgrew the block
@@ -339,14 +366,40 @@ class _CsvBatches:
                 if _first_undecodable(self.path, self.encoding) is not None:
                     raise SourceError(_encoding_problem(self.path, self.display)) from exc
                 raise SourceError(_unreadable(self.display, exc)) from exc
+        yield from self._without_footer(held)
         self._report_ragged()
+
+    def _without_footer(self, held: list[RawBatch]) -> Iterator[RawBatch]:
+        """The held batches less the file's last `footer_rows` records, which go to `footer`."""
+        if not self.footer_rows:
+            yield from held
+            return
+        good = np.concatenate([b.rows.to_numpy() for b in held]) if held else np.array([], int)
+        last = sorted({*good[-self.footer_rows :].tolist(), *self.invalid})[-self.footer_rows :]
+        for number in last:
+            if number in self.invalid:
+                self.reported.add(number)  # not a ragged row of the table: the footer
+                self.footer.append((number, self.invalid[number][2]))
+        cut = pa.array([n for n in last if n not in self.invalid], pa.int64())
+        for batch in held:
+            keep = pc.invert(pc.is_in(batch.rows, cut))
+            for number, text in zip(
+                batch.rows.filter(pc.invert(keep)).to_pylist(),
+                _row_texts(batch, pc.invert(keep)),
+                strict=True,
+            ):
+                self.footer.append((number, text))
+            if len(kept := _filtered(batch, keep)):
+                yield kept
+        self.footer.sort()
 
     def _read(self) -> Iterator[RawBatch]:
         for batch in self.reader or ():
             rows = _row_numbers(self.next_row, batch.num_rows, self.invalid)
             if len(rows):
                 self.next_row = int(rows[-1]) + 1
-            self._report_ragged()
+            if not self.footer_rows:  # else at the end, when the footer's records are known
+                self._report_ragged()
             yield RawBatch(
                 columns=dict(zip(column_keys(self.header), batch.columns, strict=True)),
                 rows=pa.array(rows, pa.int64()),
@@ -356,6 +409,20 @@ class _CsvBatches:
         for number in sorted(set(self.invalid) - self.reported):
             self.reported.add(number)
             self.problems.append(_ragged_row_problem(self.display, number, *self.invalid[number]))
+
+
+def _filtered(batch: RawBatch, mask: pa.Array) -> RawBatch:
+    return RawBatch(
+        columns={k: v.filter(mask) for k, v in batch.columns.items()},
+        rows=batch.rows.filter(mask),
+        origins={k: v.filter(mask) for k, v in batch.origins.items()},
+    )
+
+
+def _row_texts(batch: RawBatch, mask: pa.Array) -> list[str]:
+    """The chosen rows as the officer wrote them: their filled cells, space-separated."""
+    cells = [column.filter(mask).to_pylist() for column in batch.columns.values()]
+    return [" ".join(c for c in row if c and c.strip()) for row in zip(*cells, strict=True)]
 
 
 def column_keys(header: list[str]) -> list[str]:
@@ -389,7 +456,9 @@ def _ragged_row_problem(
     )
 
 
-def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> Source:
+def _open_xlsx(
+    path: Path, display: str, header_row: int, sheet: str | None, footer_rows: int = 0
+) -> Source:
     from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
     try:
@@ -440,6 +509,12 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
     width = len(header)
     problems = []
     body = cells[header_row:]
+    cut = len(body) - min(footer_rows, len(body))
+    footer = [
+        (header_row + 1 + cut + i, " ".join(t for v in row if (t := _cell_text(v).strip())))
+        for i, row in enumerate(body[cut:])
+    ]
+    body = body[:cut]
     for offset, row in enumerate(body):
         extra = [v for v in row[width:] if _cell_text(v) != ""]
         if extra:
@@ -458,7 +533,7 @@ def _open_xlsx(path: Path, display: str, header_row: int, sheet: str | None) -> 
     }
     rows = pa.array(np.arange(header_row + 1, header_row + 1 + len(body)), pa.int64())
     batch = RawBatch(columns=columns, rows=rows)
-    return Source(display, header, header_row, iter([batch]), problems, warnings)
+    return Source(display, header, header_row, iter([batch]), problems, warnings, footer)
 
 
 def _column_letter(index: int) -> str:

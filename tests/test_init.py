@@ -199,3 +199,51 @@ def test_agreement_with_the_hand_written_seed_definitions(
         print(f"\ninit agreement: {agree}/{total} = {agree / total:.1%}; {differences}")
     assert agree / total >= 0.95, differences
     _build(tmp_path)
+
+
+@pytest.mark.parametrize("padded", [True, False], ids=["padded", "ragged"])
+def test_a_version_stamp_under_the_table_is_left_out_and_reported(
+    tmp_path: Path, padded: bool
+) -> None:
+    """The ward's files end with a `Ver20260714` row, padded with commas to the table's width or
+    not: `init` proposes `footer_rows`, and `build` leaves the row out and says so."""
+    stamp = "Ver20260714,,," if padded else "Ver20260714"
+    rows = ["名称,住所,緯度,経度", "芝公園,港区芝公園4-2,35.6553,139.7486", stamp]
+    source = tmp_path / "parks.csv"
+    source.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
+    result = _init(tmp_path, source, "--name", "parks")
+    assert result["inferred"]["footer"] == ["Ver20260714"]
+    assert result["inferred"]["rows"] == 1
+    assert {f["title"]: f["type"] for f in result["inferred"]["fields"]}["緯度"] == "number"
+    definition = yaml.safe_load(
+        (tmp_path / "datasets" / "parks" / "dataset.yaml").read_text(encoding="utf-8")
+    )
+    assert definition["resources"][0]["x-opendata"]["footer_rows"] == 1
+    built = _build(tmp_path)
+    [parks] = [d for d in built["datasets"] if d["name"] == "parks"]
+    [footer] = [w for w in parks["warnings"] if w["type"] == "footer-row"]
+    assert (footer["row"], footer["value"], footer["file"]) == (3, "Ver20260714", "parks/parks.csv")
+    published = (tmp_path / "dist/datasets/parks/parks.csv").read_text(encoding="utf-8-sig")
+    assert "Ver2026" not in published and len(published.splitlines()) == 2
+
+
+def test_a_note_under_an_xlsx_table_is_left_out(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["地区", "人口"])
+    sheet.append(["芝", 12345])
+    sheet.append(["麻布", 23456])
+    sheet.append(["※令和6年1月1日現在"])
+    source = tmp_path / "population.xlsx"
+    book.save(source)
+    result = _init(tmp_path, source, "--name", "population")
+    assert result["inferred"]["footer"] == ["※令和6年1月1日現在"]
+    assert _fields(result)["人口"]["type"] == "integer"
+    _build(tmp_path)
+
+
+def test_a_data_row_alone_in_its_row_is_not_taken_for_a_footer(tmp_path: Path) -> None:
+    source = tmp_path / "names.csv"
+    source.write_text("名称,備考\n芝公園,\n有栖川宮記念公園,\n", encoding="utf-8")
+    assert _init(tmp_path, source, "--name", "names")["inferred"]["footer"] == []
