@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -477,6 +478,59 @@ def _print_outcome(outcome: Outcome, dry_run: bool) -> None:
             " / stopped midway; fix the cause and run the same command again to finish",
             err=True,
         )
+
+
+@cli.command("import")
+@click.option(
+    "--ckan", "ckan_url", required=True, metavar="URL", help="取り込み元の CKAN / a CKAN site"
+)
+@click.option("--organization", required=True, help="CKAN の組織 / the CKAN organization")
+@click.option(
+    "--dataset", "names", multiple=True, metavar="NAME", help="このデータセットだけ / only these"
+)
+@datasets_option
+@click.option("--dry-run", is_flag=True, help="計画だけ表示する / only print what it would do")
+@click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
+def import_command(
+    ckan_url: str,
+    organization: str,
+    names: tuple[str, ...],
+    datasets_dir: Path,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """CKAN の組織のデータセットをフォルダに取り込む / import a CKAN organization's datasets.
+
+    API トークン（非公開の組織や CKAN が求めるとき）は環境変数 CKAN_API_TOKEN から読みます
+    / an API token, where the site needs one, is read from CKAN_API_TOKEN."""
+    from .ckanclient import CkanError
+    from .ckanimport import import_ckan
+
+    say = (lambda _text: None) if as_json else click.echo
+    try:
+        with _progress("import", as_json) as progress:
+            outcome = import_ckan(
+                ckan_url,
+                os.environ.get("CKAN_API_TOKEN"),
+                organization,
+                datasets_dir,
+                list(names) or None,
+                dry_run,
+                say,
+                progress,
+            )
+    except CkanError as exc:
+        click.echo(f"import: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for warning in outcome.warnings:
+            click.echo(f"! {printable(warning)}", err=True)
+        counts = Counter(change.kind for change in outcome.changes)
+        summary = ", ".join(f"{kind} {n}" for kind, n in counts.items())
+        click.echo(f"import{' (dry-run)' if dry_run else ''}: {summary or '0'}")
+    sys.exit(0 if outcome.ok else EXIT_INVALID)
 
 
 @cli.command("stats")

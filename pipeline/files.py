@@ -121,7 +121,7 @@ def file_version(stat: os.stat_result) -> FileVersion:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-STAGING_PURPOSES = ("build", "release", "publish")  # .<target>-<purpose>-… siblings
+STAGING_PURPOSES = ("build", "release", "publish", "import")  # .<target>-<purpose>-… siblings
 
 
 class Busy(Exception):

@@ -25,6 +25,7 @@ class Limit:
 RECORD = Limit("OPENDATA_MAX_RECORD_MB", 256)  # one CSV record: a row with all its cells
 UNPACKED_XLSX = Limit("OPENDATA_MAX_XLSX_MB", 1024)  # an XLSX's parts, unpacked
 FILE = Limit("OPENDATA_MAX_FILE_MB", 512)  # a file published as it is (GTFS, PDF, GeoJSON, image)
+DOWNLOAD = Limit("OPENDATA_MAX_DOWNLOAD_MB", 2048)  # one file `import --ckan` downloads
 UNPACKED_ZIP = Limit(
     "OPENDATA_MAX_ZIP_MB", 2048
 )  # a published ZIP's (or GTFS feed's) files, unpacked

@@ -48,6 +48,7 @@ class CkanSite:
     organization: str
     other_organization: str
     other_dataset: str  # a dataset name owned by `other_organization`
+    legacy_organization: str  # the ward's existing catalog (`user` edits it), for `import`
     max_resource_size_mb: int
     logs: Path  # the services' logs, while the session lasts
 

@@ -1,4 +1,4 @@
-"""Retries with backoff in the CKAN client (catalog/publish/ckan.py).
+"""Retries with backoff in the CKAN client (catalog/ckanclient.py).
 
 A real CKAN cannot be made to answer 503 or stall on demand, so these tests use a small
 stand-in HTTP server on loopback that does; everything else about CKAN is tested against the
@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import pytest
 
-from catalog.publish.ckan import RETRIES, Ckan, CkanError
+from catalog.ckanclient import RETRIES, Ckan, CkanError
 
 from conftest import ROOT, opendata
 
@@ -79,7 +79,7 @@ def test_it_gives_up_after_the_last_retry_with_a_clear_error(server: str) -> Non
 
 
 def test_a_timeout_is_retried(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("catalog.publish.ckan.TIMEOUT", (1, 0.5))
+    monkeypatch.setattr("catalog.ckanclient.TIMEOUT", (1, 0.5))
     Flaky.stall = 1.0
     assert Ckan(server, "t", pause=0.01).call("status_show") == {"bytes": 2}
     assert len(Flaky.seen) == 2
@@ -122,7 +122,7 @@ def hostile() -> Iterator[str]:
 def test_an_answer_over_the_cap_is_refused_without_reading_it_all(
     hostile: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("catalog.publish.ckan.MAX_ANSWER", 1 << 20)  # 1 MB: a fast test
+    monkeypatch.setattr("catalog.ckanclient.MAX_ANSWER", 1 << 20)  # 1 MB: a fast test
     Hostile.mode = "huge"
     with pytest.raises(CkanError, match="MB"):
         Ckan(hostile, "t", pause=0.01).call("package_show", id="x")
@@ -131,7 +131,7 @@ def test_an_answer_over_the_cap_is_refused_without_reading_it_all(
 def test_an_answer_that_drips_is_given_up_at_the_deadline(
     hostile: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("catalog.publish.ckan.ANSWER_DEADLINE", 1.0)
+    monkeypatch.setattr("catalog.ckanclient.ANSWER_DEADLINE", 1.0)
     Hostile.mode = "drip"
     started = time.monotonic()
     with pytest.raises(CkanError, match="1 s"):

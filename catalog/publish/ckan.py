@@ -10,21 +10,16 @@ nothing the second time. The API token comes from the environment and is never s
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
-from requests_toolbelt import MultipartEncoder
 
 from pipeline.files import read_json
 
 from .. import paths
+from ..ckanclient import RETRIES, Ckan, CkanError, describe, expected_answers, token_warning
 from .webroot import PublishError, latest_release
 
 MARKER = "opendata_managed"  # the extra that says: this tool created and keeps this dataset
@@ -41,19 +36,6 @@ PACKAGE_FIELDS = (
     "license_id",
 )
 RESOURCE_FIELDS = ("name", "description", "format", "mimetype", "hash", "opendata_path")
-RETRIES = 4
-TIMEOUT = (10, 300)  # connect, read: an upload of a large file takes a while
-MAX_ANSWER = 64 << 20  # bytes of one answer: a package dict is kilobytes
-ANSWER_DEADLINE = 120.0  # seconds to read one answer, however slowly it drips
-
-
-class CkanError(Exception):
-    """An answer CKAN refused, or no answer at all; the message is for the officer."""
-
-    def __init__(self, message: str, status: int | None = None, error: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.error = error or {}
 
 
 @dataclass(frozen=True)
@@ -91,122 +73,6 @@ class Outcome:
             "failed": [{"dataset": d, "message": m} for d, m in self.failed],
             "warnings": self.warnings,
         }
-
-
-class Ckan:
-    """CKAN's Action API over requests: retries with backoff on timeouts and 5xx."""
-
-    def __init__(self, url: str, token: str | None, pause: float = 0.5):
-        try:
-            parts = urlsplit(url)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:  # an unclosed [IPv6 bracket
-            usable = False
-        if not usable:
-            raise CkanError(
-                f"CKAN の URL {url!r} は https://ckan.example.jp の形にしてください"
-                " / the CKAN URL must look like https://ckan.example.jp"
-            )
-        self.base = url.rstrip("/") + "/api/3/action/"
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = "minato-opendata"
-        if token:
-            self.session.headers["Authorization"] = token
-        self.pause = pause
-
-    def call(self, action: str, **data: Any) -> Any:
-        url = self.base + action
-        return self._send(
-            action, lambda: self.session.post(url, json=data, timeout=TIMEOUT, stream=True)
-        )
-
-    def upload(
-        self, action: str, fields: dict[str, Any], path: Path, mimetype: str, retry: bool = True
-    ) -> Any:
-        """A multipart request whose file part streams from disk, reopened on each attempt.
-        `retry=False` for a create, which a lost answer would otherwise make twice."""
-        form = {k: _form_value(v) for k, v in fields.items() if v is not None}
-
-        def attempt() -> requests.Response:
-            with path.open("rb") as stream:
-                encoder = MultipartEncoder({**form, "upload": (path.name, stream, mimetype)})
-                headers = {"Content-Type": encoder.content_type}
-                return self.session.post(
-                    self.base + action, data=encoder, headers=headers, timeout=TIMEOUT, stream=True
-                )
-
-        return self._send(action, attempt, RETRIES if retry else 0)
-
-    def _send(
-        self, action: str, attempt: Callable[[], requests.Response], retries: int = RETRIES
-    ) -> Any:
-        for number in range(retries + 1):
-            try:
-                response = attempt()
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if number == retries:
-                    raise CkanError(
-                        f"CKAN {self.base} に接続できません / cannot reach CKAN"
-                        f" ({type(exc).__name__})"
-                    ) from None
-            except requests.RequestException as exc:  # a URL requests cannot use
-                raise CkanError(f"CKAN {self.base}: {type(exc).__name__}") from None
-            else:
-                if response.status_code < 500 or number == retries:
-                    return _answer(action, response)
-            time.sleep(self.pause * 2**number)
-        raise AssertionError("unreachable")
-
-
-def _form_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _read(action: str, response: requests.Response) -> bytes:
-    """The answer's body, read up to MAX_ANSWER bytes and within ANSWER_DEADLINE seconds."""
-    deadline = time.monotonic() + ANSWER_DEADLINE
-    body = bytearray()
-    with response:
-        # read1: whatever has arrived, so the deadline is checked however slowly it drips
-        while chunk := response.raw.read1(64 << 10, decode_content=True):
-            body += chunk
-            if len(body) > MAX_ANSWER:
-                raise CkanError(
-                    f"{action}: CKAN の応答が {MAX_ANSWER >> 20} MB を超えました / CKAN's answer"
-                    f" is over {MAX_ANSWER >> 20} MB: is this the CKAN API?",
-                    response.status_code,
-                )
-            if time.monotonic() > deadline:
-                raise CkanError(
-                    f"{action}: CKAN の応答が {ANSWER_DEADLINE:.0f} 秒で届き終わりません"
-                    f" / CKAN's answer did not arrive within {ANSWER_DEADLINE:.0f} s",
-                    response.status_code,
-                )
-    return bytes(body)
-
-
-def _answer(action: str, response: requests.Response) -> Any:
-    try:
-        body = json.loads(_read(action, response))
-    except (ValueError, RecursionError):
-        raise CkanError(
-            f"{action}: CKAN の応答が JSON ではありません (HTTP {response.status_code})"
-            f" / CKAN answered HTTP {response.status_code} without JSON",
-            response.status_code,
-        ) from None
-    if not isinstance(body, dict):
-        raise CkanError(f"{action}: CKAN の応答の形が違います / CKAN answered an unexpected shape")
-    if body.get("success"):
-        return body.get("result")
-    error = body.get("error")
-    error = error if isinstance(error, dict) else {}
-    raise CkanError(f"{action}: {_describe(error)}", response.status_code, error)
-
-
-def _describe(error: dict[str, Any]) -> str:
-    if error.get("message"):
-        return str(error["message"])
-    return "; ".join(f"{k}: {v}" for k, v in error.items() if not k.startswith("__"))
 
 
 # What we send: our package.json (CKAN's package_show shape) cut to what CKAN lets us set.
@@ -279,31 +145,11 @@ class CkanSync:
                 f" / not a CKAN Action API: status_show failed ({exc})",
                 None,
             ) from None
-        try:
-            found = self.ckan.call(
-                "organization_show",
-                id=self.organization,
-                include_datasets=False,
-                include_dataset_count=False,
-                include_groups=False,
-                include_users=False,
-                include_tags=False,
-                include_extras=False,
-                include_followers=False,
-            )
-        except CkanError as exc:
-            if exc.status == 404:
-                raise CkanError(
-                    f"CKAN に組織 {self.organization!r} がありません / no such organization"
-                    " in CKAN (--organization)",
-                    404,
-                ) from None
-            raise
-        self.organization_id = found["id"]
+        self.organization_id = self.ckan.organization_id(self.organization)
         if not writing:
             return
         allowed = self.ckan.call("organization_list_for_user", permission="create_dataset")
-        if found["id"] not in {o["id"] for o in allowed}:
+        if self.organization_id not in {o["id"] for o in allowed}:
             raise CkanError(
                 f"API トークンが無効か、組織 {self.organization!r} にデータセットを作る権限が"
                 " ありません（CKAN_API_TOKEN を確認してください） / the API token is invalid or"
@@ -469,7 +315,7 @@ class CkanSync:
                 size = file.stat().st_size
                 raise CkanError(
                     f"CKAN がファイル {file.name}（{size:,} バイト）の受け取りを拒否しました:"
-                    f" {_describe(exc.error)}。CKAN の ckan.max_resource_size を確認してください"
+                    f" {describe(exc.error)}。CKAN の ckan.max_resource_size を確認してください"
                     f" / CKAN refused the upload of {file.name} ({size:,} bytes); its"
                     " ckan.max_resource_size may be too small",
                     exc.status,
@@ -510,20 +356,6 @@ __all__ = ["CkanError", "PublishError", "publish", "site_organization"]
 FATAL = {401, 403, None}  # no point trying the other datasets
 
 
-@contextmanager
-def _expected_answers() -> Iterator[None]:
-    """An answer without what the Action API returns (a proxy's page, another service) is a
-    clear error, not a Python one."""
-    try:
-        yield
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CkanError(
-            f"CKAN の応答に必要な項目がありません（{type(exc).__name__}: {exc}）。URL が CKAN の"
-            f"ものか確認してください / CKAN's answer lacks what the Action API returns"
-            f" ({type(exc).__name__}: {exc}); check that the URL is a CKAN site"
-        ) from None
-
-
 def publish(
     site: Path,
     url: str,
@@ -541,20 +373,16 @@ def publish(
         )
     client = Ckan(url, token, pause)  # a URL it cannot use is refused here
     outcome = Outcome()
-    if token and urlsplit(url).scheme == "http":
-        warning = (
-            "⚠ API トークンを暗号化されない http:// で送ります。https:// の URL を使ってください"
-            " / the API token travels unencrypted over http://; use the https:// URL"
-        )
+    if warning := token_warning(url, token):
         outcome.warnings.append(warning)
         say(warning)
     sync = CkanSync(site, client, organization)
-    with _expected_answers():
+    with expected_answers():
         sync.check_access(writing=not dry_run)
     say(f"CKAN {url}: リリース {sync.release.id} / release {sync.release.id}")
     for name in sync.names():
         try:
-            with _expected_answers():
+            with expected_answers():
                 steps = sync.plan(name)
                 outcome.planned += steps
                 if not steps:
