@@ -42,6 +42,10 @@ FOOTER_TEXT = re.compile(
     r"^(?:ver(?:sion)?[.\s]*\d|※|注[:：)）]|[(（]注[)）]|出典|最終更新|更新日|作成日)", re.I
 )
 FOOTER_LOOKBACK = 5  # records at the end looked at
+# A calendar year's header (年, 調査年, 西暦年) — not a fiscal year's (年度), which stays an
+# integer as the hand-written definitions have it, nor a date's (年月日).
+CALENDAR_YEAR_HEADER = re.compile(r"(?:^|[^年])年$")
+YEAR_RANGE = (1868, 2200)
 # Common headers → ASCII names (keys NFKC-folded, without spaces).
 COMMON_NAMES = {
     "年度": "fiscal_year",
@@ -347,7 +351,25 @@ def infer_column(title: str, text: pa.Array) -> Column:
         col.type, col.options, tokens = found
         if tokens:
             col.options["missingValues"] = ["", *tokens]
+    if col.type == "integer" and _calendar_years(title, values):
+        col.type = "year"
+        col.options = {k: v for k, v in col.options.items() if k == "missingValues"}
     return col
+
+
+def _calendar_years(title: str, values: pa.Array) -> bool:
+    """Years of the calendar: under a 年 header, or written 「2024年」「令和6年」, none a
+    fiscal year (年度), and all within the years an era names."""
+    folded = cells.fold(values)
+    if pc.any(pc.match_substring(folded, "年度")).as_py():
+        return False
+    written = pc.all(pc.match_substring_regex(folded, r"年$")).as_py()
+    header = bool(CALENDAR_YEAR_HEADER.search(unicodedata.normalize("NFKC", title).strip()))
+    if not (header or written):
+        return False
+    years = cells.parse_year(values)
+    low, high = pc.min_max(years.values).values()
+    return not years.bad.any() and YEAR_RANGE[0] <= low.as_py() and high.as_py() <= YEAR_RANGE[1]
 
 
 # ---------------------------------------------------------------- names

@@ -247,3 +247,20 @@ def test_a_data_row_alone_in_its_row_is_not_taken_for_a_footer(tmp_path: Path) -
     source = tmp_path / "names.csv"
     source.write_text("名称,備考\n芝公園,\n有栖川宮記念公園,\n", encoding="utf-8")
     assert _init(tmp_path, source, "--name", "names")["inferred"]["footer"] == []
+
+
+def test_calendar_years_are_proposed_as_year_and_fiscal_years_stay_integers(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "survey.csv"
+    source.write_text(
+        "調査年,年,年度,件数\n令和5年,2023,令和5年度,10\n令和6年,2024,令和6年度,12\n",
+        encoding="utf-8",
+    )
+    result = _init(tmp_path, source, "--name", "survey")
+    types = {t: f["type"] for t, f in _fields(result).items()}
+    assert types == {"調査年": "year", "年": "year", "年度": "integer", "件数": "integer"}
+    built = _build(tmp_path)
+    assert next(d for d in built["datasets"] if d["name"] == "survey")["valid"]
+    published = (tmp_path / "dist/datasets/survey/survey.csv").read_text(encoding="utf-8-sig")
+    assert published.splitlines()[1].startswith("2023,2023,2023,10")
