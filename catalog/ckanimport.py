@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from pipeline.build import Progress
 from pipeline.files import locked, read_json, replace_directory, sha256_file, staging_beside
 from pipeline.infer import InitError, draft
 from pipeline.vocabulary import (
@@ -144,19 +145,22 @@ def import_ckan(
         )
     datasets_dir.mkdir(parents=True, exist_ok=True)
     for done, package in enumerate(packages):
-        if progress:
-            progress(package["name"], done, len(packages))
+        tell = _telling(progress, done, len(packages))
+        tell(package["name"])
         try:
             with expected_answers():
-                changes = _import_one(client, url, package, datasets_dir, dry_run, outcome)
+                changes = _import_one(client, url, package, datasets_dir, dry_run, outcome, tell)
         except (CkanError, ImportFailed) as exc:
             changes = [Change("failed", package["name"], str(exc))]
         for change in changes:
             outcome.changes.append(change)
             say(("(dry-run) " if dry_run else "") + change.render())
-    if progress:
-        progress("", len(packages), len(packages))
     return outcome
+
+
+def _telling(progress: Progress | None, done: int, total: int) -> Callable[[str], None]:
+    """What is being read now (a dataset, one of its files) on the progress bar."""
+    return (lambda what: progress(what, done, total)) if progress else (lambda _what: None)
 
 
 # -- reading CKAN -------------------------------------------------------------------------------
@@ -204,6 +208,7 @@ def _import_one(
     datasets_dir: Path,
     dry_run: bool,
     outcome: ImportOutcome,
+    tell: Callable[[str], None],
 ) -> list[Change]:
     name = str(package["name"])
     if not NAME_PATTERN.match(name):
@@ -235,7 +240,7 @@ def _import_one(
     if dry_run:
         return [Change(kind, name, f"{len(package.get('resources') or [])} files")]
     with locked(folder, "import"), staging_beside(folder, "import") as stage:
-        changes = _stage(client, url, package, stage, outcome)
+        changes = _stage(client, url, package, stage, outcome, tell)
         written = {p.name: sha256_file(p) for p in sorted(stage.iterdir())}
         if state is not None:
             changes += _carry_local(folder, stage, state, written)
@@ -246,14 +251,19 @@ def _import_one(
 
 
 def _stage(
-    client: Ckan, url: str, package: dict[str, Any], stage: Path, outcome: ImportOutcome
+    client: Ckan,
+    url: str,
+    package: dict[str, Any],
+    stage: Path,
+    outcome: ImportOutcome,
+    tell: Callable[[str], None],
 ) -> list[Change]:
     """Download the files and draft the definition into `stage`; what was saved unlisted."""
     name = package["name"]
-    fetched = [
-        _fetch(client, resource, position, stage)
-        for position, resource in enumerate(package.get("resources") or [])
-    ]
+    fetched = []
+    for position, resource in enumerate(package.get("resources") or []):
+        tell(f"{name}: {resource.get('name') or position + 1}")
+        fetched.append(_fetch(client, resource, position, stage))
     resources, changes = _resources(name, fetched, stage)
     definition, warnings = definition_from(package, resources)
     outcome.warnings += [f"{name}: {w}" for w in warnings]

@@ -354,11 +354,14 @@ def release_command(
     overrides = {name: release.Override(v, reasons.get(name, "")) for name, v in versions.items()}
     notes_by_name = _pairs(dataset_notes, "--dataset-notes")
     try:
-        if dry_run:
-            made, decisions = None, release.review(site, overrides, notes_by_name)
-        else:
-            publisher = load_publisher(datasets_dir)
-            made, decisions = release.create(site, publisher, notes, notes_by_name, overrides)
+        with _progress("release", as_json) as progress:
+            if dry_run:
+                made, decisions = None, release.review(site, overrides, notes_by_name, progress)
+            else:
+                publisher = load_publisher(datasets_dir)
+                made, decisions = release.create(
+                    site, publisher, notes, notes_by_name, overrides, progress=progress
+                )
     except (release.ReleaseError, DefinitionError) as exc:
         _print_problems(exc.problems, as_json, "release")
         sys.exit(EXIT_INVALID)
@@ -431,7 +434,8 @@ def publish_command(
         from .publish.webroot import PublishError, publish
 
         try:
-            changed = publish(site, target, say, dry_run)
+            with _progress("publish", as_json) as progress:
+                changed = publish(site, target, say, dry_run, progress)
         except PublishError as exc:
             click.echo(f"publish: {exc}", err=True)
             sys.exit(EXIT_INVALID)
@@ -442,14 +446,16 @@ def publish_command(
 
     assert ckan_url is not None  # one of --to and --ckan, checked above
     try:
-        outcome = ckan.publish(
-            site,
-            ckan_url,
-            os.environ.get("CKAN_API_TOKEN"),
-            organization or ckan.site_organization(site),
-            dry_run,
-            say,
-        )
+        with _progress("publish", as_json) as progress:
+            outcome = ckan.publish(
+                site,
+                ckan_url,
+                os.environ.get("CKAN_API_TOKEN"),
+                organization or ckan.site_organization(site),
+                dry_run,
+                say,
+                progress=progress,
+            )
     except (ckan.CkanError, ckan.PublishError) as exc:
         click.echo(f"publish: {exc}", err=True)
         sys.exit(EXIT_INVALID)

@@ -47,9 +47,11 @@ def link_tree(
     target: Path,
     skip: set[Path] | None = None,
     link: Callable[[Path], bool] | None = None,
+    linked: Callable[[Path], None] | None = None,
 ) -> None:
     """Recreate `source` at `target` from hard links, or copies of the files `link` refuses
-    (those the next step rewrites: a link would rewrite the original too)."""
+    (those the next step rewrites: a link would rewrite the original too); `linked` hears
+    of each file done."""
     for root, dirs, files in os.walk(source):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if here / d not in (skip or set()))
@@ -60,6 +62,8 @@ def link_tree(
                 link_file(here / name, destination / name)
             else:
                 shutil.copy2(here / name, destination / name)
+            if linked:
+                linked(destination / name)
 
 
 def link_file(source: Path, target: Path) -> None:

@@ -6,10 +6,12 @@ import contextlib
 import hashlib
 import json
 import os
+import pty
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -129,6 +131,35 @@ def opendata(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
     with contextlib.chdir(cwd or ROOT):
         done = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
     return Ran(done.exit_code, done.stdout, done.stderr)
+
+
+def on_a_terminal(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`opendata ARGS` in its own process on a real pty (what a progress bar needs): its exit
+    status and everything the terminal showed."""
+    primary, secondary = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:  # the terminal's other end closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    done = subprocess.run(
+        [sys.executable, "-m", "catalog", *args],
+        stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=ROOT, timeout=300,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    os.close(secondary)
+    reader.join(timeout=10)
+    os.close(primary)
+    return done.returncode, b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def frictionless_report(package: Path) -> dict[str, Any]:

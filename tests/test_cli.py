@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from pipeline import build
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, on_a_terminal, opendata, write_dataset
 
 
 def test_an_internal_error_is_one_line_and_exit_2_without_a_traceback(
@@ -71,31 +68,21 @@ def test_a_release_with_a_broken_catalog_yaml_names_it(tmp_path: Path) -> None:
 def test_build_shows_progress_on_a_terminal_and_nothing_otherwise(minimal: Path) -> None:
     """On a terminal (a real pty: the process is the point) a progress bar names the datasets
     as they are built; piped or captured, and with --json, the output is only the result."""
-    primary, secondary = pty.openpty()
-    chunks: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                data = os.read(primary, 65536)
-            except OSError:  # the terminal's other end closed
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    command = [sys.executable, "-m", "catalog", "build", "--datasets", str(minimal / "datasets")]
-    done = subprocess.run(
-        [*command, "--out", str(minimal / "dist")],
-        stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, cwd=ROOT, timeout=120,
-    )  # fmt: skip
-    os.close(secondary)
-    reader.join(timeout=10)
-    os.close(primary)
-    shown = b"".join(chunks).decode("utf-8", errors="replace")
+    datasets = str(minimal / "datasets")
+    code, shown = on_a_terminal("build", "--datasets", datasets, "--out", str(minimal / "dist"))
     bars = ("build: sample-budget", "build: カタログ / catalog")  # what the bar says
-    assert done.returncode == 0 and any(bar in shown for bar in bars), shown
-    piped = opendata("build", "--datasets", str(minimal / "datasets"), "--out", str(minimal / "d2"))
+    assert code == 0 and any(bar in shown for bar in bars), shown
+    piped = opendata("build", "--datasets", datasets, "--out", str(minimal / "d2"))
     assert piped.returncode == 0 and not any(bar in piped.stderr + piped.stdout for bar in bars)
+
+
+def test_release_and_publish_show_progress_on_a_terminal(tmp_path: Path) -> None:
+    write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    datasets, site = str(tmp_path / "datasets"), str(tmp_path / "dist")
+    assert opendata("build", "--datasets", datasets, "--out", site).returncode == 0
+    code, shown = on_a_terminal("release", "--site", site, "--datasets", datasets)
+    assert code == 0 and ("release: sample-budget" in shown or "release: カタログ" in shown), shown
+    code, shown = on_a_terminal("publish", "--site", site, "--to", str(tmp_path / "www"))
+    assert code == 0 and "publish: " in shown, shown  # the bar names the file it links
+    piped = opendata("publish", "--site", site, "--to", str(tmp_path / "www2"))
+    assert piped.returncode == 0 and "publish: " not in piped.stderr

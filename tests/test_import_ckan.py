@@ -27,7 +27,7 @@ from test_publish_ckan import release_of
 from catalog.ckanimport import STATE_FILE, _file_name, definition_from
 
 from ckan_site import CkanSite
-from conftest import opendata
+from conftest import on_a_terminal, opendata
 
 AED_ROWS = [
     "施設名,住所,緯度,経度,設置場所",
@@ -431,3 +431,13 @@ def test_licences_by_id_or_url_and_unknown_ones_reported() -> None:
     }
     assert definition_from(by_url, [])[0]["license"] == "CC-BY-4.0"
     assert definition_from({"name": "x", "license_id": "cc-zero"}, [])[0]["license"] == "CC0-1.0"
+
+
+def test_import_shows_each_dataset_and_file_on_a_terminal(legacy: CkanSite, tmp_path: Path) -> None:  # fmt: skip
+    code, shown = on_a_terminal(
+        *("import", "--ckan", legacy.url, "--organization", legacy.legacy_organization),
+        *("--dataset", "monthly-visitors", "--datasets", str(tmp_path / "datasets")),
+        env={"CKAN_API_TOKEN": legacy.token},
+    )
+    assert code == 0 and "import: monthly-visitors: 2026-08" in shown, shown
+    assert legacy.token not in shown

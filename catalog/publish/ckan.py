@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.build import Progress
 from pipeline.files import read_json
 
 from .. import paths
@@ -228,12 +229,21 @@ class CkanSync:
                 409,
             )
 
-    def apply(self, name: str, steps: list[Step], done: list[Step]) -> None:
-        """Carry out one dataset's steps in order, recording each as it completes."""
+    def apply(
+        self,
+        name: str,
+        steps: list[Step],
+        done: list[Step],
+        starting: Callable[[Step], None] | None = None,
+    ) -> None:
+        """Carry out one dataset's steps in order, recording each as it completes
+        (`starting` hears of each before it starts: an upload may take a while)."""
         ours = self.ours(name)
         payloads = {r["opendata_path"]: r for r in map(resource_payload, ours["resources"])}
         theirs: dict[str, Any] | None = None
         for step in steps:
+            if starting:
+                starting(step)
             if step.action == "create":
                 theirs = self._create(name, package_payload(ours, self.organization))
             elif step.action == "update" and step.resource is None:
@@ -356,6 +366,13 @@ __all__ = ["CkanError", "PublishError", "publish", "site_organization"]
 FATAL = {401, 403, None}  # no point trying the other datasets
 
 
+def _telling(progress: Progress | None, done: int, total: int) -> Callable[[Step], None] | None:
+    """Each step, as it starts, on the progress bar of its dataset."""
+    if progress is None:
+        return None
+    return lambda step: progress(step.render(), done, total)
+
+
 def publish(
     site: Path,
     url: str,
@@ -364,8 +381,10 @@ def publish(
     dry_run: bool = False,
     say: Callable[[str], None] = print,
     pause: float = 0.5,
+    progress: Progress | None = None,
 ) -> Outcome:
-    """Plan every dataset, then (unless a dry run) carry the plan out dataset by dataset."""
+    """Plan every dataset, then (unless a dry run) carry the plan out dataset by dataset;
+    `progress` hears of each dataset and each of its steps."""
     if not token and not dry_run:
         raise CkanError(
             "環境変数 CKAN_API_TOKEN に API トークンを設定してください"
@@ -380,7 +399,10 @@ def publish(
     with expected_answers():
         sync.check_access(writing=not dry_run)
     say(f"CKAN {url}: リリース {sync.release.id} / release {sync.release.id}")
-    for name in sync.names():
+    names = sync.names()
+    for number, name in enumerate(names):
+        if progress:
+            progress(name, number, len(names))
         try:
             with expected_answers():
                 steps = sync.plan(name)
@@ -391,7 +413,7 @@ def publish(
                 for step in steps:
                     say(("(dry-run) " if dry_run else "") + step.render())
                 if not dry_run:
-                    sync.apply(name, steps, outcome.done)
+                    sync.apply(name, steps, outcome.done, _telling(progress, number, len(names)))
         except CkanError as exc:
             outcome.failed.append((name, str(exc)))
             say(f"✗ {name}: {exc}")

@@ -8,10 +8,13 @@ next run removes what a killed one left behind.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.build import Progress
 from pipeline.files import (
     link_tree,
     locked,
@@ -50,19 +53,30 @@ def published(target: Path) -> dict[str, Any] | None:
 
 
 def publish(
-    site: Path, target: Path, say: Callable[[str], None] = print, dry_run: bool = False
+    site: Path,
+    target: Path,
+    say: Callable[[str], None] = print,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> bool:
-    """Put the site's latest release at `target`; False when there was nothing to do."""
+    """Put the site's latest release at `target`; False when there was nothing to do.
+    `progress` hears of each file as it is linked into place."""
     target = target.absolute()
     _check_target(site.resolve(), target, latest_release(site))  # before the lock file is made
     with locked(site.resolve(), "publish", shared=True):
         if dry_run:  # reads the web root only
-            return _publish(site, target, say, dry_run)
+            return _publish(site, target, say, dry_run, progress)
         with locked(target, "publish"):
-            return _publish(site, target, say, dry_run)
+            return _publish(site, target, say, dry_run, progress)
 
 
-def _publish(site: Path, target: Path, say: Callable[[str], None], dry_run: bool) -> bool:
+def _publish(
+    site: Path,
+    target: Path,
+    say: Callable[[str], None],
+    dry_run: bool,
+    progress: Progress | None,
+) -> bool:
     release = latest_release(site)
     current = _check_target(site.resolve(), target, release)
     if not dry_run:
@@ -81,12 +95,21 @@ def _publish(site: Path, target: Path, say: Callable[[str], None], dry_run: bool
     )
     try:
         with staging_beside(target, "publish") as staging:  # and what killed runs left
-            link_tree(release.site, staging)
+            link_tree(release.site, staging, linked=_counting(progress, release.site))
             replace_directory(staging, target)  # the one step readers can see
     except OSError as exc:
         raise PublishError(f"{target} に書けません / cannot write: {exc.strerror or exc}") from None
     say(f"{target}: 公開しました / published {release.id}")
     return True
+
+
+def _counting(progress: Progress | None, folder: Path) -> Callable[[Path], None] | None:
+    """Each file linked, counted against the files of `folder`, on the progress bar."""
+    if progress is None:
+        return None
+    total = sum(len(files) for _, _, files in os.walk(folder))
+    done = itertools.count(1)
+    return lambda path: progress(path.name, next(done), total)
 
 
 def _check_target(site: Path, target: Path, release: Release) -> dict[str, Any] | None:

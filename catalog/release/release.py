@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.build import RunResult
+from pipeline.build import Progress, RunResult
 from pipeline.errors import Problem
 from pipeline.files import (
     link_file,
@@ -102,8 +102,11 @@ def _refusal(message: str, **where: Any) -> ReleaseError:
     return ReleaseError([Problem("release-error", message, **where)])
 
 
-def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decision]:
-    """Every dataset's decision against its last release, removed datasets included."""
+def plan(
+    site: Path, overrides: dict[str, Override] | None = None, progress: Progress | None = None
+) -> list[Decision]:
+    """Every dataset's decision against its last release, removed datasets included;
+    `progress` hears of each dataset as its diff is computed."""
     if not paths.datasets(site).is_dir():
         raise _refusal(
             f"{site} にビルドがありません。opendata build を先に実行してください"
@@ -113,7 +116,11 @@ def plan(site: Path, overrides: dict[str, Override] | None = None) -> list[Decis
     done = archive.releases(site)
     last = archive.last_entries(done)
     built = released_names(site)
-    decisions = [_decide(site, name, last.get(name)) for name in built]
+    decisions = []
+    for done_count, name in enumerate(built):
+        if progress:
+            progress(name, done_count, len(built))
+        decisions.append(_decide(site, name, last.get(name)))
     if done:  # in the last release, not in this build
         decisions += [
             Decision(name, entry, entry["version"], "removed", ["ビルドにありません / not built"])
@@ -194,18 +201,20 @@ def review(
     site: Path,
     overrides: dict[str, Override] | None = None,
     dataset_notes: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Decision]:
     """The decisions, or every reason the release would be refused (`release --dry-run`)."""
     with locked(site.resolve(), "release --dry-run", shared=True):
-        return _review(site, overrides, dataset_notes)
+        return _review(site, overrides, dataset_notes, progress)
 
 
 def _review(
     site: Path,
     overrides: dict[str, Override] | None = None,
     dataset_notes: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Decision]:
-    decisions = plan(site, overrides)
+    decisions = plan(site, overrides, progress)
     built = [d.name for d in decisions if d.change != "removed"]
     problems = check_metadata(site, built)
     for name in sorted(set(dataset_notes or {}) - set(built)):
@@ -235,11 +244,13 @@ def create(
     dataset_notes: dict[str, str] | None = None,
     overrides: dict[str, Override] | None = None,
     now: dt.datetime | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Release | None, list[Decision]]:
-    """Make a release of the site's current build; (None, decisions) when nothing changed."""
+    """Make a release of the site's current build; (None, decisions) when nothing changed.
+    `progress` hears of each dataset, then ("", n, n) while the released catalog is made."""
     site = site.resolve()
     with locked(site, "release"):
-        return _create(site, publisher, notes, dataset_notes, overrides, now)
+        return _create(site, publisher, notes, dataset_notes, overrides, now, progress)
 
 
 def _create(
@@ -249,9 +260,12 @@ def _create(
     dataset_notes: dict[str, str] | None,
     overrides: dict[str, Override] | None,
     now: dt.datetime | None,
+    progress: Progress | None,
 ) -> tuple[Release | None, list[Decision]]:
     base_url = _base_url(site)
-    decisions = _review(site, overrides, dataset_notes)
+    decisions = _review(site, overrides, dataset_notes, progress)
+    if progress:
+        progress("", len(decisions), len(decisions))
     previous = archive.latest(site)
     if all(d.change is None for d in decisions):
         return None, decisions
