@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from pipeline.build import Progress
+from pipeline.build import telling
 from pipeline.files import locked, read_json, replace_directory, sha256_file, staging_beside
 from pipeline.infer import InitError, draft
 from pipeline.vocabulary import (
@@ -145,7 +145,7 @@ def import_ckan(
         )
     datasets_dir.mkdir(parents=True, exist_ok=True)
     for done, package in enumerate(packages):
-        tell = _telling(progress, done, len(packages))
+        tell = telling(progress, done, len(packages))
         tell(package["name"])
         try:
             with expected_answers():
@@ -156,11 +156,6 @@ def import_ckan(
             outcome.changes.append(change)
             say(("(dry-run) " if dry_run else "") + change.render())
     return outcome
-
-
-def _telling(progress: Progress | None, done: int, total: int) -> Callable[[str], None]:
-    """What is being read now (a dataset, one of its files) on the progress bar."""
-    return (lambda what: progress(what, done, total)) if progress else (lambda _what: None)
 
 
 # -- reading CKAN -------------------------------------------------------------------------------

@@ -130,17 +130,29 @@ def _run(
         ]
         folders = [f for f in folders if f.name in names]
     for done, folder in enumerate(folders):
-        if progress:
-            progress(folder.name, done, len(folders))
+        tell = telling(progress, done, len(folders))
+        tell(folder.name)
         target = out_dir / folder.name if out_dir else None
-        result.datasets.append(build_dataset(folder, target, publisher, limit))
+        result.datasets.append(build_dataset(folder, target, publisher, limit, tell))
     return result
 
 
+def telling(progress: Progress | None, done: int, total: int) -> Callable[[str], None]:
+    """What is being worked on now (a dataset, one of its resources) on the progress bar."""
+    if progress is None:
+        return lambda _what: None
+    return lambda what: progress(what, done, total)
+
+
 def build_dataset(
-    folder: Path, out_dir: Path | None, publisher: Publisher, limit: int = 1000
+    folder: Path,
+    out_dir: Path | None,
+    publisher: Publisher,
+    limit: int = 1000,
+    tell: Callable[[str], None] = lambda _what: None,
 ) -> DatasetResult:
-    """All steps for one dataset folder; writes `out_dir` only when given."""
+    """All steps for one dataset folder; writes `out_dir` only when given; `tell` hears of
+    each resource as it starts."""
     report = Report(limit=limit)
     result = DatasetResult(folder.name, report)
     try:
@@ -154,6 +166,7 @@ def build_dataset(
     keys: dict[str, KeyChecks] = {}
     built: list[BuiltResource | BuiltFile] = []
     for resource in defs.dependency_order(dataset.resources):
+        tell(f"{folder.name}: {resource.name}")
         if resource.is_file:
             published = _build_file(dataset, resource, out_dir, publisher.extent, report)
             if published is not None:

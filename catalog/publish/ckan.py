@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.build import Progress
+from pipeline.build import Progress, telling
 from pipeline.files import read_json
 
 from .. import paths
@@ -234,16 +234,15 @@ class CkanSync:
         name: str,
         steps: list[Step],
         done: list[Step],
-        starting: Callable[[Step], None] | None = None,
+        tell: Callable[[str], None] = lambda _what: None,
     ) -> None:
         """Carry out one dataset's steps in order, recording each as it completes
-        (`starting` hears of each before it starts: an upload may take a while)."""
+        (`tell` hears of each before it starts: an upload may take a while)."""
         ours = self.ours(name)
         payloads = {r["opendata_path"]: r for r in map(resource_payload, ours["resources"])}
         theirs: dict[str, Any] | None = None
         for step in steps:
-            if starting:
-                starting(step)
+            tell(step.render())
             if step.action == "create":
                 theirs = self._create(name, package_payload(ours, self.organization))
             elif step.action == "update" and step.resource is None:
@@ -366,13 +365,6 @@ __all__ = ["CkanError", "PublishError", "publish", "site_organization"]
 FATAL = {401, 403, None}  # no point trying the other datasets
 
 
-def _telling(progress: Progress | None, done: int, total: int) -> Callable[[Step], None] | None:
-    """Each step, as it starts, on the progress bar of its dataset."""
-    if progress is None:
-        return None
-    return lambda step: progress(step.render(), done, total)
-
-
 def publish(
     site: Path,
     url: str,
@@ -401,8 +393,8 @@ def publish(
     say(f"CKAN {url}: リリース {sync.release.id} / release {sync.release.id}")
     names = sync.names()
     for number, name in enumerate(names):
-        if progress:
-            progress(name, number, len(names))
+        tell = telling(progress, number, len(names))
+        tell(name)
         try:
             with expected_answers():
                 steps = sync.plan(name)
@@ -413,7 +405,7 @@ def publish(
                 for step in steps:
                     say(("(dry-run) " if dry_run else "") + step.render())
                 if not dry_run:
-                    sync.apply(name, steps, outcome.done, _telling(progress, number, len(names)))
+                    sync.apply(name, steps, outcome.done, tell)
         except CkanError as exc:
             outcome.failed.append((name, str(exc)))
             say(f"✗ {name}: {exc}")
