@@ -33,7 +33,7 @@ import yaml
 
 from pipeline.build import telling
 from pipeline.files import locked, read_json, replace_directory, sha256_file, staging_beside
-from pipeline.infer import InitError, draft
+from pipeline.infer import Draft, InitError, draft
 from pipeline.vocabulary import (
     DEFINITION,
     FILE_FORMATS,
@@ -323,11 +323,13 @@ def _resources(
         }
         if path.suffix.lower() in TABLES:
             try:
-                table = draft(path, name, display=f"{dataset}/{item.file}").descriptor
+                drafted = draft(path, name, display=f"{dataset}/{item.file}")
             except InitError as exc:
                 saved.append(Change("saved", f"{dataset}/{item.file}", exc.problem.message))
                 continue
-            resources.append(_with_about(table["resources"][0], about))
+            resources.append(_with_about(drafted.descriptor["resources"][0], about))
+            if notes := _noteworthy(drafted):
+                saved.append(Change("drafted", f"{dataset}/{item.file}", notes))
         elif fmt := _file_format(path, item.resource):
             described = {"name": name, "path": item.file, "type": "file", **about}
             if file_format(item.file) != fmt:
@@ -345,6 +347,18 @@ def _resources(
             )
         names.add(name)
     return resources, saved
+
+
+def _noteworthy(drafted: Draft) -> str:
+    """What an officer should know of a drafted table: a legacy encoding, a footer."""
+    notes = []
+    if drafted.encoding and drafted.encoding != "utf-8":
+        notes.append(f"文字コード {drafted.encoding}（公開は UTF-8） / encoding {drafted.encoding}")
+    if drafted.footer:
+        notes.append(
+            f"表の下の行を除外 / footer left out: {' | '.join(drafted.footer)} (footer_rows)"
+        )
+    return "; ".join(notes)
 
 
 def _with_about(resource: dict[str, Any], about: dict[str, str]) -> dict[str, Any]:

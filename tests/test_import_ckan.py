@@ -248,6 +248,9 @@ def test_metadata_is_mapped_back_from_ckan(imported: tuple[Path, Any]) -> None:
     assert "aed-sites: 取り込んでいない追加項目 / extras not carried: contact" in result["warnings"]
     assert _definition(datasets, "population-by-area")["license"] == "CC-BY-4.0"  # cc-by-4.0
     assert PRIVATE not in {p.name for p in datasets.iterdir()}
+    [drafted] = [c for c in result["changes"] if c["dataset"] == "aed-sites/aed.csv"]
+    assert drafted["kind"] == "drafted"  # what the officer should know of the file
+    assert "cp932" in drafted["detail"] and "Ver20260714" in drafted["detail"]
 
 
 def test_every_file_arrives_byte_for_byte_and_is_a_resource(imported: tuple[Path, Any]) -> None:
