@@ -1,4 +1,5 @@
-"""Retries with backoff in the CKAN client (catalog/ckanclient.py).
+"""Retries with backoff and limits in the CKAN client (catalog/ckanclient.py): the Action API
+and the downloads of `import --ckan`.
 
 A real CKAN cannot be made to answer 503 or stall on demand, so these tests use a small
 stand-in HTTP server on loopback that does; everything else about CKAN is tested against the
@@ -6,6 +7,7 @@ real one in test_publish_ckan.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -26,6 +28,19 @@ class Flaky(BaseHTTPRequestHandler):
     failures = 0  # answers 503 this many times, then succeeds
     stall = 0.0  # seconds to wait before the first answer
     seen: ClassVar[list[int]] = []  # bytes of each request body
+    tokens: ClassVar[list[str | None]] = []  # the Authorization header of each download
+
+    def do_GET(self) -> None:  # a file download: 503 `failures` times, then 3 MB
+        Flaky.tokens.append(self.headers.get("Authorization"))
+        Flaky.seen.append(0)
+        if len(Flaky.seen) <= Flaky.failures:
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(3 << 20))
+        self.end_headers()
+        self.wfile.write(b"x" * (3 << 20))
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -49,7 +64,7 @@ class Flaky(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Flaky.failures, Flaky.stall, Flaky.seen = 0, 0.0, []
+    Flaky.failures, Flaky.stall, Flaky.seen, Flaky.tokens = 0, 0.0, [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -76,6 +91,32 @@ def test_it_gives_up_after_the_last_retry_with_a_clear_error(server: str) -> Non
     with pytest.raises(CkanError) as caught:
         Ckan(server, "t", pause=0.01).call("status_show")
     assert caught.value.status == 503 and len(Flaky.seen) == RETRIES + 1
+
+
+def test_a_download_is_retried_streamed_and_hashed(server: str, tmp_path: Path) -> None:
+    Flaky.failures = 2
+    path, digest = Ckan(server, "t", pause=0.01).download(f"{server}/file.csv", tmp_path)
+    assert path.parent == tmp_path and path.stat().st_size == 3 << 20
+    assert digest == hashlib.sha256(b"x" * (3 << 20)).hexdigest()
+    assert Flaky.tokens == ["t", "t", "t"]  # the CKAN site itself: its token goes along
+
+
+def test_a_file_hosted_elsewhere_never_gets_the_token(server: str, tmp_path: Path) -> None:
+    """A resource URL on another host (a link resource) is downloaded without the token."""
+    elsewhere = server.replace("127.0.0.1", "localhost")
+    Ckan(server, "secret", pause=0.01).download(f"{elsewhere}/file.csv", tmp_path)
+    assert Flaky.tokens == [None]
+
+
+def test_a_download_past_the_limit_is_refused_and_leaves_nothing(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDATA_MAX_DOWNLOAD_MB", "1")
+    with pytest.raises(CkanError, match="OPENDATA_MAX_DOWNLOAD_MB"):
+        Ckan(server, "t", pause=0.01).download(f"{server}/file.csv", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(CkanError, match="http"):
+        Ckan(server, "t").download("file:///etc/passwd", tmp_path)
 
 
 def test_a_timeout_is_retried(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
