@@ -177,21 +177,30 @@ def cli() -> None:
     show_default=True,
     help="カタログとサイトも作る / also build the catalog and site",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="変更のないデータセットも作り直す / rebuild datasets whose inputs are unchanged too",
+)
 @report_options
 def build_command(
     datasets_dir: Path,
     out_dir: Path,
     base_url: str | None,
     catalog: bool,
+    force: bool,
     as_json: bool,
     limit: int,
 ) -> None:
-    """全データセットとカタログを作る / build every dataset, then the catalog and site."""
+    """全データセットとカタログを作る / build every dataset, then the catalog and site.
+
+    前回のビルドから入力が変わっていないデータセットは作り直さずに引き継ぎます
+    / datasets whose inputs are unchanged since the last build are carried over."""
 
     from .build import build_site
 
     with _progress("build", as_json) as progress:
-        result = build_site(datasets_dir, out_dir, base_url, catalog, limit, progress)
+        result = build_site(datasets_dir, out_dir, base_url, catalog, limit, progress, force=force)
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 

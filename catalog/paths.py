@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.reuse import RECORDS
 from pipeline.vocabulary import DESCRIPTOR_FILE, SEMVER
 
 DATASETS = "datasets"
@@ -49,6 +50,11 @@ def dataset(site: Path, name: str) -> Path:
 
 def datapackage(site: Path, name: str) -> Path:
     return dataset(site, name) / DESCRIPTOR_FILE
+
+
+def build_records(site: Path) -> Path:
+    """What incremental builds know of the last one (pipeline/reuse.py): never published."""
+    return site / DATASETS / RECORDS
 
 
 def ckan_package(site: Path, name: str) -> Path:

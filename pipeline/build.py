@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import definition as defs
+from . import reuse
 from .convert import Binding, bind, convert
 from .errors import DefinitionError, Problem, Report
 from .file_checks import check as check_file
@@ -22,7 +23,7 @@ from .file_checks import sniff
 from .files import FileChanged, FileUnreadable, pinned, sha256_file, write_json
 from .limits import FILE
 from .package import BuiltFile, BuiltResource, SourceFile, descriptor
-from .publisher import Publisher, load_publisher
+from .publisher import PUBLISHER_FILE, Publisher, load_publisher
 from .sources import SourceError, open_source
 from .validate import KeyChecks, check_batch, check_foreign_keys
 from .vocabulary import DESCRIPTOR_FILE, FILE_FORMATS
@@ -96,10 +97,16 @@ def validate(
 
 
 def build(
-    datasets_dir: Path, out_dir: Path, limit: int = 1000, progress: Progress | None = None
+    datasets_dir: Path,
+    out_dir: Path,
+    limit: int = 1000,
+    progress: Progress | None = None,
+    previous: Path | None = None,
 ) -> RunResult:
-    """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it."""
-    return _run(datasets_dir, out_dir, None, limit, progress)
+    """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it.
+    `previous`: the last build's packages folder, whose unchanged datasets are carried over
+    (pipeline/reuse.py) instead of built again."""
+    return _run(datasets_dir, out_dir, None, limit, progress, previous)
 
 
 def _run(
@@ -108,6 +115,7 @@ def _run(
     names: list[str] | None,
     limit: int,
     progress: Progress | None = None,
+    previous: Path | None = None,
 ) -> RunResult:
     if not datasets_dir.is_dir():
         return RunResult(
@@ -132,9 +140,31 @@ def _run(
     for done, folder in enumerate(folders):
         tell = telling(progress, done, len(folders))
         tell(folder.name)
-        target = out_dir / folder.name if out_dir else None
-        result.datasets.append(build_dataset(folder, target, publisher, limit, tell))
+        if out_dir is None:
+            result.datasets.append(build_dataset(folder, None, publisher, limit, tell))
+            continue
+        key = reuse.input_key(folder, datasets_dir / PUBLISHER_FILE, limit)
+        carried = reuse.carry_over(previous, out_dir / folder.name, key) if previous else None
+        if carried is not None:
+            result.datasets.append(_carried(folder.name, carried, limit))
+            continue
+        built = build_dataset(folder, out_dir / folder.name, publisher, limit, tell)
+        if built.valid and built.package is not None:
+            reuse.remember(
+                out_dir / folder.name, key, built.rows, built.files, built.report, built.package
+            )
+        result.datasets.append(built)
     return result
+
+
+def _carried(name: str, record: dict[str, Any], limit: int) -> DatasetResult:
+    """The result of a dataset carried over from the last build, as building it said."""
+    report = Report(limit=limit)
+    for warning in reuse.warnings_of(record):
+        report.warn(warning)
+    return DatasetResult(
+        name, report, dict(record["rows"]), dict(record["files"]), record["descriptor"]
+    )
 
 
 def telling(progress: Progress | None, done: int, total: int) -> Callable[[str], None]:

@@ -50,8 +50,11 @@ def check_code(code: str) -> bool:
     return (11 - total % 11) % 10 == int(code[5])
 
 
+PUBLISHER_FILE = "catalog.yaml"  # in the datasets folder
+
+
 def load_publisher(datasets_dir: Path) -> Publisher:
-    path = datasets_dir / "catalog.yaml"
+    path = datasets_dir / PUBLISHER_FILE
     if not path.exists():
         return Publisher()
     raw = load_yaml(path, path.name) or {}

@@ -57,7 +57,10 @@ class SiteFiles(StaticFiles):
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         """Starlette's lookup (inside the folder, no symlinks out), run in a worker thread —
-        where the ETag of a file version not seen before is computed too, and the dates read."""
+        where the ETag of a file version not seen before is computed too, and the dates read.
+        Hidden names (the build's records, lock files) are no files of the site."""
+        if any(part.startswith(".") for part in Path(path).parts):
+            return "", None
         full_path, stat = super().lookup_path(path)
         if stat is not None and os.path.isfile(full_path):
             self._etag(Path(full_path), stat)

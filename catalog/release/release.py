@@ -380,7 +380,7 @@ def _pointer(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _snapshot(site: Path, target: Path) -> None:
     """The site as this release publishes it: everything but the other releases' snapshots."""
-    skip = {r.site for r in archive.releases(site)} | {target}
+    skip = {r.site for r in archive.releases(site)} | {target, paths.build_records(site)}
     link_tree(site, target, skip=skip)
 
 

@@ -1,0 +1,45 @@
+"""Incremental builds on a ward-sized catalog (ward_catalog.py): a full build, the rebuild after
+one dataset changed, and the same rebuild forced (`--force`), each with its peak memory.
+
+    .venv/bin/python benchmarks/bench_incremental.py [--datasets 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from ward_catalog import generate
+
+from bench_build import BIN, HERE, measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", type=int, default=600)
+    args = parser.parse_args()
+    work = HERE / "data" / "ward"
+    datasets = generate(work, args.datasets)
+    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]
+    print(f"{args.datasets} datasets ({work.relative_to(HERE.parent)})\n")
+    print(f"{'run':46} {'seconds':>8} {'peak MB':>8}")
+
+    def run(label: str, *extra: str) -> float:
+        seconds, peak, code = measure([*build, *extra], work)
+        assert code == 0, label
+        print(f"{label:46} {seconds:8.1f} {peak:8.0f}")
+        return seconds
+
+    full = run("full build (no dist/ yet)", "--force")
+    changed = datasets / "ward-0101" / "list.csv"
+    changed.write_text(changed.read_text(encoding="utf-8").replace(",\n", ",変更\n", 1), "utf-8")
+    one = run("rebuild after one dataset changed")
+    run("nothing changed")
+    run("the same, --force (everything rebuilt)", "--force")
+    print(f"\none-dataset rebuild: {one / full:.0%} of the full build")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Incremental builds: a dataset whose inputs are unchanged since the last build is carried
+over from it, not built again.
+
+A dataset's inputs are the files of its folder, the publisher file (`catalog.yaml`), the
+limits in the environment, and this code itself (its files' contents and the versions of the
+libraries that write the bytes); their sha256 is the dataset's key. After a dataset builds
+valid, a record — its key, the files it wrote with their sizes, its row counts and warnings,
+and its datapackage.json as the pipeline wrote it — goes into `RECORDS` beside the packages.
+The next build carries a dataset over when the record's key is the key of its inputs now:
+the data files are hard-linked from the last build (the same bytes, never rewritten), and
+datapackage.json is written again from the record (the last build's copy was stamped with its
+releases since, and the catalog stamps it afresh). Anything missing or unreadable means a
+rebuild, never a guess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import Problem, Report
+from .files import link_file, read_json, sha256_file, write_json
+from .vocabulary import DESCRIPTOR_FILE
+
+RECORDS = ".build"  # in the packages folder; hidden: no dataset, never published
+LIBRARIES = ("pyarrow", "pandas", "frictionless", "pyyaml")  # what shapes the bytes written
+PROBLEM_FIELDS = {f.name for f in dataclasses.fields(Problem)}
+
+
+@functools.cache
+def code_version() -> str:
+    """This pipeline's own files and the libraries' versions, hashed: a change to either
+    rebuilds everything."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted(here.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".json"):
+            digest.update(str(path.relative_to(here)).encode())
+            digest.update(path.read_bytes())
+    for library in LIBRARIES:
+        digest.update(f"{library}={metadata.version(library)}".encode())
+    return digest.hexdigest()
+
+
+def input_key(folder: Path, publisher_file: Path, limit: int) -> str:
+    """The sha256 of everything a dataset's build reads."""
+    digest = hashlib.sha256(code_version().encode())
+    digest.update(f"limit={limit}".encode())
+    for name, value in sorted(os.environ.items()):
+        if name.startswith("OPENDATA_MAX_"):  # the size limits (pipeline/limits.py)
+            digest.update(f"{name}={value}".encode())
+    if publisher_file.is_file():
+        digest.update(b"publisher:" + sha256_file(publisher_file).encode())
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(p.startswith(".") for p in relative.parts):
+            digest.update(f"{relative}:{sha256_file(path)}".encode())
+    return digest.hexdigest()
+
+
+def remember(out_dir: Path, key: str, rows: dict[str, int], files: dict[str, str],
+             report: Report, package: dict[str, Any]) -> None:  # fmt: skip
+    """Record a valid dataset's build (`out_dir`: its package folder, just written)."""
+    outputs = {
+        p.name: p.stat().st_size
+        for p in sorted(out_dir.iterdir())
+        if p.is_file() and p.name != DESCRIPTOR_FILE
+    }
+    record = {
+        "key": key,
+        "outputs": outputs,
+        "rows": rows,
+        "files": files,
+        "warnings": [
+            {k: v for k, v in dataclasses.asdict(w).items() if v is not None}
+            for w in report.warnings
+        ],
+        "descriptor": package,
+    }
+    write_json(out_dir.parent / RECORDS / f"{out_dir.name}.json", record)
+
+
+def carry_over(previous: Path, out_dir: Path, key: str) -> dict[str, Any] | None:
+    """Bring an unchanged dataset's package from the last build's packages folder
+    (`previous`) to `out_dir`; its record, or None when it must be built."""
+    name = out_dir.name
+    try:
+        record: dict[str, Any] = read_json(previous / RECORDS / f"{name}.json")
+        if record.get("key") != key:
+            return None
+        sources = {file: previous / name / file for file in record["outputs"]}
+        if any(p.stat().st_size != record["outputs"][p.name] for p in sources.values()):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    out_dir.mkdir(parents=True)
+    for file, source in sources.items():
+        link_file(source, out_dir / file)
+    write_json(out_dir / DESCRIPTOR_FILE, record["descriptor"])
+    write_json(out_dir.parent / RECORDS / f"{name}.json", record)
+    return record
+
+
+def warnings_of(record: dict[str, Any]) -> list[Problem]:
+    return [
+        Problem(**{k: v for k, v in warning.items() if k in PROBLEM_FIELDS})
+        for warning in record["warnings"]
+    ]

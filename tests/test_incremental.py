@@ -1,0 +1,89 @@
+"""Incremental builds: a dataset whose inputs are unchanged since the last build is carried
+over byte for byte (its files hard-linked from it), and the result is the same as `--force`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from conftest import MINIMAL_CSV, PUBLISHABLE, opendata, serving, tree, write_dataset
+
+FOOTER_CSV = MINIMAL_CSV.rstrip("\n") + "\nVer20260714\n"
+
+
+def _two_datasets(root: Path) -> Path:
+    write_dataset(root, PUBLISHABLE | {"name": "first"}, {"items.csv": MINIMAL_CSV})
+    definition = json.loads(json.dumps(PUBLISHABLE | {"name": "second"}))
+    definition["resources"][0]["x-opendata"] = {"footer_rows": 1}
+    write_dataset(root, definition, {"items.csv": FOOTER_CSV})
+    return root / "datasets"
+
+
+def _build(datasets: Path, out: Path, *extra: str) -> dict[str, Any]:
+    done = opendata("build", "--datasets", str(datasets), "--out", str(out), "--json", *extra)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _inode(out: Path, name: str) -> int:
+    return (out / "datasets" / name / f"{PUBLISHABLE['resources'][0]['name']}.csv").stat().st_ino
+
+
+def test_only_the_changed_dataset_is_built_again(tmp_path: Path) -> None:
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _build(datasets, out)
+    before = {name: _inode(out, name) for name in ("first", "second")}
+    source = datasets / "first" / "items.csv"
+    source.write_text(MINIMAL_CSV.replace("3200", "3201", 1), encoding="utf-8")
+    result = _build(datasets, out)
+    assert _inode(out, "second") == before["second"]  # carried: the same file, linked
+    assert _inode(out, "first") != before["first"]  # built again
+    assert "3201" in (out / "datasets/first/items.csv").read_text(encoding="utf-8-sig")
+    carried = next(d for d in result["datasets"] if d["name"] == "second")
+    assert [w["type"] for w in carried["warnings"]].count("footer-row") == 1  # still said
+    assert carried["rows"] == {"items": 2}
+
+
+def test_an_incremental_build_is_byte_identical_to_a_forced_one(tmp_path: Path) -> None:
+    datasets = _two_datasets(tmp_path)
+    _build(datasets, tmp_path / "dist")
+    (datasets / "second" / "items.csv").write_text(
+        FOOTER_CSV.replace("3200", "3202", 1), encoding="utf-8"
+    )
+    _build(datasets, tmp_path / "dist")
+    _build(datasets, tmp_path / "forced", "--force")
+    assert tree(tmp_path / "dist") == tree(tmp_path / "forced")
+
+
+def test_the_publisher_file_and_a_damaged_output_rebuild(tmp_path: Path) -> None:
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _build(datasets, out)
+    first = _inode(out, "first")
+    (datasets / "catalog.yaml").write_text("publisher:\n  name: 港区\n", encoding="utf-8")
+    _build(datasets, out)
+    assert _inode(out, "first") != first  # every dataset reads the publisher file
+    second = out / "datasets/second/items.parquet"
+    second.unlink()
+    _build(datasets, out)
+    assert second.is_file()  # a record whose files are gone is no reason to skip
+
+
+def test_the_records_are_never_published_nor_served(tmp_path: Path) -> None:
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _build(datasets, out)
+    assert (out / "datasets/.build/first.json").is_file()
+    env = {"SOURCE_DATE_EPOCH": "1764400000"}
+    done = opendata("release", "--site", str(out), "--datasets", str(datasets), env=env)
+    assert done.returncode == 0, done.stderr
+    assert not list(out.glob("releases/*/site/datasets/.build"))
+    assert opendata("publish", "--site", str(out), "--to", str(tmp_path / "www")).returncode == 0
+    assert not (tmp_path / "www/datasets/.build").exists()
+    shutil.copytree(out, tmp_path / "served")
+    with serving(tmp_path / "served") as base:
+        import requests
+
+        assert requests.get(f"{base}/datasets/.build/first.json", timeout=10).status_code == 404
+        assert requests.get(f"{base}/datasets/first/items.csv", timeout=10).status_code == 200
