@@ -320,14 +320,13 @@ class DataStore:
             )
         extra = f", {_quote(GEOMETRY)}" if geometry else ""
         sql = f"SELECT {distinct}{', '.join(selected)}{extra} FROM {view}{condition}"
-        if order:
-            sql += " ORDER BY " + ", ".join(order)
+        ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
         with self.cursor(SEARCH_TIMEOUT) as cursor:
             rows = cursor.execute(
-                f"{sql} LIMIT ? OFFSET ?", [*values, query.limit, query.offset]
+                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, query.offset]
             ).fetchall()
             total = None
-            if query.include_total:
+            if query.include_total:  # counted without the ORDER BY: a sort costs, a count not
                 counted = cursor.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
                 total = int(counted[0]) if counted else 0
 
