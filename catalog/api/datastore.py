@@ -5,6 +5,11 @@ is a DuckDB view over the Parquet file the site publishes (no copy into another 
 by the resource id as CKAN names its DataStore tables. `_id` is the row's number in the file
 (1-based), so it is stable for a build.
 
+`q` is answered from an n-gram index of the resource's folded text (textindex.py), built in
+memory on its first use: the `_id`s it finds feed the query as a registered Arrow table (with
+their range, which DuckDB prunes row groups by); with `q` alone the index gives the total and
+the page, and the query only fetches the page's rows. Text too large to index is scanned.
+
 One DuckDB database per build, locked down before any request reaches it:
 
 - no file or network access (`enable_external_access=false`) but the site's `datasets/`
@@ -46,6 +51,7 @@ from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
+from .textindex import CHUNK_ROWS, BuiltOnce, Rows, TextIndex, intersect
 
 ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
@@ -59,6 +65,7 @@ TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (packag
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 FOLD = "opendata_fold"  # the catalog's search folding (catalog/text.py), as a SQL function
+MATCHED = "q_matches"  # the `_id`s `q` matched, an Arrow table registered on a search's cursor
 
 # DuckDB's types as CKAN's DataStore (PostgreSQL) names them.
 CKAN_TYPES = {
@@ -180,6 +187,7 @@ class DataStore:
         self._views: dict[str, list[tuple[str, str]]] = {}  # resource id → (column, type)
         self._lock = threading.Lock()
         self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
+        self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
 
     # -- views --------------------------------------------------------------------------------
     def columns(self, table: Table) -> list[tuple[str, str]]:
@@ -233,6 +241,17 @@ class DataStore:
             timer.cancel()
             cursor.close()
 
+    def _text_index(self, table: Table, haystack: str) -> TextIndex | None:
+        """The index of a resource's text (`haystack`, a SQL expression over its view), built on
+        its first use; None when there is too much text to hold (textindex.MAX_TEXT_BYTES)."""
+
+        def build() -> TextIndex | None:
+            with self.cursor(SEARCH_TIMEOUT) as cursor:
+                text = cursor.sql(f'SELECT {haystack} FROM "{table.resource_id}"')
+                return TextIndex.build(b.column(0) for b in text.to_arrow_reader(CHUNK_ROWS))
+
+        return self._text_indexes.get((table.resource_id, haystack), build)
+
     # -- datastore_info ------------------------------------------------------------------------
     def info(self, table: Table) -> dict[str, Any]:
         fields = self.fields(table)
@@ -282,24 +301,15 @@ class DataStore:
             marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
             where.append(f"{column} IN ({marks})")
             values.extend(_text(v) for v in options)
-        if isinstance(query.q, str):
-            haystack = " || '¦' || ".join(f"coalesce({_quote(c)}, '')" for c in text_columns)
-            for word in query.q.split():
-                term = fold_term(word)
-                if not term:
-                    continue
-                if not haystack:
-                    where.append("false")
-                    break
+        matched: Rows | None = None  # the `_id`s the text indexes found, when they answer `q`
+        for haystack, term in _text_terms(query.q, text_columns, check):
+            index = self._text_index(table, haystack)
+            if index is None:  # too much text to index: scanned
                 where.append(f"contains({FOLD}({haystack}), ?)")
                 values.append(term)
-        else:
-            for name, text in query.q.items():
-                column = check("q", name)
-                for word in text.split():
-                    if term := fold_term(word):
-                        where.append(f"contains({FOLD}(CAST({column} AS VARCHAR)), ?)")
-                        values.append(term)
+            else:
+                found = index.matches(term)
+                matched = found if matched is None else intersect(matched, found)
 
         order: list[str] = []
         for name, descending in query.sort:
@@ -311,6 +321,14 @@ class DataStore:
         # 150 ms, for the first page of a 1,000,000-row filter).
 
         view = f'"{table.resource_id}"'
+        offset, total = query.offset, None
+        if matched is not None and not (where or order or query.distinct):
+            # Only `q`: the index knows the total and the page; the query fetches its rows.
+            total = len(matched) if query.include_total else None
+            matched, offset = matched[offset : offset + query.limit], 0
+        if matched is not None:
+            where.append(f"_id BETWEEN ? AND ? AND _id IN (SELECT _id FROM {MATCHED})")
+            values.extend([int(matched[0]), int(matched[-1])] if len(matched) else [1, 0])
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         distinct = "DISTINCT " if query.distinct else ""
         geometry = query.records_format == "geojson"
@@ -322,11 +340,12 @@ class DataStore:
         sql = f"SELECT {distinct}{', '.join(selected)}{extra} FROM {view}{condition}"
         ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
         with self.cursor(SEARCH_TIMEOUT) as cursor:
+            if matched is not None:  # the `_id` range prunes row groups; the list, rows
+                cursor.register(MATCHED, pa.table({"_id": matched}))
             rows = cursor.execute(
-                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, query.offset]
+                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, offset]
             ).fetchall()
-            total = None
-            if query.include_total:  # counted without the ORDER BY: a sort costs, a count not
+            if query.include_total and total is None:  # without the ORDER BY: a count needs none
                 counted = cursor.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
                 total = int(counted[0]) if counted else 0
 
@@ -469,6 +488,21 @@ def _check_tree(tree: dict[str, Any]) -> set[str]:
                 ctes.add(str(entry.get("key")))
         stack.extend(node.values())
     return {t for t in tables if t not in ctes}
+
+
+def _text_terms(
+    q: str | dict[str, str], text_columns: list[str], check: Callable[[str, str], str]
+) -> list[tuple[str, str]]:
+    """What `q` asks: (text as a SQL expression, folded word) pairs, each text containing its
+    word — all text columns joined for a string, the field's text for each field of an object."""
+    if isinstance(q, str):
+        joined = " || '¦' || ".join(f"coalesce({_quote(c)}, '')" for c in text_columns)
+        return [(joined or "''", term) for word in q.split() if (term := fold_term(word))]
+    terms: list[tuple[str, str]] = []
+    for name, text in q.items():
+        column = f"coalesce(CAST({check('q', name)} AS VARCHAR), '')"
+        terms.extend((column, term) for word in text.split() if (term := fold_term(word)))
+    return terms
 
 
 def fold_term(word: str) -> str:
