@@ -129,7 +129,7 @@ def test_q_finds_what_a_substring_scan_finds(ledger, store: DataStore, q) -> Non
 
 def test_a_word_whose_pairs_occur_apart_is_not_found_where_it_is_not(ledger, store) -> None:
     """「芝浦と浦港」 holds 芝浦 and 浦港, not 芝浦港: the candidates are confirmed."""
-    site, table, _ = ledger
+    table = ledger[1]
     found = {r["name"] for r in _search(store, table, q="芝浦港")["records"]}
     assert found and all("芝浦港" in name for name in found)
     assert any("芝浦と浦港" in r["name"] for r in _search(store, table, q="浦港")["records"])
