@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
@@ -29,7 +30,8 @@ import pyarrow.compute as pc
 from ..text import fold_column
 
 CHUNK_ROWS = 1 << 17  # rows indexed at a time (a Parquet row group of the build)
-MAX_TEXT_BYTES = 128 << 20  # folded text beyond this is not indexed (the scan answers instead)
+MAX_TEXT_BYTES = 128 << 20  # text beyond this is not indexed (the scan answers instead)
+BUILD_THREADS = 2  # folding and sorting release the GIL: pieces are indexed on both cores
 GRAM_BITS = 21  # a code point fits in 21 bits; a pair of them, the first + 1, in 43
 ROW_BITS = 64 - 2 * GRAM_BITS - 1  # a row's place in its chunk, packed below its gram
 ROW_MASK = np.uint64((1 << ROW_BITS) - 1)
@@ -69,17 +71,21 @@ class TextIndex:
     @classmethod
     def build(cls, texts: Iterable[pa.Array]) -> TextIndex | None:
         """The index of the rows' texts (unfolded, no nulls, in file order, in pieces of at
-        most CHUNK_ROWS rows); None when the text is larger than MAX_TEXT_BYTES."""
-        folded: list[pa.Array] = []
-        chunks: list[_Chunk] = []
-        first = 0
-        for text in texts:
-            folded.append(fold_column(text))
-            if sum(a.nbytes for a in folded) > MAX_TEXT_BYTES:
-                return None
-            chunks.append(_chunk(folded[-1], first))
-            first += len(text)
-        return cls(pa.concat_arrays(folded) if folded else pa.array([], pa.string()), chunks)
+        most CHUNK_ROWS rows); None when they are larger than MAX_TEXT_BYTES."""
+        size, first = 0, 0
+        with ThreadPoolExecutor(BUILD_THREADS) as pool:
+            pieces: list[Future[tuple[pa.Array, _Chunk]]] = []
+            for text in texts:
+                size += text.nbytes
+                if size > MAX_TEXT_BYTES:
+                    pool.shutdown(cancel_futures=True)
+                    return None
+                pieces.append(pool.submit(_indexed, text, first))
+                first += len(text)
+            indexed = [piece.result() for piece in pieces]
+        if not indexed:
+            return cls(pa.array([], pa.string()), [])
+        return cls(pa.concat_arrays([text for text, _ in indexed]), [c for _, c in indexed])
 
     @property
     def nbytes(self) -> int:
@@ -113,6 +119,12 @@ def intersect(a: Rows, b: Rows) -> Rows:
 def _pair(a: int, b: int) -> np.uint64:
     """Two neighbouring code points as one key, apart from every single code point's."""
     return np.uint64(((a + 1) << GRAM_BITS) | b)
+
+
+def _indexed(text: pa.Array, first: int) -> tuple[pa.Array, _Chunk]:
+    """A piece of text folded, and its postings (rows numbered from `first`)."""
+    folded = fold_column(text)
+    return folded, _chunk(folded, first)
 
 
 def _code_points(text: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
