@@ -241,6 +241,22 @@ class DataStore:
             timer.cancel()
             cursor.close()
 
+    def _match_text(
+        self, table: Table, terms: list[tuple[str, str]]
+    ) -> tuple[Rows | None, list[tuple[str, str]]]:
+        """`q`'s (text, word) pairs: the `_id`s the text indexes find for them (None when no
+        index answered), and the pairs left to a scan (text too large to index)."""
+        matched: Rows | None = None
+        scanned: list[tuple[str, str]] = []
+        for haystack, term in terms:
+            index = self._text_index(table, haystack)
+            if index is None:
+                scanned.append((haystack, term))
+            else:
+                found = index.matches(term)
+                matched = found if matched is None else intersect(matched, found)
+        return matched, scanned
+
     def _text_index(self, table: Table, haystack: str) -> TextIndex | None:
         """The index of a resource's text (`haystack`, a SQL expression over its view), built on
         its first use; None when there is too much text to hold (textindex.MAX_TEXT_BYTES)."""
@@ -301,15 +317,10 @@ class DataStore:
             marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
             where.append(f"{column} IN ({marks})")
             values.extend(_text(v) for v in options)
-        matched: Rows | None = None  # the `_id`s the text indexes found, when they answer `q`
-        for haystack, term in _text_terms(query.q, text_columns, check):
-            index = self._text_index(table, haystack)
-            if index is None:  # too much text to index: scanned
-                where.append(f"contains({FOLD}({haystack}), ?)")
-                values.append(term)
-            else:
-                found = index.matches(term)
-                matched = found if matched is None else intersect(matched, found)
+        matched, scanned = self._match_text(table, _text_terms(query.q, text_columns, check))
+        for haystack, term in scanned:
+            where.append(f"contains({FOLD}({haystack}), ?)")
+            values.append(term)
 
         order: list[str] = []
         for name, descending in query.sort:
