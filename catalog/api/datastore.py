@@ -5,10 +5,12 @@ is a DuckDB view over the Parquet file the site publishes (no copy into another 
 by the resource id as CKAN names its DataStore tables. `_id` is the row's number in the file
 (1-based), so it is stable for a build.
 
-`q` is answered from an n-gram index of the resource's folded text (textindex.py), built in
-memory on its first use: the `_id`s it finds feed the query as a registered Arrow table (with
-their range, which DuckDB prunes row groups by); with `q` alone the index gives the total and
-the page, and the query only fetches the page's rows. Text too large to index is scanned.
+`q` is answered from an n-gram index of the resource's folded text (textindex.py), a filter
+from an index of its column's values (valueindex.py), each built in memory on first use: the
+`_id`s they find feed the query as a registered Arrow table (with their range, which DuckDB
+prunes row groups by); with nothing else asked (no sort, `distinct` or unindexed condition) they
+are the total and the page, and the query only fetches the page's rows. Text too large to index,
+and a column with too many distinct values, are scanned.
 
 One DuckDB database per build, locked down before any request reaches it:
 
@@ -39,6 +41,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,7 @@ from pipeline.vocabulary import EXTENSION
 from .. import paths
 from ..text import fold_column
 from .textindex import CHUNK_ROWS, BuiltOnce, Rows, TextIndex, intersect
+from .valueindex import ValueIndex
 
 ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
@@ -65,7 +69,8 @@ TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (packag
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 FOLD = "opendata_fold"  # the catalog's search folding (catalog/text.py), as a SQL function
-MATCHED = "q_matches"  # the `_id`s `q` matched, an Arrow table registered on a search's cursor
+MATCHED = "matched_ids"  # the `_id`s indexes found, an Arrow table registered on a cursor
+VALUES = "column_values"  # a column's distinct values, registered to match a filter against
 
 # DuckDB's types as CKAN's DataStore (PostgreSQL) names them.
 CKAN_TYPES = {
@@ -188,6 +193,7 @@ class DataStore:
         self._lock = threading.Lock()
         self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
         self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
+        self._value_indexes: BuiltOnce[tuple[str, str], ValueIndex | None] = BuiltOnce()
 
     # -- views --------------------------------------------------------------------------------
     def columns(self, table: Table) -> list[tuple[str, str]]:
@@ -243,19 +249,46 @@ class DataStore:
 
     def _match_text(
         self, table: Table, terms: list[tuple[str, str]]
-    ) -> tuple[Rows | None, list[tuple[str, str]]]:
-        """`q`'s (text, word) pairs: the `_id`s the text indexes find for them (None when no
-        index answered), and the pairs left to a scan (text too large to index)."""
-        matched: Rows | None = None
+    ) -> tuple[list[Rows], list[tuple[str, str]]]:
+        """`q`'s (text, word) pairs: the `_id`s the text indexes find for each, and the pairs
+        left to a scan (text too large to index)."""
+        found: list[Rows] = []
         scanned: list[tuple[str, str]] = []
         for haystack, term in terms:
             index = self._text_index(table, haystack)
             if index is None:
                 scanned.append((haystack, term))
             else:
-                found = index.matches(term)
-                matched = found if matched is None else intersect(matched, found)
-        return matched, scanned
+                found.append(index.matches(term))
+        return found, scanned
+
+    def _filter_matches(
+        self, table: Table, column: str, cast: str, options: list[str | None]
+    ) -> Rows | None:
+        """The `_id`s of the rows whose `column` equals one of `options` — compared by DuckDB
+        in the column's type (`cast`), against its distinct values — from its value index;
+        None when it has none (too many values, or a type filters do not bind to)."""
+        kind = dict(self.columns(table))[column]
+        index = self._value_index(table, column) if cast == kind else None
+        if index is None:
+            return None
+        marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
+        with self.cursor(SEARCH_TIMEOUT) as cursor:
+            cursor.register(VALUES, index.table)
+            codes = cursor.execute(
+                f"SELECT code FROM {VALUES} WHERE value IN ({marks})", options
+            ).fetchall()
+        return index.matches([int(code) for (code,) in codes])
+
+    def _value_index(self, table: Table, column: str) -> ValueIndex | None:
+        """The index of a column's values, built on the first filter on it (None: too many)."""
+
+        def build() -> ValueIndex | None:
+            with self.cursor(SEARCH_TIMEOUT) as cursor:
+                read = cursor.sql(f'SELECT {_quote(column)} FROM "{table.resource_id}"')
+                return ValueIndex.build(read.to_arrow_table().column(0))
+
+        return self._value_indexes.get((table.resource_id, column), build)
 
     def _text_index(self, table: Table, haystack: str) -> TextIndex | None:
         """The index of a resource's text (`haystack`, a SQL expression over its view), built on
@@ -309,20 +342,26 @@ class DataStore:
 
         where: list[str] = []
         values: list[Any] = []
+        found: list[Rows] = []  # the `_id`s indexes found, one list a condition: all must hold
         for name, wanted in query.filters.items():
             column = check("filters", name)
             cast = _cast(columns[name])
-            options = wanted if isinstance(wanted, list) else [wanted]
+            options = [_text(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
             if not options:
                 where.append("false")
-                continue
-            marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
-            where.append(f"{column} IN ({marks})")
-            values.extend(_text(v) for v in options)
-        matched, scanned = self._match_text(table, _text_terms(query.q, text_columns, check))
+            elif (indexed := self._filter_matches(table, name, cast, options)) is not None:
+                found.append(indexed)
+            else:
+                where.append(
+                    f"{column} IN ({', '.join(f'TRY_CAST(? AS {cast})' for _ in options)})"
+                )
+                values.extend(options)
+        text_found, scanned = self._match_text(table, _text_terms(query.q, text_columns, check))
+        found.extend(text_found)
         for haystack, term in scanned:
             where.append(f"contains({FOLD}({haystack}), ?)")
             values.append(term)
+        matched = reduce(intersect, sorted(found, key=len)) if found else None
 
         order: list[str] = []
         for name, descending in query.sort:
@@ -336,12 +375,15 @@ class DataStore:
         view = f'"{table.resource_id}"'
         offset, total = query.offset, None
         if matched is not None and not (where or order or query.distinct):
-            # Only `q`: the index knows the total and the page; the query fetches its rows.
+            # Only indexed conditions: the `_id`s are the total and the page; the query fetches
+            # the page's rows.
             total = len(matched) if query.include_total else None
             matched, offset = matched[offset : offset + query.limit], 0
         if matched is not None:
             where.append(f"_id BETWEEN ? AND ? AND _id IN (SELECT _id FROM {MATCHED})")
             values.extend([int(matched[0]), int(matched[-1])] if len(matched) else [1, 0])
+            if not (order or query.distinct):  # a join keeps no order (it may hash the file's side)
+                order.append("_id")
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         distinct = "DISTINCT " if query.distinct else ""
         geometry = query.records_format == "geojson"
