@@ -263,12 +263,12 @@ class DataStore:
         return found, scanned
 
     def _filter_matches(
-        self, table: Table, column: str, cast: str, options: list[str | None]
+        self, table: Table, column: str, kind: str, options: list[str | None]
     ) -> Rows | None:
         """The `_id`s of the rows whose `column` equals one of `options` — compared by DuckDB
-        in the column's type (`cast`), against its distinct values — from its value index;
+        in the column's type (`kind`), against its distinct values — from its value index;
         None when it has none (too many values, or a type filters do not bind to)."""
-        kind = dict(self.columns(table))[column]
+        cast = _cast(kind)
         index = self._value_index(table, column) if cast == kind else None
         if index is None:
             return None
@@ -349,7 +349,7 @@ class DataStore:
             options = [_text(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
             if not options:
                 where.append("false")
-            elif (indexed := self._filter_matches(table, name, cast, options)) is not None:
+            elif (indexed := self._filter_matches(table, name, columns[name], options)) is not None:
                 found.append(indexed)
             else:
                 where.append(
