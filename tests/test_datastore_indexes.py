@@ -243,3 +243,17 @@ def test_indexed_and_scanned_conditions_together_page_in_id_order(ledger, monkey
     assert mixed == _search(DataStore(site), table, **given)
     ids = [r["_id"] for r in mixed["records"]]
     assert ids == sorted(ids) and len(ids) > 2
+
+
+def test_past_the_index_memory_budget_conditions_are_scanned_alike(ledger, monkeypatch) -> None:
+    site, table, _ = ledger
+    given = {"filters": {"kind": "公園"}, "q": "芝 公園", "offset": 1, "limit": 20}
+    first = DataStore(site)
+    indexed = _search(first, table, **given)
+    assert first._index_bytes > 0
+    monkeypatch.setattr(datastore, "INDEX_MEMORY", first._index_bytes)  # spent: none more
+    second = DataStore(site)
+    second._index_bytes = first._index_bytes
+    assert _search(second, table, **given) == indexed
+    assert second._index_bytes == first._index_bytes
+    assert second._text_index(table, "name") is None and second._value_index(table, "n") is None

@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -65,6 +65,7 @@ SQL_MAX_LENGTH = 10_000  # characters of SQL
 MAX_SQL_QUERIES = 2  # datastore_search_sql running at once (the rest wait, then are refused)
 THREADS = 2
 MEMORY_LIMIT = "512MB"
+INDEX_MEMORY = 512 << 20  # bytes the text and value indexes of all resources may hold
 TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (package.json formats)
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -100,6 +101,14 @@ CKAN_TYPES = {
 REFUSED_FUNCTIONS = ("getenv", "current_setting", "which_secret", "current_database", "version")
 REFUSED_PREFIXES = ("duckdb_", "pragma_", "read_", "sniff_", "glob", "parquet_", "icu_")
 REFUSED_TABLE_REFS = ("TABLE_FUNCTION", "SHOW_REF", "COLUMN_DATA")
+
+
+class _Index(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+HeldIndex = TypeVar("HeldIndex", bound=_Index)
 
 
 class DataStoreError(Exception):
@@ -194,6 +203,7 @@ class DataStore:
         self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
         self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
         self._value_indexes: BuiltOnce[tuple[str, str], ValueIndex | None] = BuiltOnce()
+        self._index_bytes = 0  # held by the indexes above
 
     # -- views --------------------------------------------------------------------------------
     def columns(self, table: Table) -> list[tuple[str, str]]:
@@ -288,7 +298,7 @@ class DataStore:
                 read = cursor.sql(f'SELECT {_quote(column)} FROM "{table.resource_id}"')
                 return ValueIndex.build(read.to_arrow_table().column(0))
 
-        return self._value_indexes.get((table.resource_id, column), build)
+        return self._value_indexes.get((table.resource_id, column), lambda: self._held(build))
 
     def _text_index(self, table: Table, haystack: str) -> TextIndex | None:
         """The index of a resource's text (`haystack`, a SQL expression over its view), built on
@@ -301,7 +311,21 @@ class DataStore:
             pa.default_memory_pool().release_unused()  # the text as read: ~50 MB a million rows
             return index
 
-        return self._text_indexes.get((table.resource_id, haystack), build)
+        return self._text_indexes.get((table.resource_id, haystack), lambda: self._held(build))
+
+    def _held(self, build: Callable[[], HeldIndex | None]) -> HeldIndex | None:
+        """An index, built while those held take less than INDEX_MEMORY; None (the conditions
+        are scanned from then on) past it, or when reading the data ran out of time or memory."""
+        with self._lock:
+            if self._index_bytes >= INDEX_MEMORY:
+                return None
+        try:
+            index = build()
+        except DataStoreError:
+            return None
+        with self._lock:
+            self._index_bytes += index.nbytes if index else 0
+        return index
 
     # -- datastore_info ------------------------------------------------------------------------
     def info(self, table: Table) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from ..text import fold_column
 
 CHUNK_ROWS = 1 << 15  # rows indexed at a time: bounds the temporary arrays of a build
-MAX_TEXT_BYTES = 128 << 20  # text beyond this is not indexed (the scan answers instead)
+MAX_TEXT_BYTES = 64 << 20  # text beyond this (~2M rows of 30 characters) is scanned instead
 BUILD_THREADS = 2  # folding and sorting release the GIL: pieces are indexed on both cores
 GRAM_BITS = 21  # a code point fits in 21 bits; a pair of them, the first + 1, in 43
 ROW_BITS = 64 - 2 * GRAM_BITS - 1  # a row's place in its chunk, packed below its gram
