@@ -5,6 +5,13 @@ is a DuckDB view over the Parquet file the site publishes (no copy into another 
 by the resource id as CKAN names its DataStore tables. `_id` is the row's number in the file
 (1-based), so it is stable for a build.
 
+`q` is answered from an n-gram index of the resource's folded text (textindex.py), a filter
+from an index of its column's values (valueindex.py), each built in memory on first use: the
+`_id`s they find feed the query as a registered Arrow table (with their range, which DuckDB
+prunes row groups by); with nothing else asked (no sort, `distinct` or unindexed condition) they
+are the total and the page, and the query only fetches the page's rows. Text too large to index,
+and a column with too many distinct values, are scanned.
+
 One DuckDB database per build, locked down before any request reaches it:
 
 - no file or network access (`enable_external_access=false`) but the site's `datasets/`
@@ -34,8 +41,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +54,8 @@ from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
+from .textindex import CHUNK_ROWS, BuiltOnce, Rows, TextIndex, intersect
+from .valueindex import ValueIndex
 
 ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max
 DEFAULT_LIMIT = 100
@@ -55,10 +65,13 @@ SQL_MAX_LENGTH = 10_000  # characters of SQL
 MAX_SQL_QUERIES = 2  # datastore_search_sql running at once (the rest wait, then are refused)
 THREADS = 2
 MEMORY_LIMIT = "512MB"
+INDEX_MEMORY = 512 << 20  # bytes the text and value indexes of all resources may hold
 TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (package.json formats)
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 FOLD = "opendata_fold"  # the catalog's search folding (catalog/text.py), as a SQL function
+MATCHED = "matched_ids"  # the `_id`s indexes found, an Arrow table registered on a cursor
+VALUES = "column_values"  # a column's distinct values, registered to match a filter against
 
 # DuckDB's types as CKAN's DataStore (PostgreSQL) names them.
 CKAN_TYPES = {
@@ -88,6 +101,14 @@ CKAN_TYPES = {
 REFUSED_FUNCTIONS = ("getenv", "current_setting", "which_secret", "current_database", "version")
 REFUSED_PREFIXES = ("duckdb_", "pragma_", "read_", "sniff_", "glob", "parquet_", "icu_")
 REFUSED_TABLE_REFS = ("TABLE_FUNCTION", "SHOW_REF", "COLUMN_DATA")
+
+
+class _Index(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+HeldIndex = TypeVar("HeldIndex", bound=_Index)
 
 
 class DataStoreError(Exception):
@@ -180,6 +201,9 @@ class DataStore:
         self._views: dict[str, list[tuple[str, str]]] = {}  # resource id → (column, type)
         self._lock = threading.Lock()
         self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
+        self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
+        self._value_indexes: BuiltOnce[tuple[str, str], ValueIndex | None] = BuiltOnce()
+        self._index_bytes = 0  # held by the indexes above
 
     # -- views --------------------------------------------------------------------------------
     def columns(self, table: Table) -> list[tuple[str, str]]:
@@ -233,6 +257,76 @@ class DataStore:
             timer.cancel()
             cursor.close()
 
+    def _match_text(
+        self, table: Table, terms: list[tuple[str, str]]
+    ) -> tuple[list[Rows], list[tuple[str, str]]]:
+        """`q`'s (text, word) pairs: the `_id`s the text indexes find for each, and the pairs
+        left to a scan (text too large to index)."""
+        found: list[Rows] = []
+        scanned: list[tuple[str, str]] = []
+        for haystack, term in terms:
+            index = self._text_index(table, haystack)
+            if index is None:
+                scanned.append((haystack, term))
+            else:
+                found.append(index.matches(term))
+        return found, scanned
+
+    def _filter_matches(
+        self, table: Table, column: str, kind: str, options: list[str | None]
+    ) -> Rows | None:
+        """The `_id`s of the rows whose `column` equals one of `options` — compared by DuckDB
+        in the column's type (`kind`), against its distinct values — from its value index;
+        None when it has none (too many values, or a type filters do not bind to)."""
+        cast = _cast(kind)
+        index = self._value_index(table, column) if cast == kind else None
+        if index is None:
+            return None
+        marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
+        with self.cursor(SEARCH_TIMEOUT) as cursor:
+            cursor.register(VALUES, index.table)
+            codes = cursor.execute(
+                f"SELECT code FROM {VALUES} WHERE value IN ({marks})", options
+            ).fetchall()
+        return index.matches([int(code) for (code,) in codes])
+
+    def _value_index(self, table: Table, column: str) -> ValueIndex | None:
+        """The index of a column's values, built on the first filter on it (None: too many)."""
+
+        def build() -> ValueIndex | None:
+            with self.cursor(SEARCH_TIMEOUT) as cursor:
+                read = cursor.sql(f'SELECT {_quote(column)} FROM "{table.resource_id}"')
+                return ValueIndex.build(read.to_arrow_table().column(0))
+
+        return self._value_indexes.get((table.resource_id, column), lambda: self._held(build))
+
+    def _text_index(self, table: Table, haystack: str) -> TextIndex | None:
+        """The index of a resource's text (`haystack`, a SQL expression over its view), built on
+        its first use; None when there is too much text to hold (textindex.MAX_TEXT_BYTES)."""
+
+        def build() -> TextIndex | None:
+            with self.cursor(SEARCH_TIMEOUT) as cursor:
+                text = cursor.sql(f'SELECT {haystack} FROM "{table.resource_id}"')
+                index = TextIndex.build(b.column(0) for b in text.to_arrow_reader(CHUNK_ROWS))
+            pa.default_memory_pool().release_unused()  # the text as read: ~50 MB a million rows
+            return index
+
+        return self._text_indexes.get((table.resource_id, haystack), lambda: self._held(build))
+
+    def _held(self, build: Callable[[], HeldIndex | None]) -> HeldIndex | None:
+        """An index, built while those held take less than INDEX_MEMORY; None (the conditions
+        are scanned from then on) past it, or when reading the data ran out of time or memory."""
+        with self._lock:
+            if self._index_bytes >= INDEX_MEMORY:
+                return None
+        try:
+            index = build()
+        except DataStoreError:
+            return None
+        with self._lock:
+            self._index_bytes += index.nbytes if index else 0
+        return index
+
     # -- datastore_info ------------------------------------------------------------------------
     def info(self, table: Table) -> dict[str, Any]:
         fields = self.fields(table)
@@ -272,34 +366,26 @@ class DataStore:
 
         where: list[str] = []
         values: list[Any] = []
+        found: list[Rows] = []  # the `_id`s indexes found, one list a condition: all must hold
         for name, wanted in query.filters.items():
             column = check("filters", name)
             cast = _cast(columns[name])
-            options = wanted if isinstance(wanted, list) else [wanted]
+            options = [_text(v) for v in (wanted if isinstance(wanted, list) else [wanted])]
             if not options:
                 where.append("false")
-                continue
-            marks = ", ".join(f"TRY_CAST(? AS {cast})" for _ in options)
-            where.append(f"{column} IN ({marks})")
-            values.extend(_text(v) for v in options)
-        if isinstance(query.q, str):
-            haystack = " || '¦' || ".join(f"coalesce({_quote(c)}, '')" for c in text_columns)
-            for word in query.q.split():
-                term = fold_term(word)
-                if not term:
-                    continue
-                if not haystack:
-                    where.append("false")
-                    break
-                where.append(f"contains({FOLD}({haystack}), ?)")
-                values.append(term)
-        else:
-            for name, text in query.q.items():
-                column = check("q", name)
-                for word in text.split():
-                    if term := fold_term(word):
-                        where.append(f"contains({FOLD}(CAST({column} AS VARCHAR)), ?)")
-                        values.append(term)
+            elif (indexed := self._filter_matches(table, name, columns[name], options)) is not None:
+                found.append(indexed)
+            else:
+                where.append(
+                    f"{column} IN ({', '.join(f'TRY_CAST(? AS {cast})' for _ in options)})"
+                )
+                values.extend(options)
+        text_found, scanned = self._match_text(table, _text_terms(query.q, text_columns, check))
+        found.extend(text_found)
+        for haystack, term in scanned:
+            where.append(f"contains({FOLD}({haystack}), ?)")
+            values.append(term)
+        matched = reduce(intersect, sorted(found, key=len)) if found else None
 
         order: list[str] = []
         for name, descending in query.sort:
@@ -311,6 +397,17 @@ class DataStore:
         # 150 ms, for the first page of a 1,000,000-row filter).
 
         view = f'"{table.resource_id}"'
+        offset, total = query.offset, None
+        if matched is not None and not (where or order or query.distinct):
+            # Only indexed conditions: the `_id`s are the total and the page; the query fetches
+            # the page's rows.
+            total = len(matched) if query.include_total else None
+            matched, offset = matched[offset : offset + query.limit], 0
+        if matched is not None:
+            where.append(f"_id BETWEEN ? AND ? AND _id IN (SELECT _id FROM {MATCHED})")
+            values.extend([int(matched[0]), int(matched[-1])] if len(matched) else [1, 0])
+            if not (order or query.distinct):  # a join keeps no order (it may hash the file's side)
+                order.append("_id")
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         distinct = "DISTINCT " if query.distinct else ""
         geometry = query.records_format == "geojson"
@@ -320,14 +417,14 @@ class DataStore:
             )
         extra = f", {_quote(GEOMETRY)}" if geometry else ""
         sql = f"SELECT {distinct}{', '.join(selected)}{extra} FROM {view}{condition}"
-        if order:
-            sql += " ORDER BY " + ", ".join(order)
+        ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
         with self.cursor(SEARCH_TIMEOUT) as cursor:
+            if matched is not None:  # the `_id` range prunes row groups; the list, rows
+                cursor.register(MATCHED, pa.table({"_id": matched}))
             rows = cursor.execute(
-                f"{sql} LIMIT ? OFFSET ?", [*values, query.limit, query.offset]
+                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, offset]
             ).fetchall()
-            total = None
-            if query.include_total:
+            if query.include_total and total is None:  # without the ORDER BY: a count needs none
                 counted = cursor.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
                 total = int(counted[0]) if counted else 0
 
@@ -470,6 +567,21 @@ def _check_tree(tree: dict[str, Any]) -> set[str]:
                 ctes.add(str(entry.get("key")))
         stack.extend(node.values())
     return {t for t in tables if t not in ctes}
+
+
+def _text_terms(
+    q: str | dict[str, str], text_columns: list[str], check: Callable[[str, str], str]
+) -> list[tuple[str, str]]:
+    """What `q` asks: (text as a SQL expression, folded word) pairs, each text containing its
+    word — all text columns joined for a string, the field's text for each field of an object."""
+    if isinstance(q, str):
+        joined = " || '¦' || ".join(f"coalesce({_quote(c)}, '')" for c in text_columns)
+        return [(joined or "''", term) for word in q.split() if (term := fold_term(word))]
+    terms: list[tuple[str, str]] = []
+    for name, text in q.items():
+        column = f"coalesce(CAST({check('q', name)} AS VARCHAR), '')"
+        terms.extend((column, term) for word in text.split() if (term := fold_term(word)))
+    return terms
 
 
 def fold_term(word: str) -> str:
