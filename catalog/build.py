@@ -43,7 +43,8 @@ def build_site(
             if progress:
                 progress("", len(result.datasets), len(result.datasets))
             publisher = load_publisher(datasets_dir)
-            build_catalog(staging, publisher, base_url or publisher.site_url, result)
+            last = None if force or not out_dir.is_dir() else out_dir
+            build_catalog(staging, publisher, base_url or publisher.site_url, result, None, last)
         if result.valid:
             replace_directory(staging, out_dir)
             result.output = out_dir
@@ -56,13 +57,15 @@ def build_catalog(
     base_url: str,
     result: RunResult,
     diffs: list[DatasetDiff] | None = None,
+    last: Path | None = None,
 ) -> None:
     """Add everything the catalog site needs next to the packages; problems go into `result`.
-    `diffs`: the changes since the last release, when the caller has them already."""
+    `diffs`: the changes since the last release, when the caller has them already; `last`:
+    the last build, whose DCAT files are kept for datasets whose graph is unchanged."""
     # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
     # Jinja2) stay out of the data phase's memory peak.
     from .api.index import write_index
-    from .metadata import ckan, dcat, opendata_list
+    from .metadata import ckan, dcat, dcat_parts, opendata_list
     from .metadata.quality import metadata_problems
     from .model import Catalog
     from .site.pages import write_site
@@ -78,18 +81,18 @@ def build_catalog(
             by_name[name].report.warn(warning)
 
     packages = []
+    parts = []
     for name in catalog.packages:
         ckan_package = ckan.package_dict(catalog, name)
         write_json(paths.ckan_package(site, name), ckan_package)
         packages.append(ckan_package)
-        turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
-        paths.dcat_dataset(site, name, "ttl").write_text(turtle, encoding="utf-8")
-        paths.dcat_dataset(site, name, "jsonld").write_text(jsonld, encoding="utf-8")
+        graph = dcat.dataset_graph(catalog, name)
+        parts.append(dcat_parts.dataset_part(graph, site, name, last))
     write_json(site / paths.CATALOG_JSON, ckan.search_result(packages))
     field_titles = {name: p.field_titles for name, p in catalog.packages.items()}
     write_index(site, packages, field_titles)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
-    turtle, jsonld = dcat.serialize(dcat.catalog_graph(catalog))
-    paths.dcat_catalog(site, "ttl").write_text(turtle, encoding="utf-8")
-    paths.dcat_catalog(site, "jsonld").write_text(jsonld, encoding="utf-8")
+    whole = dcat_parts.assemble(dcat_parts.Part(*dcat.serialize(dcat.catalog_head(catalog))), parts)
+    paths.dcat_catalog(site, "ttl").write_text(whole.turtle, encoding="utf-8")
+    paths.dcat_catalog(site, "jsonld").write_text(whole.jsonld, encoding="utf-8")
     write_site(catalog, diffs)

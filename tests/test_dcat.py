@@ -67,3 +67,23 @@ def test_temporal_coverage_is_a_period_of_fiscal_years(built_site: Path) -> None
     assert (period, RDF.type, DCTERMS.PeriodOfTime) in graph
     assert str(graph.value(period, DCAT.startDate)) == "2019-04-01"
     assert str(graph.value(period, DCAT.endDate)) == "2027-03-31"
+
+
+@pytest.mark.parametrize("file", ["catalog.ttl", "catalog.jsonld"])
+def test_the_assembled_catalog_holds_exactly_the_whole_graphs_triples(
+    built_site: Path, file: str
+) -> None:
+    """The catalog files are assembled from the datasets' parts (dcat_parts.py): the same
+    triples as serialising the whole catalog graph at once."""
+    from rdflib.compare import isomorphic
+
+    from catalog.metadata import dcat
+    from catalog.model import Catalog
+    from pipeline.publisher import load_publisher
+
+    from conftest import ROOT
+
+    publisher = load_publisher(ROOT / "datasets")
+    whole = dcat.catalog_graph(Catalog.load(built_site, publisher.site_url, publisher))
+    assert len(whole) > 400  # four datasets with their distributions
+    assert isomorphic(rdf_graph(built_site / file), whole)

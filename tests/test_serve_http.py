@@ -87,7 +87,8 @@ def test_last_modified_is_when_the_data_changed_not_when_it_was_built(
     _, page, _ = _get(f"{server}/datasets/plan-indicators/")
     changed = parsedate_to_datetime(page["last-modified"])
     assert changed == dt.datetime.fromisoformat(package.modified or "")
-    dates = [_package(built_site, p.name).modified or "" for p in built_site.glob("datasets/*/")]
+    found = built_site.glob("datasets/*/datapackage.json")
+    dates = [_package(built_site, p.parent.name).modified or "" for p in found]
     front = parsedate_to_datetime(_get(f"{server}/")[1]["last-modified"])
     assert front == max(dt.datetime.fromisoformat(d) for d in dates)
 

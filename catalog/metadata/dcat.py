@@ -88,7 +88,16 @@ def new_graph() -> Graph:
 
 
 def catalog_graph(catalog: Catalog) -> Graph:
-    """The whole catalog: every dataset with its distributions."""
+    """The whole catalog: every dataset with its distributions (the build assembles its
+    files from `catalog_head` and each `dataset_graph`'s serialisation: dcat_parts.py)."""
+    graph = catalog_head(catalog)
+    for name in catalog.packages:
+        graph += dataset_graph(catalog, name)
+    return graph
+
+
+def catalog_head(catalog: Catalog) -> Graph:
+    """The catalog's own node, its publisher and area, and a link to each dataset."""
     graph = new_graph()
     node = URIRef(catalog.catalog_url + "#catalog")
     publisher = _publisher(graph, catalog)
@@ -117,8 +126,12 @@ def catalog_graph(catalog: Catalog) -> Graph:
     if stamps:
         graph.add((node, DCTERMS.modified, Literal(stamps[-1], datatype=XSD.dateTime)))
     for name in catalog.packages:
-        graph.add((node, DCAT.dataset, _dataset(graph, catalog, name, publisher)))
+        graph.add((node, DCAT.dataset, dataset_node(catalog, name)))
     return graph
+
+
+def dataset_node(catalog: Catalog, name: str) -> URIRef:
+    return URIRef(catalog.dataset_url(name) + "#dataset")
 
 
 def dataset_graph(catalog: Catalog, name: str) -> Graph:
@@ -175,7 +188,7 @@ def _points(graph: Graph, catalog: Catalog, name: str, extent: list[float]) -> U
 
 def _dataset(graph: Graph, catalog: Catalog, name: str, publisher: URIRef) -> URIRef:
     package = catalog.packages[name]
-    node = URIRef(catalog.dataset_url(name) + "#dataset")
+    node = dataset_node(catalog, name)
     graph.add((node, RDF.type, DCAT.Dataset))
     graph.add((node, DCTERMS.identifier, Literal(name)))
     graph.add((node, DCTERMS.title, Literal(package.title, lang="ja")))

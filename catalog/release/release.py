@@ -289,7 +289,7 @@ def _create(
         write_json(staging / paths.LATEST, _pointer(manifest))
         diffs = [d.review_diff() for d in decisions]
         catalog = RunResult([])
-        build_catalog(staging, publisher, base_url, catalog, diffs)
+        build_catalog(staging, publisher, base_url, catalog, diffs, last=site)
         if not catalog.valid:  # the site as released must be whole: refuse, change nothing
             raise ReleaseError(
                 catalog.problems + [p for d in catalog.datasets for p in d.report.problems]
