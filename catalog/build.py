@@ -8,6 +8,7 @@ exchange only when everything is valid, so `dist/` is never half old and half ne
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import build as pipeline
 from pipeline.build import RunResult
@@ -17,6 +18,10 @@ from pipeline.publisher import Publisher, load_publisher
 from . import paths
 from .release import archive
 from .release.diff import DatasetDiff
+
+if TYPE_CHECKING:
+    from .metadata.dcat_parts import Part
+    from .model import Catalog
 
 
 def build_site(
@@ -61,9 +66,10 @@ def build_catalog(
 ) -> None:
     """Add everything the catalog site needs next to the packages; problems go into `result`.
     `diffs`: the changes since the last release, when the caller has them already; `last`:
-    the last build, whose DCAT files are kept for datasets whose graph is unchanged."""
+    the last build, whose catalog files of unchanged datasets are kept (catalog/reuse.py)."""
     # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
     # Jinja2) stay out of the data phase's memory peak.
+    from . import reuse
     from .api.index import write_index
     from .metadata import ckan, dcat, dcat_parts, opendata_list
     from .metadata.quality import metadata_problems
@@ -82,12 +88,18 @@ def build_catalog(
 
     packages = []
     parts = []
+    fresh = set()  # datasets whose catalog files are made now (the rest: reuse.py)
+    context = reuse.context_key(catalog)
     for name in catalog.packages:
-        ckan_package = ckan.package_dict(catalog, name)
-        write_json(paths.ckan_package(site, name), ckan_package)
-        packages.append(ckan_package)
-        graph = dcat.dataset_graph(catalog, name)
-        parts.append(dcat_parts.dataset_part(graph, site, name, last))
+        key = reuse.dataset_key(context, site, name)
+        kept = reuse.carry_over(last, site, name, key) if last else None
+        if kept is None:
+            kept = reuse.Kept(ckan.package_dict(catalog, name), _dcat_files(catalog, name))
+            write_json(paths.ckan_package(site, name), kept.ckan_package)
+            reuse.remember(site, name, key)
+            fresh.add(name)
+        packages.append(kept.ckan_package)
+        parts.append(kept.dcat)
     write_json(site / paths.CATALOG_JSON, ckan.search_result(packages))
     field_titles = {name: p.field_titles for name, p in catalog.packages.items()}
     write_index(site, packages, field_titles)
@@ -95,4 +107,17 @@ def build_catalog(
     whole = dcat_parts.assemble(dcat_parts.Part(*dcat.serialize(dcat.catalog_head(catalog))), parts)
     paths.dcat_catalog(site, "ttl").write_text(whole.turtle, encoding="utf-8")
     paths.dcat_catalog(site, "jsonld").write_text(whole.jsonld, encoding="utf-8")
-    write_site(catalog, diffs)
+    write_site(catalog, diffs, fresh)
+
+
+def _dcat_files(catalog: Catalog, name: str) -> Part:
+    """A dataset's DCAT-AP files, serialised (new files: the last build's may be linked)."""
+    from .metadata import dcat
+    from .metadata.dcat_parts import Part
+
+    part = Part(*dcat.serialize(dcat.dataset_graph(catalog, name)))
+    for suffix, text in (("ttl", part.turtle), ("jsonld", part.jsonld)):
+        path = paths.dcat_dataset(catalog.site, name, suffix)
+        path.unlink(missing_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return part

@@ -36,11 +36,17 @@ def test_only_the_changed_dataset_is_built_again(tmp_path: Path) -> None:
     datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
     _build(datasets, out)
     before = {name: _inode(out, name) for name in ("first", "second")}
+    pages = {
+        f: (out / "datasets/second" / f).stat().st_ino
+        for f in ("package.json", "dataset.ttl", "index.html")
+    }
     source = datasets / "first" / "items.csv"
     source.write_text(MINIMAL_CSV.replace("3200", "3201", 1), encoding="utf-8")
     result = _build(datasets, out)
     assert _inode(out, "second") == before["second"]  # carried: the same file, linked
     assert _inode(out, "first") != before["first"]  # built again
+    for file in ("package.json", "dataset.ttl", "index.html"):  # the catalog's files too
+        assert (out / "datasets/second" / file).stat().st_ino == pages[file]
     assert "3201" in (out / "datasets/first/items.csv").read_text(encoding="utf-8-sig")
     carried = next(d for d in result["datasets"] if d["name"] == "second")
     assert [w["type"] for w in carried["warnings"]].count("footer-row") == 1  # still said

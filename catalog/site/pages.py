@@ -58,13 +58,18 @@ ENV = Environment(
 ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 
 
-def write_site(catalog: Catalog, diffs: list[DatasetDiff] | None = None) -> None:
-    """The pages; `diffs` are the changes since the last release when already known."""
+def write_site(
+    catalog: Catalog, diffs: list[DatasetDiff] | None = None, pages: set[str] | None = None
+) -> None:
+    """The pages; `diffs` are the changes since the last release when already known;
+    `pages`: the datasets whose page to write (None: all; the others are kept as they are)."""
     site = catalog.site
     shutil.copytree(Path(__file__).with_name("static"), site / paths.STATIC, dirs_exist_ok=True)
     (site / paths.INDEX_PAGE).write_text(_index(catalog), encoding="utf-8")
-    for name in catalog.packages:
-        paths.dataset_page(site, name).write_text(_dataset_page(catalog, name), encoding="utf-8")
+    for name in catalog.packages if pages is None else sorted(pages):
+        page = paths.dataset_page(site, name)
+        page.unlink(missing_ok=True)  # a new file: the old one may be a release's link
+        page.write_text(_dataset_page(catalog, name), encoding="utf-8")
     (site / paths.CHANGES_PAGE).write_text(_changes_page(catalog, diffs), encoding="utf-8")
     (site / paths.SITEMAP).write_text(_sitemap(catalog), encoding="utf-8")
     write_feeds(catalog)

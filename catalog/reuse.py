@@ -1,0 +1,96 @@
+"""A dataset's catalog files — package.json, dataset.ttl, dataset.jsonld and its page — kept
+from the last build when nothing they are made from changed.
+
+They are made from the dataset's datapackage.json as the build leaves it (its data files'
+sha256 and sizes included, so a data change shows there too), the catalog around it (base URL,
+publisher) and the catalog's code (its modules, templates and assets). The sha256 of those is
+the dataset's key, recorded in `.build/<name>.catalog.json` beside the pipeline's records
+(pipeline/reuse.py; never published). A dataset with the same key is linked from the last
+build instead of made again: at ward scale most of a build's time is the catalog's, and an
+unchanged dataset then costs reading two files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline import reuse
+from pipeline.files import link_file, read_json, write_json
+
+from . import paths
+from .metadata.dcat_parts import Part
+from .model import Catalog
+
+FILES = (paths.CKAN_PACKAGE, "dataset.ttl", "dataset.jsonld", paths.INDEX_PAGE)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A dataset's catalog files carried over: what the rest of the catalog reads of them."""
+
+    ckan_package: dict[str, Any]
+    dcat: Part
+
+
+@functools.cache
+def code_version() -> str:
+    """The catalog's own files (modules, templates, static assets) and the pipeline's."""
+    digest = hashlib.sha256(reuse.code_version().encode())
+    here = Path(__file__).parent
+    for path in sorted(here.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(here)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def context_key(catalog: Catalog) -> str:
+    """What every dataset's catalog files share: the base URL, the publisher, the code."""
+    publisher = json.dumps(dataclasses.asdict(catalog.publisher), sort_keys=True, default=str)
+    text = f"{code_version()}\n{catalog.base_url}\n{publisher}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def dataset_key(context: str, site: Path, name: str) -> str:
+    digest = hashlib.sha256(context.encode())
+    digest.update(paths.datapackage(site, name).read_bytes())
+    return digest.hexdigest()
+
+
+def _record(site: Path, name: str) -> Path:
+    return paths.build_records(site) / f"{name}.catalog.json"
+
+
+def carry_over(last: Path, site: Path, name: str, key: str) -> Kept | None:
+    """The dataset's catalog files linked from the last build when its key is the same."""
+    folder = paths.dataset(last, name)
+    try:
+        if read_json(_record(last, name)).get("key") != key:
+            return None
+        if not all((folder / file).is_file() for file in FILES):
+            return None
+        kept = Kept(
+            read_json(folder / paths.CKAN_PACKAGE),
+            Part(
+                (folder / "dataset.ttl").read_text(encoding="utf-8"),
+                (folder / "dataset.jsonld").read_text(encoding="utf-8"),
+            ),
+        )
+    except (OSError, ValueError, AttributeError):
+        return None
+    for file in FILES:
+        target = paths.dataset(site, name) / file
+        target.unlink(missing_ok=True)  # a link in place of the file, never a write into it
+        link_file(folder / file, target)
+    remember(site, name, key)
+    return kept
+
+
+def remember(site: Path, name: str, key: str) -> None:
+    write_json(_record(site, name), {"key": key})
