@@ -88,7 +88,9 @@ def carry_over(last: Path, site: Path, name: str, key: str) -> Kept | None:
         target = paths.dataset(site, name) / file
         target.unlink(missing_ok=True)  # a link in place of the file, never a write into it
         link_file(folder / file, target)
-    remember(site, name, key)
+    _record(site, name).parent.mkdir(exist_ok=True)
+    _record(site, name).unlink(missing_ok=True)
+    link_file(_record(last, name), _record(site, name))
     return kept
 
 

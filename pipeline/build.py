@@ -150,9 +150,7 @@ def _run(
             continue
         built = build_dataset(folder, out_dir / folder.name, publisher, limit, tell)
         if built.valid and built.package is not None:
-            reuse.remember(
-                out_dir / folder.name, key, built.rows, built.files, built.report, built.package
-            )
+            reuse.remember(out_dir / folder.name, key, built.rows, built.files, built.report)
         result.datasets.append(built)
     return result
 
@@ -162,9 +160,7 @@ def _carried(name: str, record: dict[str, Any], limit: int) -> DatasetResult:
     report = Report(limit=limit)
     for warning in reuse.warnings_of(record):
         report.warn(warning)
-    return DatasetResult(
-        name, report, dict(record["rows"]), dict(record["files"]), record["descriptor"]
-    )
+    return DatasetResult(name, report, dict(record["rows"]), dict(record["files"]))
 
 
 def telling(progress: Progress | None, done: int, total: int) -> Callable[[str], None]:

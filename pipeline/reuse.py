@@ -4,13 +4,13 @@ over from it, not built again.
 A dataset's inputs are the files of its folder, the publisher file (`catalog.yaml`), the
 limits in the environment, and this code itself (its files' contents and the versions of the
 libraries that write the bytes); their sha256 is the dataset's key. After a dataset builds
-valid, a record — its key, the files it wrote with their sizes, its row counts and warnings,
-and its datapackage.json as the pipeline wrote it — goes into `RECORDS` beside the packages.
-The next build carries a dataset over when the record's key is the key of its inputs now:
-the data files are hard-linked from the last build (the same bytes, never rewritten), and
-datapackage.json is written again from the record (the last build's copy was stamped with its
-releases since, and the catalog stamps it afresh). Anything missing or unreadable means a
-rebuild, never a guess.
+valid, a record — its key, the files it wrote with their sizes, its row counts and warnings —
+goes into `RECORDS` beside the packages, with its datapackage.json as the pipeline wrote it
+(a hard link, made before the catalog stamps the package's copy by writing a new file). The
+next build carries a dataset over when the record's key is the key of its inputs now: the
+data files, the record and that datapackage.json are hard-linked from the last build (the
+same bytes, never rewritten; the catalog stamps its releases afresh). Anything missing or
+unreadable means a rebuild, never a guess.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def input_key(folder: Path, publisher_file: Path, limit: int) -> str:
 
 
 def remember(out_dir: Path, key: str, rows: dict[str, int], files: dict[str, str],
-             report: Report, package: dict[str, Any]) -> None:  # fmt: skip
+             report: Report) -> None:  # fmt: skip
     """Record a valid dataset's build (`out_dir`: its package folder, just written)."""
     outputs = {
         p.name: p.stat().st_size
@@ -80,9 +80,10 @@ def remember(out_dir: Path, key: str, rows: dict[str, int], files: dict[str, str
             {k: v for k, v in dataclasses.asdict(w).items() if v is not None}
             for w in report.warnings
         ],
-        "descriptor": package,
     }
-    write_json(out_dir.parent / RECORDS / f"{out_dir.name}.json", record)
+    records = out_dir.parent / RECORDS
+    write_json(records / f"{out_dir.name}.json", record)
+    link_file(out_dir / DESCRIPTOR_FILE, records / f"{out_dir.name}.{DESCRIPTOR_FILE}")
 
 
 def carry_over(previous: Path, out_dir: Path, key: str) -> dict[str, Any] | None:
@@ -96,13 +97,21 @@ def carry_over(previous: Path, out_dir: Path, key: str) -> dict[str, Any] | None
         sources = {file: previous / name / file for file in record["outputs"]}
         if any(p.stat().st_size != record["outputs"][p.name] for p in sources.values()):
             return None
+        if not (previous / RECORDS / f"{name}.{DESCRIPTOR_FILE}").is_file():
+            return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
     out_dir.mkdir(parents=True)
     for file, source in sources.items():
         link_file(source, out_dir / file)
-    write_json(out_dir / DESCRIPTOR_FILE, record["descriptor"])
-    write_json(out_dir.parent / RECORDS / f"{name}.json", record)
+    records = out_dir.parent / RECORDS
+    records.mkdir(exist_ok=True)
+    for record_file, target in (
+        (f"{name}.json", records / f"{name}.json"),
+        (f"{name}.{DESCRIPTOR_FILE}", out_dir / DESCRIPTOR_FILE),
+        (f"{name}.{DESCRIPTOR_FILE}", records / f"{name}.{DESCRIPTOR_FILE}"),
+    ):
+        link_file(previous / RECORDS / record_file, target)
     return record
 
 
