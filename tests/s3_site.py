@@ -39,7 +39,7 @@ class S3Site:
     secret_key: str = field(repr=False)
     log: Path
 
-    def env(self, **overrides: str) -> dict[str, str]:
+    def env(self, **overrides: str | None) -> dict[str, str | None]:
         """What `opendata publish` reads: the standard AWS variables, and nothing of a
         developer's own AWS settings."""
         return {
