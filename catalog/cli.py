@@ -413,8 +413,9 @@ def _print_problems(problems: list[Problem], as_json: bool, action: str) -> None
 @click.option(
     "--to",
     "target",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="公開先フォルダ（Web サーバーの公開ディレクトリ） / a web server's folder",
+    metavar="DIR|s3://BUCKET/PREFIX",
+    help="公開先フォルダ（Web サーバーの公開ディレクトリ）か S3 互換ストレージ"
+    " / a web server's folder, or an S3-compatible bucket",
 )
 @click.option("--ckan", "ckan_url", metavar="URL", help="公開先の CKAN / a CKAN site's URL")
 @click.option(
@@ -424,7 +425,7 @@ def _print_problems(problems: list[Problem], as_json: bool, action: str) -> None
 @click.option("--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report")
 def publish_command(
     site: Path,
-    target: Path | None,
+    target: str | None,
     ckan_url: str | None,
     organization: str | None,
     dry_run: bool,
@@ -432,20 +433,26 @@ def publish_command(
 ) -> None:
     """最新のリリースを公開する / publish the site's latest release (--to DIR or --ckan URL).
 
-    CKAN の API トークンは環境変数 CKAN_API_TOKEN から読みます / the CKAN API token is read
-    from the CKAN_API_TOKEN environment variable."""
+    CKAN の API トークンは環境変数 CKAN_API_TOKEN から、S3 の認証情報・リージョン・エンドポイントは
+    AWS の標準の環境変数（AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    AWS_ENDPOINT_URL）かプロファイル（AWS_PROFILE）から読みます / the CKAN API token is read
+    from CKAN_API_TOKEN; S3 credentials, region and endpoint from the standard AWS variables
+    or a profile."""
     if (target is None) == (ckan_url is None):
         raise click.UsageError(
             "--to か --ckan のどちらか一つを指定してください / give --to or --ckan"
         )
     say = (lambda _text: None) if as_json else click.echo
     if target is not None:
-        from .publish.webroot import PublishError, publish
+        from .publish import s3, webroot
 
         try:
             with _progress("publish", as_json) as progress:
-                changed = publish(site, target, say, dry_run, progress)
-        except PublishError as exc:
+                if target.startswith(s3.SCHEME):
+                    changed = s3.publish(site, target, say, dry_run, progress)
+                else:
+                    changed = webroot.publish(site, Path(target), say, dry_run, progress)
+        except webroot.PublishError as exc:
             click.echo(f"publish: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         if as_json:

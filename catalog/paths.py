@@ -95,9 +95,10 @@ def is_released(site: Path, path: Path) -> bool:
 
 def never_changes(parts: tuple[str, ...]) -> bool:
     """A site path (as parts) whose file no later build or release changes: the release
-    archive and released versions' folders (datasets/<name>/<version>/…)."""
+    archive (but its pointer, latest.json) and released versions' folders
+    (datasets/<name>/<version>/…)."""
     return bool(parts) and (
-        parts[0] == RELEASES
+        (parts[0] == RELEASES and "/".join(parts) != LATEST)
         or (len(parts) > 3 and parts[0] == DATASETS and bool(SEMVER.fullmatch(parts[2])))
     )
 

@@ -27,7 +27,10 @@ from rdflib import RDF, Graph, URIRef
 
 from catalog.cli import cli
 
-pytest_plugins = ["ckan_site"]  # the `ckan_site` fixture: a real CKAN on loopback
+pytest_plugins = [
+    "ckan_site",  # the `ckan_site` fixture: a real CKAN on loopback
+    "s3_site",  # `s3_site`: a real S3-compatible server (SeaweedFS) on loopback
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -207,6 +210,40 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = opendata("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     return out
+
+
+RELEASE_EPOCH = 1764400000
+
+
+def _release(datasets: Path, site: Path, epoch: int) -> None:
+    for args in (
+        ("build", "--datasets", str(datasets), "--out", str(site)),
+        ("release", "--site", str(site), "--datasets", str(datasets)),
+    ):
+        done = opendata(*args, env={"SOURCE_DATE_EPOCH": str(epoch)})
+        assert done.returncode == 0, done.stderr + done.stdout
+
+
+@pytest.fixture(scope="session")
+def two_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The repository's datasets released (site_a), then a corrected value released too
+    (site_b holds both releases), for the publish tests; read only."""
+    root = tmp_path_factory.mktemp("releases")
+    datasets = root / "datasets"
+    shutil.copytree(ROOT / "datasets", datasets)
+    site_b = root / "b" / "dist"
+    _release(datasets, site_b, RELEASE_EPOCH)
+    site_a = root / "a" / "dist"
+    shutil.copytree(site_b, site_a)
+    survey = datasets / "survey-results" / "survey-results.csv"
+    survey.write_text(survey.read_text(encoding="utf-8").replace("89.3％", "89.4％", 1), "utf-8")
+    _release(datasets, site_b, RELEASE_EPOCH + 86400)
+    return site_a, site_b
+
+
+def latest_snapshot(site: Path) -> Path:
+    """The site as its latest release published it."""
+    return sorted(site.glob("releases/*/site"))[-1]
 
 
 def free_port() -> int:

@@ -10,47 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from pipeline.files import locked
 
-from conftest import ROOT, Ran, opendata, tree
-
-EPOCH = 1764400000
-
-
-def _run(*args: str, epoch: int = EPOCH) -> Ran:
-    return opendata(*args, env={"SOURCE_DATE_EPOCH": str(epoch)})
-
-
-def _release(datasets: Path, site: Path, epoch: int) -> None:
-    for args in (
-        ("build", "--datasets", str(datasets), "--out", str(site)),
-        ("release", "--site", str(site), "--datasets", str(datasets)),
-    ):
-        done = _run(*args, epoch=epoch)
-        assert done.returncode == 0, done.stderr + done.stdout
-
-
-@pytest.fixture(scope="module")
-def two_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The repository's datasets released (site_a), then a corrected value released too
-    (site_b holds both releases)."""
-    root = tmp_path_factory.mktemp("webroot")
-    datasets = root / "datasets"
-    shutil.copytree(ROOT / "datasets", datasets)
-    site_b = root / "b" / "dist"
-    _release(datasets, site_b, EPOCH)
-    site_a = root / "a" / "dist"
-    shutil.copytree(site_b, site_a)
-    survey = datasets / "survey-results" / "survey-results.csv"
-    survey.write_text(survey.read_text(encoding="utf-8").replace("89.3％", "89.4％", 1), "utf-8")
-    _release(datasets, site_b, EPOCH + 86400)
-    return site_a, site_b
-
-
-def _latest_site(site: Path) -> Path:
-    return sorted(site.glob("releases/*/site"))[-1]
+from conftest import ROOT, latest_snapshot, opendata, tree
 
 
 def test_publish_puts_the_whole_release_in_place_and_again_does_nothing(
@@ -60,7 +22,7 @@ def test_publish_puts_the_whole_release_in_place_and_again_does_nothing(
     web = tmp_path / "www"
     done = opendata("publish", "--site", str(site), "--to", str(web))
     assert done.returncode == 0, done.stderr
-    assert tree(web) == tree(_latest_site(site))
+    assert tree(web) == tree(latest_snapshot(site))
     pointer = json.loads((web / "releases/latest.json").read_text())
     assert pointer["versions"]["survey-results"] == "1.0.1"
     # Both versions downloadable; the latest URL serves the newest.
@@ -86,7 +48,7 @@ def test_killed_at_any_moment_the_web_root_serves_one_whole_release(
     site_a, site_b = two_releases
     pristine = tmp_path / "pristine"
     assert opendata("publish", "--site", str(site_a), "--to", str(pristine)).returncode == 0
-    old, new = tree(pristine), tree(_latest_site(site_b))
+    old, new = tree(pristine), tree(latest_snapshot(site_b))
     assert old != new
     web = tmp_path / "www"
     outcomes = {"old": 0, "new": 0}
@@ -159,7 +121,7 @@ def test_a_web_root_cut_short_is_published_again_not_called_done(
     (web / "index.html").write_text("<p>half</p>", encoding="utf-8")
     again = opendata("publish", "--site", str(site), "--to", str(web))
     assert again.returncode == 0 and "公開済み" not in again.stdout
-    assert tree(web) == tree(_latest_site(site))
+    assert tree(web) == tree(latest_snapshot(site))
 
 
 def test_a_second_publish_into_the_same_web_root_at_once_is_refused(

@@ -14,7 +14,6 @@ guarantees Starlette's own file serving lacks:
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
 import os
 import threading
 import zlib
@@ -34,16 +33,8 @@ from pipeline.files import FileVersion, file_version, open_path, read_json, sha2
 from pipeline.vocabulary import SEMVER
 
 from .. import paths
+from ..media import IMMUTABLE, media_type
 from ..model import BuiltPackage
-
-for media_type, suffix in (
-    ("application/vnd.apache.parquet", ".parquet"),
-    ("application/ld+json", ".jsonld"),
-    ("text/turtle", ".ttl"),
-    ("text/csv", ".csv"),
-    ("application/atom+xml", ".atom"),
-):
-    mimetypes.add_type(media_type, suffix)
 
 
 class SiteFiles(StaticFiles):
@@ -91,7 +82,7 @@ class SiteFiles(StaticFiles):
             open_path(fd, Path(full_path)),
             status_code=status_code,
             stat_result=opened,
-            media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain",
+            media_type=media_type(str(full_path)),
         )
         parts = tuple(part for part in get_route_path(scope).split("/") if part)
         response.headers["cache-control"] = _cache_control(parts)
@@ -157,7 +148,6 @@ class _OpenFileResponse(FileResponse):
             self.close()
 
 
-IMMUTABLE = "public, max-age=31536000, immutable"  # a released version's file: never changes
 REVALIDATE = "public, no-cache"  # latest URLs, pages, catalog: ask each time (a 304 is cheap)
 
 

@@ -131,17 +131,25 @@ def _check_target(site: Path, target: Path, release: Release) -> dict[str, Any] 
             f"新しいパスを指定してください / {target} holds files opendata did not publish;"
             " give an empty or new folder"
         )
-    known = {r.id: r for r in archive.releases(site)}
-    if current and current["id"] != release.id:
-        earlier = known.get(current["id"])
-        if earlier is None or archive.created(earlier) > archive.created(release):
-            raise PublishError(
-                f"{target} はこのサイトの最新リリース {release.id} より新しいか、このサイトにない"
-                f"リリース {current['id']} を公開しています。作ったサイトから公開してください"
-                f" / {target} serves release {current['id']}, newer than or unknown to this"
-                " site; publish from the site that made it"
-            )
+    check_not_newer(site, str(target), current, release)
     return current
+
+
+def check_not_newer(
+    site: Path, target: str, current: dict[str, Any] | None, release: Release
+) -> None:
+    """Refuse to replace what `target` serves (its release pointer) by an older release, or
+    by one of another site's releases."""
+    if not current or current["id"] == release.id:
+        return
+    earlier = {r.id: r for r in archive.releases(site)}.get(current["id"])
+    if earlier is None or archive.created(earlier) > archive.created(release):
+        raise PublishError(
+            f"{target} はこのサイトの最新リリース {release.id} より新しいか、このサイトにない"
+            f"リリース {current['id']} を公開しています。作ったサイトから公開してください"
+            f" / {target} serves release {current['id']}, newer than or unknown to this"
+            " site; publish from the site that made it"
+        )
 
 
 def _whole(target: Path, release: Release) -> bool:
