@@ -32,15 +32,19 @@ def build_site(
     limit: int = 1000,
     progress: pipeline.Progress | None = None,
     force: bool = False,
+    engine: pipeline.Engine | None = None,
 ) -> RunResult:
     """Build every dataset (and the catalog); replace `out_dir` only if all is valid.
     `base_url` defaults to the publisher's `site_url`; `progress` hears of each dataset, then
     of the catalog ("" as the name). Datasets whose inputs are unchanged since the build in
-    `out_dir` are carried over from it (pipeline/reuse.py), unless `force`."""
+    `out_dir` are carried over from it (pipeline/reuse.py), unless `force`; `engine` builds
+    the others (pipeline/parallel.py: on Dask workers)."""
     out_dir = out_dir.resolve()
     with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
         previous = None if force or not out_dir.is_dir() else paths.datasets(out_dir)
-        result = pipeline.build(datasets_dir, paths.datasets(staging), limit, progress, previous)
+        result = pipeline.build(
+            datasets_dir, paths.datasets(staging), limit, progress, previous, engine
+        )
         if result.valid and out_dir.is_dir():
             archive.carry_forward(out_dir, staging)
             archive.stamp_released(staging)

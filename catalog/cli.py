@@ -182,6 +182,19 @@ def cli() -> None:
     is_flag=True,
     help="変更のないデータセットも作り直す / rebuild datasets whose inputs are unchanged too",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="並列に作るプロセス数（Dask LocalCluster） / datasets built at once (Dask processes)",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Dask の分散スケジューラ（tcp://host:8786） / a Dask distributed scheduler's address",
+)
 @report_options
 def build_command(
     datasets_dir: Path,
@@ -189,6 +202,8 @@ def build_command(
     base_url: str | None,
     catalog: bool,
     force: bool,
+    workers: int,
+    scheduler: str | None,
     as_json: bool,
     limit: int,
 ) -> None:
@@ -199,8 +214,15 @@ def build_command(
 
     from .build import build_site
 
+    engine = None
+    if workers > 1 or scheduler:
+        from pipeline.parallel import engine as dask_engine
+
+        engine = dask_engine(workers, scheduler)
     with _progress("build", as_json) as progress:
-        result = build_site(datasets_dir, out_dir, base_url, catalog, limit, progress, force=force)
+        result = build_site(
+            datasets_dir, out_dir, base_url, catalog, limit, progress, force=force, engine=engine
+        )
     _print_result(result, as_json, "build")
     sys.exit(0 if result.valid else EXIT_INVALID)
 

@@ -7,7 +7,7 @@ when it is published is the caller's business (catalog/build.py stages and swaps
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -102,11 +102,13 @@ def build(
     limit: int = 1000,
     progress: Progress | None = None,
     previous: Path | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it.
     `previous`: the last build's packages folder, whose unchanged datasets are carried over
-    (pipeline/reuse.py) instead of built again."""
-    return _run(datasets_dir, out_dir, None, limit, progress, previous)
+    (pipeline/reuse.py) instead of built again; `engine`: where the others are built (in this
+    process by default; pipeline/parallel.py: on Dask workers)."""
+    return _run(datasets_dir, out_dir, None, limit, progress, previous, engine)
 
 
 def _run(
@@ -116,6 +118,7 @@ def _run(
     limit: int,
     progress: Progress | None = None,
     previous: Path | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     if not datasets_dir.is_dir():
         return RunResult(
@@ -137,22 +140,61 @@ def _run(
             for n in sorted(unknown)
         ]
         folders = [f for f in folders if f.name in names]
-    for done, folder in enumerate(folders):
-        tell = telling(progress, done, len(folders))
-        tell(folder.name)
-        if out_dir is None:
-            result.datasets.append(build_dataset(folder, None, publisher, limit, tell))
+    slots: list[DatasetResult | None] = [None] * len(folders)
+    jobs: list[Job] = []
+    for position, folder in enumerate(folders):
+        if out_dir is None:  # validating: nothing to carry over
+            jobs.append(Job(position, folder, ""))
             continue
         key = reuse.input_key(folder, datasets_dir / PUBLISHER_FILE, limit)
         carried = reuse.carry_over(previous, out_dir / folder.name, key) if previous else None
         if carried is not None:
-            result.datasets.append(_carried(folder.name, carried, limit))
-            continue
-        built = build_dataset(folder, out_dir / folder.name, publisher, limit, tell)
-        if built.valid and built.package is not None:
-            reuse.remember(out_dir / folder.name, key, built.rows, built.files, built.report)
-        result.datasets.append(built)
+            slots[position] = _carried(folder.name, carried, limit)
+        else:
+            jobs.append(Job(position, folder, key))
+    run_jobs = engine if engine is not None and out_dir is not None else in_this_process
+    done = len(folders) - len(jobs)
+    for job, built in run_jobs(jobs, out_dir, publisher, limit, progress, done, len(folders)):
+        if out_dir and built.valid and built.package is not None:
+            reuse.remember(
+                out_dir / job.folder.name, job.key, built.rows, built.files, built.report
+            )
+        slots[job.position] = built
+    result.datasets = [slot for slot in slots if slot is not None]
     return result
+
+
+@dataclass(frozen=True)
+class Job:
+    """One dataset to build: its place in the run, its folder, its inputs' key."""
+
+    position: int
+    folder: Path
+    key: str
+
+
+# Builds the jobs (writing each into out_dir/<name>/), yielding each with its result as done.
+Engine = Callable[
+    [list[Job], Path | None, Publisher, int, Progress | None, int, int],
+    Iterator[tuple[Job, DatasetResult]],
+]
+
+
+def in_this_process(
+    jobs: list[Job],
+    out_dir: Path | None,
+    publisher: Publisher,
+    limit: int,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> Iterator[tuple[Job, DatasetResult]]:
+    """One dataset after another, here."""
+    for number, job in enumerate(jobs, start=done):
+        tell = telling(progress, number, total)
+        tell(job.folder.name)
+        target = out_dir / job.folder.name if out_dir else None
+        yield job, build_dataset(job.folder, target, publisher, limit, tell)
 
 
 def _carried(name: str, record: dict[str, Any], limit: int) -> DatasetResult:

@@ -1,0 +1,109 @@
+"""Datasets built in parallel on Dask distributed: `LocalCluster` processes on this machine
+(`--workers N`), or the workers of a running scheduler on many machines (`--scheduler`).
+
+A worker shares no disk with the machine that runs the command, so each job carries its
+dataset folder's files as bytes; the worker builds them in a temporary folder with the same
+`build_dataset` as a single process, and sends back the result and the files it wrote. They
+are written into the staging folder here, where the incremental records and the atomic swap
+stay — the bytes are the same whatever the parallelism (tests/test_parallel.py).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .build import DatasetResult, Engine, Job, Progress, build_dataset, telling
+from .publisher import Publisher
+
+Files = dict[str, bytes]  # path inside a folder → bytes
+
+
+def engine(workers: int, scheduler: str | None = None) -> Engine:
+    """An engine on `workers` local processes, or on the cluster at `scheduler`."""
+
+    def run(
+        jobs: list[Job],
+        out_dir: Path | None,
+        publisher: Publisher,
+        limit: int,
+        progress: Progress | None,
+        done: int,
+        total: int,
+    ) -> Iterator[tuple[Job, DatasetResult]]:
+        assert out_dir is not None  # an engine builds; validating stays in this process
+        if not jobs:
+            return
+        from distributed import Client, LocalCluster, as_completed
+
+        with _cluster(workers, scheduler, LocalCluster) as address:
+            client = Client(address)  # type: ignore[no-untyped-call]
+            try:
+                futures = {
+                    client.submit(_build_shipped, job.folder.name, _read(job.folder), publisher,
+                                  limit, pure=False): job
+                    for job in jobs
+                }  # fmt: skip
+                finished = as_completed(futures)  # type: ignore[no-untyped-call]
+                for number, future in enumerate(finished, start=done):
+                    job = futures[future]
+                    telling(progress, number, total)(job.folder.name)
+                    result, files = future.result()
+                    _write(out_dir / job.folder.name, files)
+                    yield job, result
+            finally:
+                client.close()  # type: ignore[no-untyped-call]
+
+    return run
+
+
+class _cluster:
+    """The scheduler's address: the one given, or a LocalCluster's for as long as it runs."""
+
+    def __init__(self, workers: int, scheduler: str | None, local: Any):
+        self.workers, self.scheduler, self.local = workers, scheduler, local
+        self.cluster: Any = None
+
+    def __enter__(self) -> str:
+        if self.scheduler:
+            return self.scheduler
+        self.cluster = self.local(
+            n_workers=self.workers,
+            threads_per_worker=1,  # pyarrow uses the cores itself; one dataset per process
+            processes=True,
+            dashboard_address=None,
+        )
+        return str(self.cluster.scheduler_address)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _read(folder: Path) -> Files:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts)
+    }
+
+
+def _write(folder: Path, files: Files) -> None:
+    for relative, data in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _build_shipped(
+    name: str, inputs: Files, publisher: Publisher, limit: int
+) -> tuple[DatasetResult, Files]:
+    """On a worker: the dataset rebuilt from its files in a folder of its own name."""
+    with tempfile.TemporaryDirectory(prefix="opendata-") as temporary:
+        folder, out = Path(temporary) / "in" / name, Path(temporary) / "out" / name
+        _write(folder, inputs)
+        result = build_dataset(folder, out, publisher, limit)
+        outputs = _read(out) if out.is_dir() else {}
+    return result, outputs
