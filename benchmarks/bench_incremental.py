@@ -1,5 +1,6 @@
 """Incremental builds on a ward-sized catalog (ward_catalog.py): a full build, the rebuild after
-one dataset changed, and the same rebuild forced (`--force`), each with its peak memory.
+one dataset changed, and the same rebuild forced (`--force`) in one process and on two Dask
+workers, each with its peak memory (of the command's process: Dask's workers are apart).
 
     .venv/bin/python benchmarks/bench_incremental.py [--datasets 600]
 """
@@ -37,8 +38,10 @@ def main() -> None:
     changed.write_text(changed.read_text(encoding="utf-8").replace(",\n", ",変更\n", 1), "utf-8")
     one = run("rebuild after one dataset changed")
     run("nothing changed")
-    run("the same, --force (everything rebuilt)", "--force")
+    single = run("the same, --force (everything rebuilt)", "--force")
+    double = run("the same, --force --workers 2 (Dask)", "--force", "--workers", "2")
     print(f"\none-dataset rebuild: {one / full:.0%} of the full build")
+    print(f"2 workers: {single / double:.2f}× the speed of 1")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from .build import DatasetResult, Engine, Job, Progress, build_dataset, telling
 from .publisher import Publisher
 
 Files = dict[str, bytes]  # path inside a folder → bytes
+# Datasets go to the workers in batches, a few per worker thread: one task per dataset costs
+# more than building most of the ward's (a few hundred rows) takes.
+BATCHES_PER_SLOT = 4
 
 
 def engine(workers: int, scheduler: str | None = None) -> Engine:
@@ -41,18 +44,20 @@ def engine(workers: int, scheduler: str | None = None) -> Engine:
         with _cluster(workers, scheduler, LocalCluster) as address:
             client = Client(address)  # type: ignore[no-untyped-call]
             try:
+                slots = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
                 futures = {
-                    client.submit(_build_shipped, job.folder.name, _read(job.folder), publisher,
-                                  limit, pure=False): job
-                    for job in jobs
+                    client.submit(_build_batch, [(j.folder.name, _read(j.folder)) for j in batch],
+                                  publisher, limit, pure=False): batch
+                    for batch in _batches(jobs, slots * BATCHES_PER_SLOT)
                 }  # fmt: skip
                 finished = as_completed(futures)  # type: ignore[no-untyped-call]
-                for number, future in enumerate(finished, start=done):
-                    job = futures[future]
-                    telling(progress, number, total)(job.folder.name)
-                    result, files = future.result()
-                    _write(out_dir / job.folder.name, files)
-                    yield job, result
+                number = done
+                for future in finished:
+                    for job, (result, files) in zip(futures[future], future.result(), strict=True):
+                        telling(progress, number, total)(job.folder.name)
+                        number += 1
+                        _write(out_dir / job.folder.name, files)
+                        yield job, result
             finally:
                 client.close()  # type: ignore[no-untyped-call]
 
@@ -95,6 +100,25 @@ def _write(folder: Path, files: Files) -> None:
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+
+def _batches(jobs: list[Job], count: int) -> list[list[Job]]:
+    """`count` batches of about equal bytes: the largest dataset first into the lightest."""
+    sizes = {j.position: sum(p.stat().st_size for p in j.folder.rglob("*") if p.is_file())
+             for j in jobs}  # fmt: skip
+    batches: list[list[Job]] = [[] for _ in range(max(1, min(count, len(jobs))))]
+    loads = [0] * len(batches)
+    for job in sorted(jobs, key=lambda j: -sizes[j.position]):
+        lightest = loads.index(min(loads))
+        batches[lightest].append(job)
+        loads[lightest] += sizes[job.position]
+    return [b for b in batches if b]
+
+
+def _build_batch(
+    batch: list[tuple[str, Files]], publisher: Publisher, limit: int
+) -> list[tuple[DatasetResult, Files]]:
+    return [_build_shipped(name, inputs, publisher, limit) for name, inputs in batch]
 
 
 def _build_shipped(
