@@ -153,8 +153,8 @@ def _run(
         else:
             jobs.append(Job(position, folder, key))
     run_jobs = engine if engine is not None and out_dir is not None else in_this_process
-    done = len(folders) - len(jobs)
-    for job, built in run_jobs(jobs, out_dir, publisher, limit, progress, done, len(folders)):
+    run = Context(out_dir, publisher, limit, progress, len(folders) - len(jobs), len(folders))
+    for job, built in run_jobs(jobs, run):
         if out_dir and built.valid and built.package is not None:
             reuse.remember(
                 out_dir / job.folder.name, job.key, built.rows, built.files, built.report
@@ -173,28 +173,29 @@ class Job:
     key: str
 
 
-# Builds the jobs (writing each into out_dir/<name>/), yielding each with its result as done.
-Engine = Callable[
-    [list[Job], Path | None, Publisher, int, Progress | None, int, int],
-    Iterator[tuple[Job, DatasetResult]],
-]
+@dataclass(frozen=True)
+class Context:
+    """What the jobs of one run share."""
+
+    out_dir: Path | None  # None: validating only
+    publisher: Publisher
+    limit: int
+    progress: Progress | None
+    done: int  # datasets already done (carried over) before the jobs
+    total: int
 
 
-def in_this_process(
-    jobs: list[Job],
-    out_dir: Path | None,
-    publisher: Publisher,
-    limit: int,
-    progress: Progress | None,
-    done: int,
-    total: int,
-) -> Iterator[tuple[Job, DatasetResult]]:
+# Builds the jobs (each into out_dir/<name>/), yielding each with its result when it is done.
+Engine = Callable[[list[Job], Context], Iterator[tuple[Job, DatasetResult]]]
+
+
+def in_this_process(jobs: list[Job], run: Context) -> Iterator[tuple[Job, DatasetResult]]:
     """One dataset after another, here."""
-    for number, job in enumerate(jobs, start=done):
-        tell = telling(progress, number, total)
+    for number, job in enumerate(jobs, start=run.done):
+        tell = telling(run.progress, number, run.total)
         tell(job.folder.name)
-        target = out_dir / job.folder.name if out_dir else None
-        yield job, build_dataset(job.folder, target, publisher, limit, tell)
+        target = run.out_dir / job.folder.name if run.out_dir else None
+        yield job, build_dataset(job.folder, target, run.publisher, run.limit, tell)
 
 
 def _carried(name: str, record: dict[str, Any], limit: int) -> DatasetResult:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .build import DatasetResult, Engine, Job, Progress, build_dataset, telling
+from .build import Context, DatasetResult, Engine, Job, build_dataset, telling
 from .publisher import Publisher
 
 Files = dict[str, bytes]  # path inside a folder → bytes
@@ -27,15 +27,8 @@ BATCHES_PER_SLOT = 4
 def engine(workers: int, scheduler: str | None = None) -> Engine:
     """An engine on `workers` local processes, or on the cluster at `scheduler`."""
 
-    def run(
-        jobs: list[Job],
-        out_dir: Path | None,
-        publisher: Publisher,
-        limit: int,
-        progress: Progress | None,
-        done: int,
-        total: int,
-    ) -> Iterator[tuple[Job, DatasetResult]]:
+    def build(jobs: list[Job], run: Context) -> Iterator[tuple[Job, DatasetResult]]:
+        out_dir = run.out_dir
         assert out_dir is not None  # an engine builds; validating stays in this process
         if not jobs:
             return
@@ -47,21 +40,21 @@ def engine(workers: int, scheduler: str | None = None) -> Engine:
                 slots = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
                 futures = {
                     client.submit(_build_batch, [(j.folder.name, _read(j.folder)) for j in batch],
-                                  publisher, limit, pure=False): batch
+                                  run.publisher, run.limit, pure=False): batch
                     for batch in _batches(jobs, slots * BATCHES_PER_SLOT)
                 }  # fmt: skip
                 finished = as_completed(futures)  # type: ignore[no-untyped-call]
-                number = done
+                number = run.done
                 for future in finished:
                     for job, (result, files) in zip(futures[future], future.result(), strict=True):
-                        telling(progress, number, total)(job.folder.name)
+                        telling(run.progress, number, run.total)(job.folder.name)
                         number += 1
                         _write(out_dir / job.folder.name, files)
                         yield job, result
             finally:
                 client.close()  # type: ignore[no-untyped-call]
 
-    return run
+    return build
 
 
 class _cluster:

@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from typing import Any
 import pytest
 
 from pipeline.vocabulary import LICENSES
+
+from conftest import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 CKAN_VENV = ROOT / ".venv-ckan"
@@ -117,17 +118,6 @@ class _Services:
                 process.wait()
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:  # all bound at once, so the ports differ
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -151,7 +141,7 @@ def _set_options(ini: Path, options: dict[str, object]) -> None:
 
 
 def _start(root: Path, services: _Services, datastore: bool = False) -> CkanSite:
-    pg_port, redis_port, ckan_port, no_solr_port = _free_ports(4)
+    pg_port, redis_port, ckan_port, no_solr_port = free_ports(4)
     url = f"http://127.0.0.1:{ckan_port}"
     pgdata = root / "pgdata"
     pgdata.mkdir()

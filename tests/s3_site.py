@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 import s3fs
 
-from conftest import require
+from conftest import free_ports, require
 
 WEED = Path(sys.executable).parent / "weed"  # where the wheel puts it: the venv's bin/
 START_TIMEOUT = 60.0
@@ -52,17 +51,6 @@ class S3Site:
             "AWS_EC2_METADATA_DISABLED": "true",
             **overrides,
         }
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:  # all bound at once, so the ports differ
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def _ready(site: S3Site) -> bool:
@@ -113,7 +101,7 @@ def s3_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Site]:
     }
     config = root / "s3.json"
     config.write_text(json.dumps({"identities": [identity]}), encoding="utf-8")
-    ports = _free_ports(8)
+    ports = free_ports(8)
     log = root / "weed.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
