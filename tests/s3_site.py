@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import s3fs
+from botocore.exceptions import BotoCoreError
 
 from conftest import free_ports, require
 
@@ -54,10 +56,14 @@ class S3Site:
 
 
 def _ready(site: S3Site) -> bool:
-    """The S3 gateway answers a signed request (the filer behind it is up)."""
+    """The S3 gateway accepts connections and answers a signed request (the filer behind it
+    is up). Until the port listens, botocore's connection error is not an OSError: on a cold
+    machine the gateway took longer than s3fs's own retries."""
+    host, port = site.endpoint.removeprefix("http://").split(":")
     try:
+        socket.create_connection((host, int(port)), timeout=1).close()
         client(site).ls("", refresh=True)
-    except OSError:
+    except (OSError, BotoCoreError):
         return False
     return True
 
