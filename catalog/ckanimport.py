@@ -115,6 +115,7 @@ class Fetched:
 
     file: str
     resource: dict[str, Any]  # CKAN's resource dict
+    sha256: str  # computed while it downloaded
 
 
 class ImportFailed(Exception):
@@ -235,8 +236,7 @@ def _import_one(
     if dry_run:
         return [Change(kind, name, f"{len(package.get('resources') or [])} files")]
     with locked(folder, "import"), staging_beside(folder, "import") as stage:
-        changes = _stage(client, url, package, stage, outcome, tell)
-        written = {p.name: sha256_file(p) for p in sorted(stage.iterdir())}
+        changes, written = _stage(client, url, package, stage, outcome, tell)
         if state is not None:
             changes += _carry_local(folder, stage, state, written)
         record = {"ckan": url, "id": package["id"], "fingerprint": fingerprint, "files": written}
@@ -252,25 +252,31 @@ def _stage(
     stage: Path,
     outcome: ImportOutcome,
     tell: Callable[[str], None],
-) -> list[Change]:
-    """Download the files and draft the definition into `stage`; what was saved unlisted."""
+) -> tuple[list[Change], dict[str, str]]:
+    """Download the files and draft the definition into `stage`: what there is to say of
+    its files, and the sha256 of each file written."""
     name = package["name"]
-    fetched = []
+    fetched: list[Fetched] = []
     for position, resource in enumerate(package.get("resources") or []):
         tell(f"{name}: {resource.get('name') or position + 1}")
-        fetched.append(_fetch(client, resource, position, stage))
+        fetched.append(_fetch(client, resource, position, stage, {f.file for f in fetched}))
     resources, changes = _resources(name, fetched, stage)
     definition, warnings = definition_from(package, resources)
     outcome.warnings += [f"{name}: {w}" for w in warnings]
     text = yaml.safe_dump(
         definition, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100
     )
-    (stage / DEFINITION).write_text(HEADER.format(url=url) + text, encoding="utf-8")
-    return changes
+    written = (HEADER.format(url=url) + text).encode("utf-8")
+    (stage / DEFINITION).write_bytes(written)
+    digests = {f.file: f.sha256 for f in fetched} | {
+        DEFINITION: hashlib.sha256(written).hexdigest()
+    }
+    return changes, dict(sorted(digests.items()))
 
 
-def _fetch(client: Ckan, resource: dict[str, Any], position: int, stage: Path) -> Fetched:
-    taken = {p.name for p in stage.iterdir()}
+def _fetch(
+    client: Ckan, resource: dict[str, Any], position: int, stage: Path, taken: set[str]
+) -> Fetched:
     file = _file_name(resource, position, taken)
     path, digest = client.download(str(resource.get("url") or ""), stage)
     expected = SHA256.fullmatch(str(resource.get("hash") or "").strip().lower())
@@ -282,7 +288,7 @@ def _fetch(client: Ckan, resource: dict[str, Any], position: int, stage: Path) -
             f" {expected.group(1)[:12]}…"
         )
     os.replace(path, stage / file)
-    return Fetched(file, resource)
+    return Fetched(file, resource, digest)
 
 
 def _file_name(resource: dict[str, Any], position: int, taken: set[str]) -> str:
@@ -451,12 +457,13 @@ def _frequency(extras: dict[str, str]) -> str | None:
 
 
 def _themes(groups: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    by_name = {group: theme for theme, (group, _, _) in THEMES.items()}
+    # A theme by our group name (`safety`) or by its own title (防災・安全).
+    known = {group: theme for theme, (group, _, _) in THEMES.items()} | {t: t for t in THEMES}
     themes: list[str] = []
     unknown: list[str] = []
     for group in groups:
         keys = (group.get("name"), group.get("title"), group.get("display_name"))
-        theme = next((by_name.get(k) or k for k in keys if k in by_name or k in THEMES), None)
+        theme = next((known[k] for k in keys if k in known), None)
         if theme is None:
             unknown.append(str(group.get("title") or group.get("name")))
         elif theme not in themes:
@@ -509,7 +516,8 @@ def _carry_local(
         if path.name not in recorded or edited:
             shutil.copy2(path, stage / path.name)
         if edited:
-            upstream = "上流も変更 / changed upstream too" if path.name in written else ""
+            changed = written.get(path.name) not in (None, recorded[path.name])
+            upstream = "上流も変更 / changed upstream too" if changed else ""
             changes.append(
                 Change(
                     "kept",

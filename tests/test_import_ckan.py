@@ -315,6 +315,8 @@ def test_a_rerun_changes_what_changed_upstream_and_keeps_local_edits(
     assert code == 0
     changes = {(c["kind"], c["dataset"]) for c in result["changes"]}
     assert {("update", "aed-sites"), ("kept", "aed-sites/dataset.yaml")} <= changes
+    [kept] = [c for c in result["changes"] if c["kind"] == "kept"]
+    assert "changed upstream too" in kept["detail"]  # its notes were patched in CKAN
     assert ("update", "population-by-area") in changes
     assert (datasets / "aed-sites" / "dataset.yaml").read_text() == edited  # not overwritten
     assert (datasets / "aed-sites" / "memo.txt").read_text() == "officer's own file"
