@@ -257,3 +257,52 @@ def test_past_the_index_memory_budget_conditions_are_scanned_alike(ledger, monke
     assert _search(second, table, **given) == indexed
     assert second._index_bytes == first._index_bytes
     assert second._text_index(table, "name") is None and second._value_index(table, "n") is None
+
+
+SORTS = [(name, descending) for name in ("n", "name", "kind", "area", "opened", "open", "_id") for descending in (False, True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("column", "descending"), SORTS, ids=str)
+def test_a_sorted_page_from_held_rows_is_duckdbs_page(
+    ledger, monkeypatch, column, descending
+) -> None:
+    """A one-field sort with no condition or only indexed ones is paged from the rows held in
+    memory; the pages and totals are those of DuckDB's `ORDER BY … NULLS LAST, _id` (nothing
+    held: INDEX_MEMORY 0)."""
+    site, table, _ = ledger
+    sort = {"sort": [(column, descending)]}
+    asked: list[dict[str, Any]] = [
+        {**sort, "limit": 25, "offset": 0},
+        {**sort, "limit": 40, "offset": 37},
+        {**sort, "limit": 10, "offset": ROWS - 5},
+        {**sort, "filters": {"kind": ["公園", ""]}, "offset": 3, "limit": 50},
+        {**sort, "q": "芝", "offset": 1, "limit": 30, "fields": ["name", "area"]},
+        {**sort, "q": "存在しない"},
+    ]
+    held = DataStore(site)
+    answers = [_search(held, table, **given) for given in asked]
+    assert held._held_rows(table) is not None and held._sort_orders._values
+    monkeypatch.setattr(datastore, "INDEX_MEMORY", 0)
+    scanning = DataStore(site)
+    assert [_search(scanning, table, **given) for given in asked] == answers
+    assert scanning._held_rows(table) is None
+
+
+def test_a_sort_order_places_nan_and_null_as_duckdb_does() -> None:
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    from catalog.api.heldrows import HeldRows, SortOrder
+
+    values = [1.0, float("nan"), None, 3.0, 1.0, float("nan"), None, 2.0, -0.0, 0.0]
+    rows = pa.table({"_id": np.arange(1, len(values) + 1), "v": pa.array(values, pa.float64())})
+    held = HeldRows.hold(rows)
+    for descending in (False, True):
+        way = "DESC" if descending else "ASC"
+        expected = duckdb.sql(f"SELECT _id FROM rows ORDER BY v {way} NULLS LAST, _id").fetchall()
+        order = SortOrder.build(held, "v", descending)
+        assert order.ids(None).tolist() == [i for (i,) in expected]
+        assert order.ids(np.array([2, 3, 4, 9])).tolist() == [
+            i for (i,) in expected if i in (2, 3, 4, 9)
+        ]

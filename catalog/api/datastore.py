@@ -47,6 +47,7 @@ from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from duckdb.func import PythonUDFType
 
 from pipeline.files import read_json
@@ -54,6 +55,7 @@ from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
+from .heldrows import HeldRows, SortOrder
 from .textindex import CHUNK_ROWS, BuiltOnce, Rows, TextIndex, intersect
 from .valueindex import ValueIndex
 
@@ -65,7 +67,7 @@ SQL_MAX_LENGTH = 10_000  # characters of SQL
 MAX_SQL_QUERIES = 2  # datastore_search_sql running at once (the rest wait, then are refused)
 THREADS = 2
 MEMORY_LIMIT = "512MB"
-INDEX_MEMORY = 512 << 20  # bytes the text and value indexes of all resources may hold
+INDEX_MEMORY = 512 << 20  # bytes the indexes and held rows of all resources may hold
 TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (package.json formats)
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -203,7 +205,9 @@ class DataStore:
         self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
         self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
         self._value_indexes: BuiltOnce[tuple[str, str], ValueIndex | None] = BuiltOnce()
-        self._index_bytes = 0  # held by the indexes above
+        self._rows: BuiltOnce[str, HeldRows | None] = BuiltOnce()
+        self._sort_orders: BuiltOnce[tuple[str, str, bool], SortOrder | None] = BuiltOnce()
+        self._index_bytes = 0  # held by the indexes and rows above
 
     # -- views --------------------------------------------------------------------------------
     def columns(self, table: Table) -> list[tuple[str, str]]:
@@ -313,6 +317,29 @@ class DataStore:
 
         return self._text_indexes.get((table.resource_id, haystack), lambda: self._held(build))
 
+    def _held_rows(self, table: Table) -> HeldRows | None:
+        """The resource's rows in memory, read on the first search that pages from them; None
+        when its Parquet file's data is larger than the memory left to the indexes."""
+
+        def build() -> HeldRows | None:
+            if _data_bytes(table.parquet) > INDEX_MEMORY - self._index_bytes:
+                return None
+            with self.cursor(SEARCH_TIMEOUT) as cursor:
+                return HeldRows.hold(
+                    cursor.sql(f'SELECT * FROM "{table.resource_id}"').to_arrow_table()
+                )
+
+        return self._rows.get(table.resource_id, lambda: self._held(build))
+
+    def _sort_order(
+        self, table: Table, held: HeldRows, column: str, descending: bool
+    ) -> SortOrder | None:
+        """The order of the resource's rows by `column`, sorted on the first search by it."""
+        return self._sort_orders.get(
+            (table.resource_id, column, descending),
+            lambda: self._held(lambda: SortOrder.build(held, column, descending)),
+        )
+
     def _held(self, build: Callable[[], HeldIndex | None]) -> HeldIndex | None:
         """An index, built while those held take less than INDEX_MEMORY; None (the conditions
         are scanned from then on) past it, or when reading the data ran out of time or memory."""
@@ -392,41 +419,20 @@ class DataStore:
             order.append(f"{check('sort', name)} {'DESC' if descending else 'ASC'} NULLS LAST")
         if order and not query.distinct and "_id" not in [n for n, _ in query.sort]:
             order.append("_id")  # ties broken the same way on every page: pages never overlap
-        # Without a sort the rows come in file order, which is `_id` order (the connection
-        # preserves insertion order): no ORDER BY, so LIMIT stops the scan early (15 ms, not
-        # 150 ms, for the first page of a 1,000,000-row filter).
-
-        view = f'"{table.resource_id}"'
-        offset, total = query.offset, None
-        if matched is not None and not (where or order or query.distinct):
-            # Only indexed conditions: the `_id`s are the total and the page; the query fetches
-            # the page's rows.
-            total = len(matched) if query.include_total else None
-            matched, offset = matched[offset : offset + query.limit], 0
-        if matched is not None:
-            where.append(f"_id BETWEEN ? AND ? AND _id IN (SELECT _id FROM {MATCHED})")
-            values.extend([int(matched[0]), int(matched[-1])] if len(matched) else [1, 0])
-            if not (order or query.distinct):  # a join keeps no order (it may hash the file's side)
-                order.append("_id")
-        condition = f" WHERE {' AND '.join(where)}" if where else ""
-        distinct = "DISTINCT " if query.distinct else ""
         geometry = query.records_format == "geojson"
         if geometry and GEOMETRY not in columns:  # the build adds it where rows have points
             raise _invalid(
                 "records_format", "位置情報のないリソースです / No location in this resource"
             )
-        extra = f", {_quote(GEOMETRY)}" if geometry else ""
-        sql = f"SELECT {distinct}{', '.join(selected)}{extra} FROM {view}{condition}"
-        ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
-        with self.cursor(SEARCH_TIMEOUT) as cursor:
-            if matched is not None:  # the `_id` range prunes row groups; the list, rows
-                cursor.register(MATCHED, pa.table({"_id": matched}))
-            rows = cursor.execute(
-                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, offset]
-            ).fetchall()
-            if query.include_total and total is None:  # without the ORDER BY: a count needs none
-                counted = cursor.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
-                total = int(counted[0]) if counted else 0
+        width = len(chosen) + geometry  # the geometry last, for records_format=geojson
+        answered = None
+        if not (where or query.distinct):
+            answered = self._from_memory(table, query, matched, [*chosen, GEOMETRY][:width])
+        if answered is None:
+            selected.append(_quote(GEOMETRY))
+            condition = Condition(where, values, matched)
+            answered = self._from_duckdb(table, query, selected[:width], condition, order)
+        rows, total = answered
 
         fields = [known[name] for name in chosen]
         result: dict[str, Any] = {
@@ -449,6 +455,68 @@ class DataStore:
         if query.q:
             result["q"] = query.q
         return result
+
+    def _from_memory(
+        self, table: Table, query: Search, matched: Rows | None, names: list[str]
+    ) -> tuple[list[tuple[Any, ...]], int | None] | None:
+        """The page and total of a search whose conditions the indexes answered (`matched`, or
+        none) and whose sort is one field, from the rows held in memory; None when they are not
+        held (too large for the memory left) or the search is not of that kind."""
+        if len(query.sort) > 1 or (matched is None and not query.sort):
+            return None  # several sort keys: DuckDB; no condition nor sort: a scan stops early
+        held = self._held_rows(table)
+        if held is None:
+            return None
+        ordered = matched
+        if query.sort:
+            sort = self._sort_order(table, held, *query.sort[0])
+            if sort is None:
+                return None
+            ordered = sort.ids(matched)
+        assert ordered is not None
+        page = ordered[query.offset : query.offset + query.limit]
+        return held.take(page, names), len(ordered) if query.include_total else None
+
+    def _from_duckdb(
+        self,
+        table: Table,
+        query: Search,
+        selected: list[str],
+        condition: Condition,
+        order: list[str],
+    ) -> tuple[list[tuple[Any, ...]], int | None]:
+        """The page and total of a search, by a DuckDB query over the resource's view."""
+        where, values, matched = list(condition.where), list(condition.values), condition.matched
+        order = list(order)
+        # Without a sort the rows come in file order, which is `_id` order (the connection
+        # preserves insertion order): no ORDER BY, so LIMIT stops the scan early (15 ms, not
+        # 150 ms, for the first page of a 1,000,000-row filter).
+        view = f'"{table.resource_id}"'
+        offset, total = query.offset, None
+        if matched is not None and not (where or order or query.distinct):
+            # Only indexed conditions: the `_id`s are the total and the page; the query fetches
+            # the page's rows.
+            total = len(matched) if query.include_total else None
+            matched, offset = matched[offset : offset + query.limit], 0
+        if matched is not None:
+            where.append(f"_id BETWEEN ? AND ? AND _id IN (SELECT _id FROM {MATCHED})")
+            values.extend([int(matched[0]), int(matched[-1])] if len(matched) else [1, 0])
+            if not (order or query.distinct):  # a join keeps no order (it may hash the file's side)
+                order.append("_id")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        distinct = "DISTINCT " if query.distinct else ""
+        sql = f"SELECT {distinct}{', '.join(selected)} FROM {view}{clause}"
+        ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
+        with self.cursor(SEARCH_TIMEOUT) as cursor:
+            if matched is not None:  # the `_id` range prunes row groups; the list, rows
+                cursor.register(MATCHED, pa.table({"_id": matched}))
+            rows = cursor.execute(
+                f"{ordered} LIMIT ? OFFSET ?", [*values, query.limit, offset]
+            ).fetchall()
+            if query.include_total and total is None:  # without the ORDER BY: a count needs none
+                counted = cursor.execute(f"SELECT count(*) FROM ({sql})", values).fetchone()
+                total = int(counted[0]) if counted else 0
+        return rows, total
 
     # -- datastore_search_sql --------------------------------------------------------------------
     def search_sql(self, sql: str, resolve: Callable[[str], Table | None]) -> dict[str, Any]:
@@ -516,6 +584,22 @@ class Search:
     records_format: str
     links: dict[str, str]
     given: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A search's conditions: SQL over the view with its bound values, and the `_id`s the
+    indexes found (None: no indexed condition)."""
+
+    where: list[str]
+    values: list[Any]
+    matched: Rows | None
+
+
+def _data_bytes(parquet: Path) -> int:
+    """The size of a Parquet file's data once read (its row groups' uncompressed bytes)."""
+    metadata = pq.ParquetFile(parquet).metadata
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
 
 
 def _statements(sql: str) -> list[str]:
