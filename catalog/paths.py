@@ -1,6 +1,6 @@
 """Every path inside a built site folder (`dist/`), named once.
 
-    index.html, changes.html, static/          the static site
+    index.html, list/<n>.html, changes.html, static/   the static site (list: the index, page n)
     sitemap.xml, robots.txt                    for search engines
     catalog.json, catalog.ttl, catalog.jsonld  the whole catalog (CKAN search result, DCAT)
     api/site.json, api/*.arrow                 what `opendata serve` loads: site facts, search index
@@ -32,12 +32,20 @@ SEARCH_BIGRAMS = {
 CATALOG_JSON = "catalog.json"
 INDEX_PAGE = "index.html"
 CHANGES_PAGE = "changes.html"
+LIST_PAGES = (
+    "list"  # list/<n>.html: the front page's list, page n (n ≥ 2), for readers without scripts
+)
 SITEMAP = "sitemap.xml"
 CATALOG_FEED = "feeds/dataset.atom"  # CKAN's path for the catalog's feed
 ROBOTS = "robots.txt"
 STATIC = "static"
 CKAN_PACKAGE = "package.json"
 SNAPSHOT = "site"  # releases/<id>/site/: the site as that release published it
+
+
+def list_page(number: int) -> str:
+    """The front page's list, page `number`: the front page itself, then list/<n>.html."""
+    return INDEX_PAGE if number == 1 else f"{LIST_PAGES}/{number}.html"
 
 
 def datasets(site: Path) -> Path:

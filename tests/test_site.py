@@ -11,6 +11,10 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from catalog.site import pages
+
+from conftest import ROOT, opendata
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
@@ -139,3 +143,59 @@ def test_words_apart_are_each_found_as_the_api_finds_them(page, built_site: Path
     assert _visible_titles(page) == ["港区 区民意識調査等の結果（港区基本計画 政策24～26より）"]
     page.fill("#q", "満足度 存在しない語句")
     assert _visible_titles(page) == []
+
+
+@pytest.fixture(scope="module")
+def paged_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real catalog with two datasets a page: the front page, then list/2.html."""
+    out = tmp_path_factory.mktemp("paged") / "dist"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pages, "PAGE_SIZE", 2)
+        done = opendata("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _items(page) -> list[object]:
+    """The list's items as trees of (tag, attributes, text), whitespace between tags ignored."""
+    return page.evaluate(
+        """() => {
+        const tree = (node) => node.nodeType === Node.TEXT_NODE ? node.textContent.trim() :
+          [node.tagName, Array.from(node.attributes).map(a => a.name + "=" + a.value).sort(),
+           Array.from(node.childNodes).map(tree).filter(c => c !== "")];
+        return Array.from(document.querySelectorAll("#datasets > li")).map(tree);
+      }"""
+    )
+
+
+def test_without_scripts_every_dataset_is_on_one_of_the_list_pages(browser, paged_site) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="ja-JP")
+    page = context.new_page()
+    _open(page, paged_site / "index.html")
+    first = _visible_titles(page)
+    assert len(first) == 2 and page.locator("#pages").is_visible()
+    page.click("#pages a:text-is('2')")
+    assert page.url.endswith("/list/2.html")
+    assert page.locator("#pages [aria-current=page]").inner_text() == "2"
+    second = _visible_titles(page)
+    links = page.locator("#datasets h2 a").evaluate_all("els => els.map(e => e.href)")
+    assert links and all(Path(unquote(urlparse(link).path)).is_file() for link in links)
+    packages = [p for p in (paged_site / "datasets").iterdir() if (p / "package.json").is_file()]
+    assert len(first) + len(second) == len(set(first + second)) == len(packages)
+    context.close()
+
+
+def test_the_script_shows_more_and_searches_past_the_first_page(page, paged_site) -> None:
+    _open(page, paged_site / "index.html")
+    built, first = _items(page), _visible_titles(page)
+    assert len(built) == 2 and page.locator("#more").is_visible()
+    assert not page.locator("#pages").is_visible()  # the script pages with "show more"
+    page.click("#more")
+    assert len(_visible_titles(page)) == 4 and not page.locator("#more").is_visible()
+    counts = "港区 施設・サービス数（港区基本計画 政策24～26より）"
+    assert counts not in first
+    page.fill("#q", "Wi-Fi")  # found from the page's index, though not on the page as built
+    assert _visible_titles(page) == [counts]
+    page.fill("#q", " ")  # every dataset again, drawn by the script as the build drew them
+    assert _items(page) == built
+    assert page.errors == []

@@ -65,7 +65,9 @@ def write_site(
     `pages`: the datasets whose page to write (None: all; the others are kept as they are)."""
     site = catalog.site
     shutil.copytree(Path(__file__).with_name("static"), site / paths.STATIC, dirs_exist_ok=True)
-    (site / paths.INDEX_PAGE).write_text(_index(catalog), encoding="utf-8")
+    for path, html in _index_pages(catalog).items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text(html, encoding="utf-8")
     for name in catalog.packages if pages is None else sorted(pages):
         page = paths.dataset_page(site, name)
         page.unlink(missing_ok=True)  # a new file: the old one may be a release's link
@@ -119,6 +121,9 @@ def _summary(text: str, limit: int = 120) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+PAGE_SIZE = 50  # datasets a page lists, and the script shows at a time
+
+
 class IndexEntry(TypedDict):
     """One dataset on the index page (and in its client-side search)."""
 
@@ -133,7 +138,50 @@ class IndexEntry(TypedDict):
     search: str
 
 
-def _index(catalog: Catalog) -> str:
+def _island_row(d: IndexEntry) -> list[object]:
+    """An entry in the page's compact index, in the order static/search.js reads it."""
+    return [d["name"], d["title"], d["title_en"], d["summary"], d["themes"], d["tags"],
+            d["formats"], d["modified"], d["search"]]  # fmt: skip
+
+
+def _index_pages(catalog: Catalog) -> dict[str, str]:
+    """The front page — the newest PAGE_SIZE datasets, the search form and the compact index
+    its script searches — and, for readers without the script, list pages of the rest."""
+    datasets = _index_entries(catalog)
+    count = max(1, -(-len(datasets) // PAGE_SIZE))
+    page_paths = {n: paths.list_page(n) for n in range(1, count + 1)}
+    common = {
+        "publisher": catalog.publisher,
+        "total": len(datasets),
+        "page_size": PAGE_SIZE,
+        "pages": count,
+        "page_paths": page_paths,
+        "themes": sorted({t for d in datasets for t in d["themes"]}),
+        "tags": sorted({t for d in datasets for t in d["tags"]}),
+        "formats": sorted({f for d in datasets for f in d["formats"]}),
+        "entries": _script_json(
+            json.dumps(
+                [_island_row(d) for d in datasets],
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+        ),
+    }
+    template = ENV.get_template("index.html")
+    return {
+        path: template.render(
+            root="../" * path.count("/"),
+            page=n,
+            first=(n - 1) * PAGE_SIZE + 1,
+            shown=datasets[(n - 1) * PAGE_SIZE : n * PAGE_SIZE],
+            **common,
+        )
+        for n, path in page_paths.items()
+    }
+
+
+def _index_entries(catalog: Catalog) -> list[IndexEntry]:
+    """Every dataset as the front page lists it, newest first."""
     datasets: list[IndexEntry] = []
     for name, package in catalog.packages.items():
         searchable = " ".join(
@@ -160,14 +208,7 @@ def _index(catalog: Catalog) -> str:
             }
         )
     datasets.sort(key=lambda d: (d["modified"], d["name"]), reverse=True)
-    return ENV.get_template("index.html").render(
-        root="",
-        publisher=catalog.publisher,
-        datasets=datasets,
-        themes=sorted({t for d in datasets for t in d["themes"]}),
-        tags=sorted({t for d in datasets for t in d["tags"]}),
-        formats=sorted({f for d in datasets for f in d["formats"]}),
-    )
+    return datasets
 
 
 def _size(count: int) -> str:
