@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -171,9 +173,9 @@ class GeoJsonSink:
         if not table.num_rows:
             return
         self._extent.add(*self._location.points(table))
-        lines = geo.features(table, self._location)
-        text = ",\n".join(lines.to_pylist())
-        self._file.write((",\n" if self.rows else "\n").encode() + text.encode("utf-8"))
+        separated = pc.binary_join_element_wise(",\n", geo.features(table, self._location), "")
+        text = _values_bytes(separated)
+        self._file.write(text[1:] if not self.rows else text)  # the file's first: no comma
         self.rows += table.num_rows
 
     def close(self) -> WrittenFile:
@@ -183,6 +185,15 @@ class GeoJsonSink:
         self._file.close()
         facts = self._file.facts("geojson", "application/geo+json", self.rows)
         return replace(facts, bbox=box)
+
+
+def _values_bytes(text: pa.Array) -> memoryview:
+    """A string array's values one after another, as its data buffer holds them (no copy)."""
+    width = 8 if pa.types.is_large_string(text.type) else 4
+    offsets = np.frombuffer(text.buffers()[1], f"<i{width}")[
+        text.offset : text.offset + len(text) + 1
+    ]
+    return memoryview(text.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
 class BackgroundWriter:
