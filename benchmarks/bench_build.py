@@ -54,7 +54,7 @@ def main() -> None:
     size = csv_path.stat().st_size / 1e6
     print(f"{args.rows:,} rows, {size:.1f} MB of CSV ({csv_path.relative_to(HERE.parent)})\n")
 
-    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]
+    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist", "--force"]
     floor = [sys.executable, "-c", FLOOR, str(csv_path), str(work / "floor.parquet")]
     runs = {
         PACKAGES: [*build, "--no-catalog"],

@@ -63,7 +63,7 @@ def main() -> None:
     points(work / "places", args.rows)
     generate(work / "plain-small", rows=100)  # start-up alone: taken off before dividing
     points(work / "places-small", 100)
-    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]
+    build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist", "--force"]
     runs = {
         f"plain ledger, {args.plain_rows:,} rows (CSV + Parquet)": ("plain", args.plain_rows),
         f"standard points, {args.rows:,} rows (rules, CSV + GeoParquet + GeoJSON)": (
