@@ -121,7 +121,7 @@ def _summary(text: str, limit: int = 120) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-PAGE_SIZE = 50  # datasets a page lists, and the script shows at a time
+PAGE_SIZE = 20  # datasets a page lists, and the script shows at a time
 
 
 class IndexEntry(TypedDict):
