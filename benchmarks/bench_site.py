@@ -87,7 +87,9 @@ def main() -> None:
     sites = {n: built(n) for n in args.datasets}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROME_FLAGS)
-        results = {n: measure(browser, site / "index.html", args.repeat) for n, site in sites.items()}
+        results = {
+            n: measure(browser, site / "index.html", args.repeat) for n, site in sites.items()
+        }
         browser.close()
     print(f"{'':32}" + "".join(f"{f'{n:,} datasets':>16}" for n in results))
     for key in next(iter(results.values())):

@@ -40,7 +40,9 @@ CATALOG_FEED = "feeds/dataset.atom"  # CKAN's path for the catalog's feed
 ROBOTS = "robots.txt"
 STATIC = "static"
 CKAN_PACKAGE = "package.json"
-SNAPSHOT = "site"  # releases/<id>/site/: the site as that release published it
+SNAPSHOT = "site"  # releases/<id>/site/: the site as the newest release published it
+LISTING = "files.json"  # releases/<id>/files.json: an older release's site, path → sha256
+RELEASE_OBJECTS = f"{RELEASES}/objects"  # the older releases' files, one per content
 
 
 def list_page(number: int) -> str:
@@ -117,6 +119,12 @@ def releases(site: Path) -> Path:
 
 def release_folder(site: Path, release_id: str) -> Path:
     return site / RELEASES / release_id
+
+
+def stored_object(site: Path, sha256: str) -> Path:
+    """releases/objects/<ab>/<sha256>: one file's bytes, stored once for every superseded
+    release whose site held them."""
+    return site / RELEASE_OBJECTS / sha256[:2] / sha256
 
 
 def descriptor(package_folder: Path) -> Path:

@@ -232,6 +232,33 @@ def test_releases_survive_builds_and_every_version_stays_downloadable(released: 
     assert "3300" in (snapshot / "items.csv").read_text(encoding="utf-8-sig")
 
 
+def test_a_superseded_release_is_kept_by_content_each_file_once(released: Path) -> None:
+    """Only the newest release keeps a whole snapshot; an older one becomes a listing of path →
+    sha256 over releases/objects/, which holds each distinct content once — and gives back
+    exactly the files its snapshot held."""
+    from catalog.release import archive
+
+    dist = released / "dist"
+    as_published = {}
+    for epoch, amount in ((EPOCH + 86400, "3300"), (EPOCH + 2 * 86400, "3400")):
+        newest = archive.latest(dist)
+        assert newest is not None and newest.site.is_dir()
+        as_published[newest.id] = {p: _sha256(f) for p, f in newest.files().items()}
+        build(released, PUBLISHABLE, MINIMAL_CSV.replace("3200", amount))
+        release(released, epoch=epoch)
+    done = archive.releases(dist)
+    assert len(done) == 3 and [r.site.is_dir() for r in done] == [False, False, True]
+    for older in done[:2]:
+        assert not older.site.exists() and (older.folder / "files.json").is_file()
+        files = older.files()
+        assert {p: _sha256(f) for p, f in files.items()} == as_published[older.id]
+        assert all(files[p].name == digest for p, digest in as_published[older.id].items())
+    stored = sorted(p.name for p in (dist / "releases/objects").glob("*/*"))
+    listed = {d for r in done[:2] for d in as_published[r.id].values()}
+    assert stored == sorted(listed)  # every content once, nothing unlisted
+    assert len(stored) < sum(len(as_published[r.id]) for r in done[:2])  # shared once
+
+
 def test_catalog_dates_and_versions_follow_releases(released: Path) -> None:
     first = package(released)
     assert first["version"] == "1.0.0" and first["metadata_modified"].startswith("2025-11-29T16:06")

@@ -1,10 +1,15 @@
 """The release archive kept inside a site folder, which every build carries forward.
 
     releases/<id>/release.json     the immutable manifest of one release
-    releases/<id>/site/            the site exactly as that release published it
+    releases/<id>/site/            the newest release's site, exactly as it published it
+    releases/<id>/files.json       an older release's site: each file's path → its sha256
+    releases/objects/<ab>/<sha256> the older releases' files, each distinct content once
     datasets/<name>/<version>/     every released version's files (in each snapshot too)
 
 Files are never rewritten once released, so carrying them into a new build is a hard link.
+A release stores the one it supersedes by content (`compact`): the archive then holds one
+whole site and the files that changed since, so carrying it costs the same at the 20th
+release as at the 2nd, and its entries grow with the changes, not with sites × releases.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import link_tree, read_json, write_json
+from pipeline.files import link_file, link_tree, read_json, sha256_file, write_json
 from pipeline.vocabulary import EXTENSION
 
 from .. import paths
@@ -40,6 +46,44 @@ class Release:
     def datasets(self) -> dict[str, dict[str, Any]]:
         return self.manifest["datasets"]
 
+    def files(self) -> dict[str, Path]:
+        """Every file of the site as this release published it, by its path in the site: its
+        snapshot's, or once a later release stored it by content, the objects it names."""
+        if self.site.is_dir():
+            found = (p for p in sorted(self.site.rglob("*")) if p.is_file())
+            return {p.relative_to(self.site).as_posix(): p for p in found}
+        site = self.folder.parents[1]  # <site>/releases/<id>
+        listing: dict[str, str] = read_json(self.folder / paths.LISTING)
+        return {path: paths.stored_object(site, digest) for path, digest in listing.items()}
+
+
+def compact(site: Path, release: Release) -> None:
+    """Store a superseded release's snapshot by content: each distinct file once under
+    releases/objects/, the snapshot as a listing of path → sha256. A file already stored is
+    known by its inode (snapshots and objects are hard links of never-rewritten files), so
+    only the files new since the last compaction are read."""
+    store = site / paths.RELEASE_OBJECTS
+    known = {_inode(stored): stored.name for stored in store.glob("*/*")}
+    listing = {}
+    for path in sorted(release.site.rglob("*")):
+        if not path.is_file():
+            continue
+        digest = known.get(_inode(path)) or sha256_file(path)
+        stored = paths.stored_object(site, digest)
+        if not stored.exists():
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            link_file(path, stored)
+            known[_inode(stored)] = digest
+        listing[path.relative_to(release.site).as_posix()] = digest
+    text = json.dumps(listing, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    (release.folder / paths.LISTING).write_text(text + "\n", encoding="utf-8")
+    shutil.rmtree(release.site)
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
 
 def releases(site: Path) -> list[Release]:
     """Every complete release of a site, oldest first (a release is always made after the
@@ -59,15 +103,10 @@ def latest(site: Path) -> Release | None:
     return done[-1] if done else None
 
 
-def last_entries(done: list[Release]) -> dict[str, tuple[Release, dict[str, Any]]]:
-    """Each dataset ever released: its entry in the last release that had it, and the release
-    that made that version (whose snapshot holds its files) — removed datasets included."""
-    by_id = {r.id: r for r in done}
-    entries = {}
-    for release in done:
-        for name, entry in release.datasets.items():
-            entries[name] = (by_id.get(entry["released"], release), entry)
-    return entries
+def last_entries(done: list[Release]) -> dict[str, dict[str, Any]]:
+    """Each dataset ever released: its entry in the last release that had it (its version's
+    files are in datasets/<name>/<version>/) — removed datasets included."""
+    return {name: entry for release in done for name, entry in release.datasets.items()}
 
 
 def read_package(site: Path, name: str) -> dict[str, Any]:
@@ -157,6 +196,6 @@ def stamp_released(site: Path, names: list[str] | None = None) -> None:
     """A build shows each dataset's (or the named ones') last released version, dates and
     changelog."""
     done = releases(site)
-    for name, (_release, entry) in last_entries(done).items():
+    for name, entry in last_entries(done).items():
         if (names is None or name in names) and paths.datapackage(site, name).is_file():
             stamp(site, name, entry, changelog(done, name))

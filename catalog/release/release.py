@@ -131,15 +131,16 @@ def plan(
     return decisions
 
 
-def _decide(site: Path, name: str, last: tuple[Release, dict[str, Any]] | None) -> Decision:
+def _decide(site: Path, name: str, entry: dict[str, Any] | None) -> Decision:
+    """The dataset's change since `entry`, its last released version (None: never released)."""
     package = archive.read_package(site, name)
-    if last is None:
+    if entry is None:
         version = BuiltPackage.of(package).version or "1.0.0"
         return Decision(name, None, version, "new", ["初めての公開 / first release"])
-    made, entry = last
     if archive.content_digest(package) == entry["digest"]:
         return Decision(name, entry, entry["version"], None)
-    diff = diff_dataset(paths.dataset(made.site, name), paths.dataset(site, name))
+    released = paths.version_folder(site, name, entry["version"])  # as it was released
+    diff = diff_dataset(released, paths.dataset(site, name))
     changes = versioning.changes(diff)
     # Something outside what the diff compares (a foreign key, a dialect) still changed.
     level = versioning.level_of(changes) or "patch"
@@ -295,6 +296,10 @@ def _create(
                 catalog.problems + [p for d in catalog.datasets for p in d.report.problems]
             )
         _snapshot(staging, folder / paths.SNAPSHOT)
+        if previous is not None:  # superseded: kept by content from now on
+            archive.compact(
+                staging, Release(paths.release_folder(staging, previous.id), previous.manifest)
+            )
         replace_directory(staging, site)
     return archive.latest(site), decisions
 
@@ -307,8 +312,8 @@ def _release_list(
     made = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
     if not made.valid:
         raise ReleaseError(made.report.problems)
-    last = archive.last_entries(archive.releases(site)).get(OPENDATA_LIST)
-    decision = _decide(site, OPENDATA_LIST, last)
+    entry = archive.last_entries(archive.releases(site)).get(OPENDATA_LIST)
+    decision = _decide(site, OPENDATA_LIST, entry)
     if decision.change is None:
         manifest["datasets"][OPENDATA_LIST] = decision.previous
         return decision
@@ -381,6 +386,7 @@ def _pointer(manifest: dict[str, Any]) -> dict[str, Any]:
 def _snapshot(site: Path, target: Path) -> None:
     """The site as this release publishes it: everything but the other releases' snapshots."""
     skip = {r.site for r in archive.releases(site)} | {target, paths.build_records(site)}
+    skip.add(site / paths.RELEASE_OBJECTS)
     link_tree(site, target, skip=skip)
 
 
