@@ -7,7 +7,8 @@
     datasets/<name>/                           one package: datapackage.json, data files,
                                                package.json (CKAN), dataset.ttl/.jsonld, index.html
     datasets/<name>/<version>/                 a released version's files, never rewritten
-    releases/<id>/release.json, releases/<id>/site/, releases/latest.json   the release archive
+    releases/<id>/release.json, releases/<id>/site/ (the newest) or files.json (older),
+    releases/objects/, releases/latest.json     the release archive
 
 URLs follow the same layout (catalog/model.py), so a static copy of `dist/` serves them.
 """

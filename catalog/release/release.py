@@ -103,17 +103,19 @@ def _refusal(message: str, **where: Any) -> ReleaseError:
 
 
 def plan(
-    site: Path, overrides: dict[str, Override] | None = None, progress: Progress | None = None
+    site: Path,
+    done: list[Release],
+    overrides: dict[str, Override] | None = None,
+    progress: Progress | None = None,
 ) -> list[Decision]:
-    """Every dataset's decision against its last release, removed datasets included;
-    `progress` hears of each dataset as its diff is computed."""
+    """Every dataset's decision against its last release (of `done`, the site's releases),
+    removed datasets included; `progress` hears of each dataset as its diff is computed."""
     if not paths.datasets(site).is_dir():
         raise _refusal(
             f"{site} にビルドがありません。opendata build を先に実行してください"
             f" / no build in {site}; run `opendata build` first",
             file=str(site),
         )
-    done = archive.releases(site)
     last = archive.last_entries(done)
     built = released_names(site)
     decisions = []
@@ -206,16 +208,17 @@ def review(
 ) -> list[Decision]:
     """The decisions, or every reason the release would be refused (`release --dry-run`)."""
     with locked(site.resolve(), "release --dry-run", shared=True):
-        return _review(site, overrides, dataset_notes, progress)
+        return _review(site, archive.releases(site), overrides, dataset_notes, progress)
 
 
 def _review(
     site: Path,
+    done: list[Release],
     overrides: dict[str, Override] | None = None,
     dataset_notes: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> list[Decision]:
-    decisions = plan(site, overrides, progress)
+    decisions = plan(site, done, overrides, progress)
     built = [d.name for d in decisions if d.change != "removed"]
     problems = check_metadata(site, built)
     for name in sorted(set(dataset_notes or {}) - set(built)):
@@ -264,10 +267,11 @@ def _create(
     progress: Progress | None,
 ) -> tuple[Release | None, list[Decision]]:
     base_url = _base_url(site)
-    decisions = _review(site, overrides, dataset_notes, progress)
+    done = archive.releases(site)  # read once: every manifest is parsed for each use
+    decisions = _review(site, done, overrides, dataset_notes, progress)
     if progress:
         progress("", len(decisions), len(decisions))
-    previous = archive.latest(site)
+    previous = done[-1] if done else None
     if all(d.change is None for d in decisions):
         return None, decisions
     now = now or release_time()
@@ -281,10 +285,8 @@ def _create(
     release_id = now.strftime("%Y%m%d-%H%M%S")
     with staging_beside(site, "release") as staging:
         link_tree(site, staging, link=lambda p: archive.never_rewritten(site, p))
-        manifest = _manifest(
-            staging, release_id, now, previous, decisions, notes, dataset_notes or {}
-        )
-        decisions.append(_release_list(staging, publisher, base_url, manifest))
+        manifest = _manifest(staging, release_id, now, done, decisions, notes, dataset_notes or {})
+        decisions.append(_release_list(staging, publisher, base_url, manifest, done))
         folder = paths.release_folder(staging, release_id)
         write_json(folder / paths.MANIFEST, manifest)
         write_json(staging / paths.LATEST, _pointer(manifest))
@@ -301,26 +303,26 @@ def _create(
                 staging, Release(paths.release_folder(staging, previous.id), previous.manifest)
             )
         replace_directory(staging, site)
-    return archive.latest(site), decisions
+    return Release(paths.release_folder(site, release_id), manifest), decisions
 
 
 def _release_list(
-    site: Path, publisher: Publisher, base_url: str, manifest: dict[str, Any]
+    site: Path, publisher: Publisher, base_url: str, manifest: dict[str, Any], done: list[Release]
 ) -> Decision:
     """The catalog's オープンデータ一覧, made from the datasets as this release stamped them,
     then decided and versioned like any dataset (the catalog step makes it again, the same)."""
     made = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
     if not made.valid:
         raise ReleaseError(made.report.problems)
-    entry = archive.last_entries(archive.releases(site)).get(OPENDATA_LIST)
+    entry = archive.last_entries(done).get(OPENDATA_LIST)
     decision = _decide(site, OPENDATA_LIST, entry)
     if decision.change is None:
         manifest["datasets"][OPENDATA_LIST] = decision.previous
         return decision
     entry = _entry(site, decision, manifest["id"], manifest["created"], manifest["notes"])
     manifest["datasets"][OPENDATA_LIST] = entry
-    done = [*archive.releases(site), Release(paths.release_folder(site, manifest["id"]), manifest)]
-    archive.stamp(site, OPENDATA_LIST, entry, archive.changelog(done, OPENDATA_LIST))
+    releases = [*done, Release(paths.release_folder(site, manifest["id"]), manifest)]
+    archive.stamp(site, OPENDATA_LIST, entry, archive.changelog(releases, OPENDATA_LIST))
     entry["files"] = _version_folder(site, OPENDATA_LIST, decision.version)
     return decision
 
@@ -341,7 +343,7 @@ def _manifest(
     site: Path,
     release_id: str,
     now: dt.datetime,
-    previous: Release | None,
+    done: list[Release],
     decisions: list[Decision],
     notes: str,
     dataset_notes: dict[str, str],
@@ -358,16 +360,16 @@ def _manifest(
     manifest = {
         "id": release_id,
         "created": created,
-        "previous": previous.id if previous else None,
+        "previous": done[-1].id if done else None,
         "notes": notes,
         "datasets": datasets,
         "removed": [d.name for d in decisions if d.change == "removed"],
     }
-    done = [*archive.releases(site), Release(paths.release_folder(site, release_id), manifest)]
+    made = [*done, Release(paths.release_folder(site, release_id), manifest)]
     for decision in kept:
         entry = datasets[decision.name]
         assert entry is not None
-        archive.stamp(site, decision.name, entry, archive.changelog(done, decision.name))
+        archive.stamp(site, decision.name, entry, archive.changelog(made, decision.name))
         if decision.change is not None:
             entry["files"] = _version_folder(site, decision.name, decision.version)
     return manifest
@@ -385,7 +387,7 @@ def _pointer(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _snapshot(site: Path, target: Path) -> None:
     """The site as this release publishes it: everything but the other releases' snapshots."""
-    skip = {r.site for r in archive.releases(site)} | {target, paths.build_records(site)}
+    skip = {*paths.releases(site).glob(f"*/{paths.SNAPSHOT}"), target, paths.build_records(site)}
     skip.add(site / paths.RELEASE_OBJECTS)
     link_tree(site, target, skip=skip)
 
