@@ -387,8 +387,9 @@ class DataStore:
             chosen = [f["id"] for f in all_fields if not (query.distinct and f["id"] == "_id")]
         else:
             chosen = query.fields
-        selected = [check("fields", name) for name in chosen]
-        if not selected:
+        for name in chosen:
+            check("fields", name)
+        if not chosen:
             raise _invalid("fields", "項目がありません / No fields")
 
         where: list[str] = []
@@ -424,14 +425,13 @@ class DataStore:
             raise _invalid(
                 "records_format", "位置情報のないリソースです / No location in this resource"
             )
-        width = len(chosen) + geometry  # the geometry last, for records_format=geojson
+        names = [*chosen, GEOMETRY] if geometry else chosen  # the geometry last, for geojson
         answered = None
         if not (where or query.distinct):
-            answered = self._from_memory(table, query, matched, [*chosen, GEOMETRY][:width])
+            answered = self._from_memory(table, query, matched, names)
         if answered is None:
-            selected.append(_quote(GEOMETRY))
             condition = Condition(where, values, matched)
-            answered = self._from_duckdb(table, query, selected[:width], condition, order)
+            answered = self._from_duckdb(table, query, names, condition, order)
         rows, total = answered
 
         fields = [known[name] for name in chosen]
@@ -481,7 +481,7 @@ class DataStore:
         self,
         table: Table,
         query: Search,
-        selected: list[str],
+        names: list[str],
         condition: Condition,
         order: list[str],
     ) -> tuple[list[tuple[Any, ...]], int | None]:
@@ -505,7 +505,7 @@ class DataStore:
                 order.append("_id")
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         distinct = "DISTINCT " if query.distinct else ""
-        sql = f"SELECT {distinct}{', '.join(selected)} FROM {view}{clause}"
+        sql = f"SELECT {distinct}{', '.join(map(_quote, names))} FROM {view}{clause}"
         ordered = f"{sql} ORDER BY {', '.join(order)}" if order else sql
         with self.cursor(SEARCH_TIMEOUT) as cursor:
             if matched is not None:  # the `_id` range prunes row groups; the list, rows
