@@ -349,6 +349,14 @@ class _CsvBatches:
         return "skip"
 
     def __iter__(self) -> Iterator[RawBatch]:
+        try:
+            yield from self._batches()
+        finally:
+            # The reader holds `on_invalid_row`, a method of this object, inside Arrow, where
+            # the cycle collector cannot see it: dropped here, or every file stays open.
+            self.reader = None
+
+    def _batches(self) -> Iterator[RawBatch]:
         held: list[RawBatch] = []
         while True:
             try:

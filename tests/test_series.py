@@ -100,3 +100,19 @@ def test_appending_a_month_to_the_newest_file_is_a_minor_release(tmp_path: Path)
     newest = datasets / "monthly-population/2025.csv"
     newest.write_text(FY2025 + MAY_2025, encoding="utf-8")
     assert release(1764403600)["version"] == "1.1.0"
+
+
+def test_a_build_leaves_no_source_file_open(tmp_path: Path) -> None:
+    """Each source file is closed once read: the ward's catalog reads ~20,000 of them in one
+    build, and a leaked descriptor each ran out of the process's limit after 838 datasets."""
+    import os
+
+    many = {f"{year}.csv": HEADER + f"{year}/4/1,芝地区,{year}\n" for year in range(2000, 2040)}
+    population = POPULATION | {"resources": [{**POPULATION["resources"][0], "path": sorted(many)}]}
+    write_dataset(tmp_path, population, many)
+    before = len(os.listdir("/proc/self/fd"))
+    done = opendata(
+        "build", "--datasets", str(tmp_path / "datasets"), "--out", str(tmp_path / "dist")
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(os.listdir("/proc/self/fd")) == before
