@@ -104,7 +104,7 @@ def build_catalog(
             fresh.add(name)
         packages.append(kept.ckan_package)
         parts.append(kept.dcat)
-    write_json(site / paths.CATALOG_JSON, ckan.search_result(packages))
+    write_json(site / paths.CATALOG_JSON, ckan.search_result(packages), compact=True)
     field_titles = {name: p.field_titles for name, p in catalog.packages.items()}
     write_index(site, packages, field_titles)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))

@@ -34,11 +34,14 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def write_json(path: Path, data: Any) -> None:
-    """A new file renamed into place: never a write into a file that a release links to."""
+def write_json(path: Path, data: Any, compact: bool = False) -> None:
+    """A new file renamed into place: never a write into a file that a release links to.
+    Indented for people to read, or `compact` for a file too large to read by eye (the C
+    encoder, ~5× faster; Python's indents in pure Python)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    temporary.write_text(json.dumps(data, ensure_ascii=False, **layout) + "\n", encoding="utf-8")
     os.replace(temporary, path)
 
 

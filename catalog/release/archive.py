@@ -164,13 +164,19 @@ def carry_forward(old_site: Path, new_site: Path) -> None:
 
 
 def stamp(site: Path, name: str, entry: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    """Write a dataset's released version, dates and changelog into its datapackage.json."""
+    """Write a dataset's released version, dates and changelog into its datapackage.json
+    (left as it is when it says them already: a dataset carried over from the last build)."""
     package = read_package(site, name)
-    package["version"] = entry["version"]
+    stamped = {
+        "modified": entry["metadata_modified"],
+        "data_modified": entry["data_modified"],
+        "versions": history,
+    }
     extension = package.setdefault(EXTENSION, {})
-    extension["modified"] = entry["metadata_modified"]
-    extension["data_modified"] = entry["data_modified"]
-    extension["versions"] = history
+    if package.get("version") == entry["version"] and stamped.items() <= extension.items():
+        return
+    package["version"] = entry["version"]
+    extension.update(stamped)
     write_package(site, name, package)
 
 
