@@ -705,6 +705,14 @@ def _print_stats(result: dict[str, Any]) -> None:
     default=None,
     help="アクセスログ（JSON Lines、既定はなし） / write an access log (JSON lines; off by default)",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="応答するプロセスの数（検索索引はメモリマップで共有） / processes answering on the port"
+    " (each maps the same search index files)",
+)
 def serve_command(
     site: Path,
     host: str,
@@ -712,6 +720,7 @@ def serve_command(
     header_timeout: float,
     root_path: str,
     access_log: Path | None,
+    workers: int,
 ) -> None:
     """CKAN 互換の読み取り API とファイルを配信する / serve the CKAN-compatible read API and files."""
     if not (site / paths.SEARCH_INDEX).is_file():
@@ -721,20 +730,9 @@ def serve_command(
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    import uvicorn
+    from .api.workers import serve
 
-    from .api.protocol import with_header_deadline
-    from .api.server import create_app
-
-    app = create_app(site, access_log)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        http=with_header_deadline(header_timeout, app.state.help_show_url),
-        root_path=root_path,
-    )
+    serve(site, host, port, header_timeout, root_path, access_log, workers)
 
 
 def main() -> None:

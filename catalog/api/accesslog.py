@@ -8,11 +8,11 @@ a writer thread through a queue, so the event loop never waits on the disk.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
 from pathlib import Path
-from typing import IO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,25 +21,27 @@ class AccessLog:
     def __init__(self, app: ASGIApp, path: Path):
         self.app = app
         self.lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        handle = path.open("a", encoding="utf-8")
-        self.writer = threading.Thread(target=self._write, args=(handle,), daemon=True)
+        # One write(2) per batch on an O_APPEND descriptor: the worker processes of
+        # `serve --workers` share the file, and whole batches never interleave.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.writer = threading.Thread(target=self._write, args=(fd,), daemon=True)
         self.writer.start()
 
-    def _write(self, handle: IO[str]) -> None:
-        with handle:
-            while True:
-                line = self.lines.get()
-                if line is None:
-                    return
-                batch = [line]
-                while not self.lines.empty():  # whatever queued meanwhile, in one write
+    def _write(self, fd: int) -> None:
+        try:
+            done = False
+            while not done:
+                first = self.lines.get()
+                batch = [] if first is None else [first]
+                done = first is None
+                while not done and not self.lines.empty():  # queued meanwhile: one write
                     more = self.lines.get()
-                    if more is None:
-                        handle.write("".join(batch))
-                        return
-                    batch.append(more)
-                handle.write("".join(batch))
-                handle.flush()
+                    done = more is None
+                    batch += [] if more is None else [more]
+                if batch:
+                    os.write(fd, "".join(batch).encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         self.lines.put(None)

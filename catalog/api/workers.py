@@ -1,0 +1,83 @@
+"""`opendata serve` on one or several processes.
+
+With `--workers N` the command binds the port itself and forks N processes that accept on that
+one socket (the kernel hands each connection to one of them), so searches run on every core
+instead of one interpreter's. Each process builds its own app after the fork — its own event
+loop, threads and DataStore — over the same files: the search index is memory-mapped Arrow,
+so its pages sit once in the page cache whatever the number of processes. SIGTERM or SIGINT to
+the command is passed on to the processes, which finish their requests and exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from .protocol import with_header_deadline
+from .server import create_app
+
+
+def serve(
+    site: Path,
+    host: str,
+    port: int,
+    header_timeout: float,
+    root_path: str,
+    access_log: Path | None,
+    workers: int = 1,
+) -> None:
+    options = (site, header_timeout, root_path, access_log, host, port)
+    if workers == 1:
+        _run(*options)
+        return
+    listening = socket.create_server((host, port), reuse_port=False, backlog=2048)
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: never returns into the command
+            code = 0
+            try:
+                _run(*options, sockets=[listening])
+            except BaseException as exc:
+                print(f"serve worker {os.getpid()}: {exc!r}", file=sys.stderr)
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    listening.close()
+
+    def pass_on(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):  # already ended
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+def _run(
+    site: Path,
+    header_timeout: float,
+    root_path: str,
+    access_log: Path | None,
+    host: str,
+    port: int,
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    app = create_app(site, access_log)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        http=with_header_deadline(header_timeout, app.state.help_show_url),
+        root_path=root_path,
+        host=host,
+        port=port,
+    )
+    uvicorn.Server(config).run(sockets=sockets)
