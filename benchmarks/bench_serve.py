@@ -5,7 +5,7 @@ Measures start-up (process start → first answer), `package_search` latency (p5
 Japanese queries with facets, and `package_show` throughput against the same JSON served as a
 static file by the same server.
 
-    .venv/bin/python benchmarks/bench_serve.py [--datasets N] [--requests N]
+    .venv/bin/python benchmarks/bench_serve.py [--datasets N] [--requests N] [--workers N]
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(site: Path, port: int) -> tuple[subprocess.Popen, float]:
+def start(site: Path, port: int, workers: int = 1) -> tuple[subprocess.Popen, float]:
     started = time.monotonic()
-    process = subprocess.Popen(
-        [str(BIN / "opendata"), "serve", "--site", str(site), "--port", str(port)]
-    )
+    command = [str(BIN / "opendata"), "serve", "--site", str(site), "--port", str(port)]
+    process = subprocess.Popen([*command, "--workers", str(workers)])
     while True:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/3/action/status_show", timeout=1)
@@ -72,13 +71,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
     args = parser.parse_args()
     site = HERE / "data" / f"serve-site-{args.datasets}"
     if not (site / "api" / "index.arrow").exists():
         print(f"generating {args.datasets:,} datasets into {site} …", flush=True)
         generate(site, args.datasets)
     port = free_port()
-    process, startup = start(site, port)
+    process, startup = start(site, port, args.workers)
     rng = random.Random(1)
     names = [f"dataset-{rng.randrange(args.datasets):06d}" for _ in range(args.requests)]
     search = [
@@ -92,6 +92,9 @@ def main() -> None:
             "package_search (Japanese q + 5 facets), 1 client": load(
                 port, 1, search[: args.requests // 3]
             ),
+            "package_search (Japanese q + 5 facets), 2 clients": load(
+                port, 2, search[: args.requests * 2 // 3]
+            ),
             "package_search (Japanese q + 5 facets), 4 clients": load(port, 4, search),
             "package_show, 8 clients": load(
                 port, 8, [f"/api/3/action/package_show?id={n}" for n in names]
@@ -103,7 +106,9 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait()
-    print(f"\n{args.datasets:,} datasets; start-up to first answer: {startup:.2f} s\n")
+    print(
+        f"\n{args.datasets:,} datasets, {args.workers} worker(s); start-up to first answer: {startup:.2f} s\n"
+    )
     print(f"{'':52} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses")
     for name, r in results.items():
         print(

@@ -226,3 +226,22 @@ def test_pages_without_a_sort_follow_id_across_row_groups(tmp_path: Path) -> Non
             ids = [r["_id"] for r in plain[1]["result"]["records"]]
             assert ids == [r["_id"] for r in sorted_[1]["result"]["records"]] and len(ids) == 100
             assert ids == sorted(ids)
+
+
+def test_a_dataset_without_its_descriptor_has_no_datastore_and_no_error(
+    built_site, tmp_path
+) -> None:
+    """A folder with package.json but no datapackage.json (not made by a build: a copy cut
+    short, a synthetic catalog) serves its package with `datastore_active: false`."""
+    import shutil
+
+    from catalog.api.datastore import tables_of
+
+    folder = tmp_path / "datasets/facility-counts"
+    shutil.copytree(built_site / "datasets/facility-counts", folder)
+    package = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    assert tables_of(tmp_path, "facility-counts", package)
+    (folder / "datapackage.json").unlink()
+    assert tables_of(tmp_path, "facility-counts", package) == {}
+    (folder / "datapackage.json").write_text("{not json", encoding="utf-8")
+    assert tables_of(tmp_path, "facility-counts", package) == {}

@@ -141,8 +141,12 @@ class Table:
 
 
 def tables_of(site: Path, name: str, package: dict[str, Any]) -> dict[str, Table]:
-    """The tabular resources of a dataset by resource id: each table's CSV and its Parquet."""
-    descriptor = read_json(paths.datapackage(site, name))
+    """The tabular resources of a dataset by resource id: each table's CSV and its Parquet;
+    none for a dataset without a readable datapackage.json (a folder not made by a build)."""
+    try:
+        descriptor = read_json(paths.datapackage(site, name))
+    except (OSError, ValueError):
+        return {}
     resources = descriptor.get("resources") or []
     by_path = {r["path"]: r for r in resources if isinstance(r.get("path"), str)}
     found: dict[str, Table] = {}
