@@ -54,3 +54,15 @@ def test_workers_share_the_port_and_the_log_and_end_together(built_site: Path, t
     lines = log.read_text(encoding="utf-8").splitlines()
     entries = [json.loads(line) for line in lines]  # whole lines: none interleaved
     assert sum(e["path"].startswith("/api/3/action/package_search") for e in entries) == 200
+
+
+def test_the_shared_port_is_bound_as_tcp_so_answers_are_not_delayed() -> None:
+    """asyncio turns Nagle's algorithm off only on connections of a socket whose protocol is
+    TCP; `socket.create_server` leaves it 0, and every answer then waited ~40 ms."""
+    import socket
+
+    from catalog.api.workers import _listen
+
+    with _listen("127.0.0.1", 0) as listening:
+        assert listening.proto == socket.IPPROTO_TCP
+        assert listening.getsockname()[1] > 0
