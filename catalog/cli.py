@@ -730,9 +730,9 @@ def serve_command(
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    from .api.workers import serve
+    from .api.workers import Serving, serve
 
-    serve(site, host, port, header_timeout, root_path, access_log, workers)
+    serve(Serving(site, host, port, header_timeout, root_path, access_log), workers)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -23,27 +24,30 @@ from .protocol import with_header_deadline
 from .server import create_app
 
 
-def serve(
-    site: Path,
-    host: str,
-    port: int,
-    header_timeout: float,
-    root_path: str,
-    access_log: Path | None,
-    workers: int = 1,
-) -> None:
-    options = (site, header_timeout, root_path, access_log, host, port)
+@dataclass(frozen=True)
+class Serving:
+    """What `opendata serve` answers from and how (its options)."""
+
+    site: Path
+    host: str
+    port: int
+    header_timeout: float  # seconds a client has to send a request's headers
+    root_path: str
+    access_log: Path | None
+
+
+def serve(options: Serving, workers: int = 1) -> None:
     if workers == 1:
-        _run(*options)
+        _run(options)
         return
-    listening = _listen(host, port)
+    listening = _listen(options.host, options.port)
     children = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:  # a worker: never returns into the command
             code = 0
             try:
-                _run(*options, sockets=[listening])
+                _run(options, sockets=[listening])
             except BaseException as exc:
                 print(f"serve worker {os.getpid()}: {exc!r}", file=sys.stderr)
                 code = 1
@@ -76,22 +80,14 @@ def _listen(host: str, port: int) -> socket.socket:
     return listening
 
 
-def _run(
-    site: Path,
-    header_timeout: float,
-    root_path: str,
-    access_log: Path | None,
-    host: str,
-    port: int,
-    sockets: list[socket.socket] | None = None,
-) -> None:
-    app = create_app(site, access_log)
+def _run(options: Serving, sockets: list[socket.socket] | None = None) -> None:
+    app = create_app(options.site, options.access_log)
     config = uvicorn.Config(
         app,
         log_level="warning",
-        http=with_header_deadline(header_timeout, app.state.help_show_url),
-        root_path=root_path,
-        host=host,
-        port=port,
+        http=with_header_deadline(options.header_timeout, app.state.help_show_url),
+        root_path=options.root_path,
+        host=options.host,
+        port=options.port,
     )
     uvicorn.Server(config).run(sockets=sockets)
