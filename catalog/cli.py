@@ -730,9 +730,13 @@ def serve_command(
             err=True,
         )
         sys.exit(EXIT_INVALID)
-    from .api.workers import Serving, serve
+    from .api.workers import CannotListen, Serving, serve
 
-    serve(Serving(site, host, port, header_timeout, root_path, access_log), workers)
+    try:
+        serve(Serving(site, host, port, header_timeout, root_path, access_log), workers)
+    except CannotListen as exc:
+        click.echo(f"待ち受けできません / cannot listen on {exc}", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def main() -> None:

@@ -66,3 +66,15 @@ def test_the_shared_port_is_bound_as_tcp_so_answers_are_not_delayed() -> None:
     with _listen("127.0.0.1", 0) as listening:
         assert listening.proto == socket.IPPROTO_TCP
         assert listening.getsockname()[1] > 0
+
+
+def test_a_port_already_taken_is_a_clear_error(built_site: Path) -> None:
+    import socket
+
+    from conftest import opendata
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        done = opendata("serve", "--site", str(built_site), "--port", port, "--workers", "2")
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

@@ -36,11 +36,18 @@ class Serving:
     access_log: Path | None
 
 
+class CannotListen(Exception):
+    """The port cannot be bound (taken by another server, or not allowed)."""
+
+
 def serve(options: Serving, workers: int = 1) -> None:
     if workers == 1:
         _run(options)
         return
-    listening = _listen(options.host, options.port)
+    try:
+        listening = _listen(options.host, options.port)
+    except OSError as exc:
+        raise CannotListen(f"{options.host}:{options.port}: {exc.strerror or exc}") from None
     children = []
     for _ in range(workers):
         pid = os.fork()
