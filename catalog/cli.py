@@ -730,6 +730,14 @@ def serve_command(
             err=True,
         )
         sys.exit(EXIT_INVALID)
+    if not all((site / path).is_file() for path in paths.SEARCH_PAIRS.values()):
+        click.echo(
+            f"{site} の検索索引は古い版で作られています。opendata build で作り直してください"
+            f" / the search index in {site} was built by an older version; rebuild it with"
+            " `opendata build`",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
     from .api.workers import CannotListen, Serving, serve
 
     try:

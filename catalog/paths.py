@@ -26,9 +26,9 @@ MANIFEST = "release.json"
 LATEST = f"{RELEASES}/latest.json"
 SITE_JSON = Path("api") / "site.json"
 SEARCH_INDEX = Path("api") / "index.arrow"
-SEARCH_BIGRAMS = {
-    "text_key": Path("api") / "bigrams.arrow",
-    "title_key": Path("api") / "title-bigrams.arrow",
+SEARCH_PAIRS = {  # where each pair of neighbouring characters occurs in a folded column
+    "text_key": Path("api") / "text-pairs.arrow",
+    "title_key": Path("api") / "title-pairs.arrow",
 }
 CATALOG_JSON = "catalog.json"
 INDEX_PAGE = "index.html"

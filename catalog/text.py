@@ -26,7 +26,3 @@ def fold_column(text: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """`fold` over a whole column, in Arrow's C++ kernels (the same result, tested)."""
     lowered = pc.utf8_lower(pc.utf8_normalize(text, form="NFKC"))
     return pc.replace_substring_regex(lowered, _DROPPED, "")
-
-
-def bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}

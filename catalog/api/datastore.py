@@ -55,8 +55,9 @@ from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
+from .grams import Rows, intersect
 from .heldrows import HeldRows, SortOrder
-from .textindex import CHUNK_ROWS, BuiltOnce, Rows, TextIndex, intersect
+from .textindex import CHUNK_ROWS, BuiltOnce, TextIndex
 from .valueindex import ValueIndex
 
 ROWS_MAX = 32_000  # CKAN's ckan.datastore.search.rows_max

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .textindex import Rows
+from .grams import Rows
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@
   description and folded text (NFKC, lower case, no spaces or hyphens — the folding of the
   site's search too; the text holds title, description and the rest), facet values as lists,
   and the modification time;
-- `bigrams.arrow` and `title-bigrams.arrow`: for every two-character sequence of the folded
-  texts (titles), the rows having it.
+- `text-pairs.arrow` and `title-pairs.arrow`: for every pair of neighbouring characters of
+  the folded texts (titles), where it occurs — its offsets in the column's characters taken
+  one row after another (where each row begins is the index's `text_key_start`,
+  `title_key_start`) — so that a word of any length is found by lining up its pairs'
+  offsets, with no text read back.
 
 Arrow IPC files, uncompressed: the server memory-maps them, so start-up reads next to nothing.
 """
@@ -16,10 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import paths
-from ..text import bigrams, fold
+from ..text import fold
+from .grams import code_points, pair_key_of, pair_keys, run_starts
 
 
 def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str]]) -> pa.Table:
@@ -38,7 +45,7 @@ def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str
             ]
         )
 
-    return pa.table(
+    table = pa.table(
         {
             "name": [p["name"] for p in packages],
             "id": [p["id"] for p in packages],
@@ -58,6 +65,17 @@ def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str
             "resource_ids": [[r["id"] for r in p["resources"]] for p in packages],
         }
     ).sort_by("name")
+    for column in paths.SEARCH_PAIRS:
+        lengths = pc.utf8_length(table.column(column)).to_numpy().astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        table = table.append_column(starts_column(column), pa.array(starts))
+    return table
+
+
+def starts_column(column: str) -> str:
+    """The index's column that says where each row of a folded column begins among its
+    characters taken one row after another (the offsets of its pairs count from there)."""
+    return f"{column}_start"
 
 
 def _modified(package: dict[str, Any]) -> datetime:
@@ -66,16 +84,61 @@ def _modified(package: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(stamp) if stamp else datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def bigram_table(index: pa.Table, column: str) -> pa.Table:
-    """For each bigram of a folded column, the (ascending) rows that contain it."""
-    postings: dict[str, list[int]] = {}
-    for row, text in enumerate(index.column(column).to_pylist()):
-        for gram in bigrams(text):
-            postings.setdefault(gram, []).append(row)
-    grams = sorted(postings)
-    return pa.table(
-        {"bigram": grams, "rows": pa.array([postings[g] for g in grams], pa.list_(pa.int32()))}
-    )
+def pair_table(index: pa.Table, column: str) -> pa.Table:
+    """For each pair of neighbouring characters within a row of a folded column (its key,
+    ascending), the offsets of its first character (ascending) in the column's characters
+    taken one row after another. uint32 offsets: a catalog of up to 4G characters."""
+    points, lengths = code_points(index.column(column).combine_chunks())
+    keys, first, offsets = _grouped_pairs(points, _pair_starts(lengths))
+    bounds = pa.array(np.append(first, len(offsets)).astype(np.int32))
+    return pa.table({"pair": pa.array(keys), "offsets": pa.ListArray.from_arrays(bounds, offsets)})
+
+
+def _pair_starts(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which characters of rows of these lengths, one after another, begin a pair: all but
+    each row's last."""
+    ends = np.cumsum(lengths) - 1
+    starts = np.ones(max(int(lengths.sum()) - 1, 0), dtype=bool)
+    starts[ends[(ends >= 0) & (ends < len(starts))]] = False
+    return starts
+
+
+def _grouped_pairs(
+    points: npt.NDArray[np.uint32], starts_pair: npt.NDArray[np.bool_], packed: bool = True
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """The pairs that start where `starts_pair` says: their distinct keys (ascending), where
+    each key's offsets begin, and the offsets (ascending within a key).
+
+    One sort of integers that each pack a pair and its offset, bit fields of just the width
+    they need: the ranks of its two characters among the text's distinct ones (a catalog uses
+    a few thousand), then the offset. When that cannot fit 64 bits (tens of thousands of
+    distinct characters in millions), a stable argsort of the keys instead: the same result,
+    slower."""
+    chars = np.flatnonzero(np.bincount(points)).astype(np.uint32)
+    char_bits, offset_bits = (max(int(n - 1).bit_length(), 1) for n in (len(chars), len(points)))
+    if not packed or 2 * char_bits + offset_bits > 64:
+        keys = pair_keys(points)[starts_pair]
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        first = run_starts(keys)
+        return keys[first], first, np.flatnonzero(starts_pair)[order].astype(np.uint32)
+    # In place where it can be: on this kind of machine fresh pages cost more than the work.
+    rank = np.zeros(int(chars[-1]) + 1 if len(chars) else 0, dtype=np.uint32)
+    rank[chars] = np.arange(len(chars), dtype=np.uint32)
+    ranks = rank[points]
+    codes = ranks[:-1].astype(np.uint64)
+    codes <<= np.uint64(char_bits)
+    codes |= ranks[1:]
+    codes <<= np.uint64(offset_bits)
+    codes |= np.arange(len(codes), dtype=np.uint64)  # the offset of each pair
+    codes = codes[starts_pair]
+    codes.sort()
+    offsets = (codes & np.uint64((1 << offset_bits) - 1)).astype(np.uint32)
+    codes >>= np.uint64(offset_bits)
+    first = run_starts(codes)
+    distinct = codes[first].astype(np.int64)  # few: gathers by int64 are fast, by uint64 not
+    keys = pair_key_of(chars[distinct >> char_bits], chars[distinct & ((1 << char_bits) - 1)])
+    return keys, first, offsets
 
 
 def write_index(
@@ -84,8 +147,8 @@ def write_index(
     (site / paths.SEARCH_INDEX).parent.mkdir(parents=True, exist_ok=True)
     index = index_table(packages, field_titles)
     _write_arrow(index, site / paths.SEARCH_INDEX)
-    for column, path in paths.SEARCH_BIGRAMS.items():
-        _write_arrow(bigram_table(index, column), site / path)
+    for column, path in paths.SEARCH_PAIRS.items():
+        _write_arrow(pair_table(index, column), site / path)
 
 
 def _write_arrow(table: pa.Table, path: Path) -> None:
@@ -94,9 +157,9 @@ def _write_arrow(table: pa.Table, path: Path) -> None:
 
 
 def read_index(site: Path) -> tuple[pa.Table, dict[str, pa.Table]]:
-    """The index and its bigram postings, memory-mapped."""
-    bigrams = {c: _read_arrow(site / p) for c, p in paths.SEARCH_BIGRAMS.items()}
-    return _read_arrow(site / paths.SEARCH_INDEX), bigrams
+    """The index and its pairs' offsets, memory-mapped."""
+    pairs = {c: _read_arrow(site / p) for c, p in paths.SEARCH_PAIRS.items()}
+    return _read_arrow(site / paths.SEARCH_INDEX), pairs
 
 
 def _read_arrow(path: Path) -> pa.Table:

@@ -5,10 +5,10 @@
 CKAN clients send it) and the tree is evaluated a whole column at a time: each node gives a
 score per dataset (0: no match), AND multiplies, OR adds, NOT complements.
 
-A word is looked up by its bigrams (the rows having all of them); a longer word is then
-confirmed by a substring test on those rows only, so any Japanese word matches — two characters long or ten,
-「人権」 inside 「人権意識」 — which CKAN's whitespace tokenizer cannot do. A one-character word
-scans every row. Title hits rank above description hits. Field clauses (tags:, res_format:, …)
+A word is looked up by where its pairs of neighbouring characters occur: the places where
+the first pair is followed by the second, the third… are exactly where the word is, so any
+Japanese word matches — two characters long or ten, 「人権」 inside 「人権意識」 — which CKAN's
+whitespace tokenizer cannot do, with no text read back. A one-character word scans every row. Title hits rank above description hits. Field clauses (tags:, res_format:, …)
 are masks over pre-coded values; facets are counted with bincount over the same codes.
 """
 
@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..text import bigrams
-from .index import read_index
+from .grams import Rows, intersect, pair_key, run_starts
+from .index import read_index, starts_column
 from .params import DEFAULT_SORT, FACETS
 from .query import (
     FIELDS,
@@ -46,10 +48,10 @@ __all__ = ["QueryError", "SearchIndex", "SearchResult"]
 
 LIST_FIELDS = {"tags", "groups", "res_format"}
 SORTS = ("score", "metadata_modified", "name", "title_string")
-# A text field → the folded column searched, and the postings that find its candidates: the
-# description has none of its own, as the text holds it (so its bigrams are the text's).
+# A text field → the folded column searched, and the column whose pairs find its candidates:
+# the description has no pairs of its own, as the text holds it.
 TEXT_COLUMNS = {"text": "text_key", "title": "title_key", "notes": "notes_key"}
-POSTINGS_OF = {"text_key": "text_key", "title_key": "title_key", "notes_key": "text_key"}
+PAIRS_OF = {"text_key": "text_key", "title_key": "title_key", "notes_key": "text_key"}
 
 
 @dataclass
@@ -59,32 +61,35 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
 
 
-class Postings:
-    """A bigram → rows index, as memory-mapped Arrow lists."""
+class Pairs:
+    """Where each pair of neighbouring characters occurs in a folded column (index.pair_table,
+    memory-mapped), and so where any word of two or more characters does."""
 
-    def __init__(self, table: pa.Table):
-        rows = table.column("rows").combine_chunks()
-        self._rows = _ints(rows.values)
-        self._offsets = _ints(rows.offsets)
-        self._grams = {g: i for i, g in enumerate(table.column("bigram").to_pylist())}
+    def __init__(self, table: pa.Table, row_starts: np.ndarray):
+        offsets = table.column("offsets").combine_chunks()
+        self._keys = np.frombuffer(
+            table.column("pair").combine_chunks().buffers()[1], np.uint64, count=table.num_rows
+        )
+        self._bounds = _ints(offsets.offsets)
+        self._offsets = np.frombuffer(offsets.values.buffers()[1], np.uint32)
+        self._row_starts = row_starts
 
-    def _list(self, gram: str) -> np.ndarray:
-        index = self._grams.get(gram)
-        if index is None:
-            return np.empty(0, dtype=np.int32)
-        return self._rows[self._offsets[index] : self._offsets[index + 1]]
+    def _at(self, key: np.uint64) -> Rows:
+        at = int(np.searchsorted(self._keys, key))
+        if at == len(self._keys) or self._keys[at] != key:
+            return np.empty(0, dtype=np.int64)
+        return self._offsets[self._bounds[at] : self._bounds[at + 1]].astype(np.int64)
 
-    def rows(self, term: str) -> np.ndarray | None:
-        """Rows having every bigram of the term (None: too short to look up)."""
+    def rows(self, term: str) -> Rows | None:
+        """The rows (ascending) whose text contains the term (None: one character, which
+        has no pair)."""
         if len(term) < 2:
             return None
-        lists = sorted((self._list(g) for g in bigrams(term)), key=len)
-        found = lists[0]
-        for other in lists[1:]:
-            if not len(found):
-                break
-            found = np.intersect1d(found, other, assume_unique=True)
-        return found
+        # The i-th pair of the word lies i characters after its start.
+        starts = [self._at(pair_key(ord(a), ord(b))) - i for i, (a, b) in enumerate(pairwise(term))]
+        found = reduce(intersect, sorted(starts, key=len))
+        rows = np.searchsorted(self._row_starts, found, side="right") - 1
+        return rows[run_starts(rows)]
 
 
 @dataclass
@@ -100,7 +105,7 @@ class Coded:
 
 
 class SearchIndex:
-    def __init__(self, table: pa.Table, grams: dict[str, pa.Table]):
+    def __init__(self, table: pa.Table, pairs: dict[str, pa.Table]):
         self.table = table
         self.size = table.num_rows
         self.names = table.column("name").to_pylist()
@@ -108,7 +113,10 @@ class SearchIndex:
         self._ids: dict[str, str] | None = None  # built on the first lookup by id
         self._modified = _ints(table.column("metadata_modified").cast(pa.int64()))
         self._titles: np.ndarray | None = None
-        self._postings = {column: Postings(table) for column, table in grams.items()}
+        self._pairs = {
+            column: Pairs(pairs[column], _ints(table.column(starts_column(column))))
+            for column in pairs
+        }
         self._coded = {field: _code(table.column(field), field in LIST_FIELDS) for field in FACETS}
 
     @classmethod
@@ -155,14 +163,14 @@ class SearchIndex:
 
     def _matches(self, column: str, term: str, within: np.ndarray | None = None) -> np.ndarray:
         """Rows (ascending) whose folded column contains the term."""
-        postings = POSTINGS_OF[column]
-        rows = self._postings[postings].rows(term)
+        pairs_of = PAIRS_OF[column]
+        rows = self._pairs[pairs_of].rows(term)
         if rows is None:  # one character: every row is a candidate
             rows = np.arange(self.size)
         if within is not None:
-            rows = np.intersect1d(rows, within, assume_unique=True)
-        if len(term) == 2 and postings == column:
-            return rows  # a two-character term is its own bigram: no check needed
+            rows = intersect(rows, within)
+        if len(term) > 1 and pairs_of == column:
+            return rows  # the pairs found the word itself: no check needed
         found = pc.match_substring(self.table.column(column).take(_arrow_ints(rows)), term)
         return rows[_mask(found)]
 

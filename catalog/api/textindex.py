@@ -28,16 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..text import fold_column
+from .grams import GRAM_BITS, Rows, code_points, intersect, pair_key, pair_keys, run_starts
 
 CHUNK_ROWS = 1 << 15  # rows indexed at a time: bounds the temporary arrays of a build
 MAX_TEXT_BYTES = 64 << 20  # text beyond this (~2M rows of 30 characters) is scanned instead
 BUILD_THREADS = 2  # folding and sorting release the GIL: pieces are indexed on both cores
-GRAM_BITS = 21  # a code point fits in 21 bits; a pair of them, the first + 1, in 43
 ROW_BITS = 64 - 2 * GRAM_BITS - 1  # a row's place in its chunk, packed below its gram
 ROW_MASK = np.uint64((1 << ROW_BITS) - 1)
-ROW_SHIFT, GRAM_SHIFT = np.uint64(ROW_BITS), np.uint64(GRAM_BITS)
+ROW_SHIFT = np.uint64(ROW_BITS)
 
-Rows = npt.NDArray[np.int64]
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -96,7 +95,7 @@ class TextIndex:
         points = [ord(c) for c in term]
         if len(points) == 1:
             return self._postings(np.uint64(points[0])) + 1
-        pairs = {_pair(a, b) for a, b in pairwise(points)}
+        pairs = {pair_key(a, b) for a, b in pairwise(points)}
         lists = sorted((self._postings(key) for key in pairs), key=len)
         candidates = reduce(intersect, lists)
         if len(points) > 2:  # its pairs may lie apart in the text: confirm the word
@@ -108,58 +107,31 @@ class TextIndex:
         return np.concatenate([c.postings(key) for c in self.chunks], dtype=np.int64)
 
 
-def intersect(a: Rows, b: Rows) -> Rows:
-    """The values in both ascending arrays of distinct values (a binary search of the shorter)."""
-    if len(a) > len(b):
-        a, b = b, a
-    at = np.searchsorted(b, a)
-    return a[b[np.minimum(at, len(b) - 1)] == a] if len(b) else b
-
-
-def _pair(a: int, b: int) -> np.uint64:
-    """Two neighbouring code points as one key, apart from every single code point's."""
-    return np.uint64(((a + 1) << GRAM_BITS) | b)
-
-
 def _indexed(text: pa.Array, first: int) -> tuple[pa.Array, _Chunk]:
     """A piece of text folded, and its postings (rows numbered from `first`)."""
     folded = fold_column(text)
     return folded, _chunk(folded, first)
 
 
-def _code_points(text: pa.Array) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
-    """The code points of all the strings, one after another, and each string's length."""
-    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
-    data = text.buffers()[2]
-    utf8 = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
-    points = np.frombuffer(utf8.decode("utf-8").encode("utf-32-le"), np.uint32)
-    lengths = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
-    return points.astype(np.uint64), lengths
-
-
 def _chunk(text: pa.Array, first: int) -> _Chunk:
     """The postings of `text`'s rows (row numbers from `first`) for each character and pair."""
-    points, lengths = _code_points(text)
+    points32, lengths = code_points(text)
+    points = points32.astype(np.uint64)
     row = np.repeat(np.arange(len(text), dtype=np.uint64), lengths)
     neighbours = row[1:] == row[:-1]  # a pair of characters of one row, not across two rows
-    pairs = (((points[:-1] + np.uint64(1)) << GRAM_SHIFT) | points[1:])[neighbours]
+    pairs = pair_keys(points)[neighbours]
     packed = np.concatenate(
         [(points << ROW_SHIFT) | row, (pairs << ROW_SHIFT) | row[:-1][neighbours]]
     )
     packed.sort()
-    packed = packed[_run_starts(packed)]  # a row once per gram
+    packed = packed[run_starts(packed)]  # a row once per gram
     grams = packed >> ROW_SHIFT
-    starts = _run_starts(grams)
+    starts = run_starts(grams)
     return _Chunk(
         keys=grams[starts],
         bounds=np.append(starts, len(packed)).astype(np.int64),
         rows=((packed & ROW_MASK) + np.uint64(first)).astype(np.int32),
     )
-
-
-def _run_starts(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    """Where each run of equal values begins in a sorted array."""
-    return np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))[: len(values)]
 
 
 class BuiltOnce(Generic[K, V]):

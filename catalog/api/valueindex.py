@@ -18,7 +18,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .textindex import Rows
+from .grams import Rows
 
 MAX_DISTINCT = (1 << 16) - 1  # codes, and one for null, fit 16 bits: numpy sorts them by radix
 
