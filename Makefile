@@ -67,3 +67,10 @@ $(CKAN_VENV)/.ckan: tests/ckan/requirements.txt $(CKAN_PLUGIN)/pyproject.toml $(
 	$(PYTHON) -m venv $(CKAN_VENV)
 	$(CKAN_VENV)/bin/pip install -q -r tests/ckan/requirements.txt ./$(CKAN_PLUGIN)
 	touch $@
+
+# Datasette 0.65 for benchmarks/bench_serve.py --datasette only (its own venv: a user's pick
+# to compare with, not one of our dependencies).
+.venv-datasette/.ok:
+	$(PYTHON) -m venv .venv-datasette
+	.venv-datasette/bin/pip install -q 'datasette==0.65.*'
+	touch $@

@@ -3,9 +3,12 @@ second process on loopback.
 
 Measures start-up (process start → first answer), `package_search` latency (p50/p95/p99) for
 Japanese queries with facets, and `package_show` throughput against the same JSON served as a
-static file by the same server.
+static file by the same server. With `--datasette`, the same searches are then sent to
+Datasette serving the same datasets (datasette_site.py), after checking that both count the
+same datasets for every query, and the two are printed side by side at 1, 2 and 4 clients.
 
     .venv/bin/python benchmarks/bench_serve.py [--datasets N] [--requests N] [--workers N]
+                                                [--datasette]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import datasette_site
 from synthetic_catalog import generate
 
 HERE = Path(__file__).parent
@@ -72,6 +76,10 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--datasette", action="store_true", help="compare with Datasette")
+    parser.add_argument(
+        "--datasette-requests", type=int, default=120, help="searches sent to Datasette"
+    )
     args = parser.parse_args()
     site = HERE / "data" / f"serve-site-{args.datasets}"
     if not (site / "api" / "index.arrow").exists():
@@ -81,10 +89,11 @@ def main() -> None:
     process, startup = start(site, port, args.workers)
     rng = random.Random(1)
     names = [f"dataset-{rng.randrange(args.datasets):06d}" for _ in range(args.requests)]
+    queries = [rng.choice(QUERIES) for _ in range(args.requests)]
     search = [
         "/api/3/action/package_search?"
-        + urllib.parse.urlencode({"q": rng.choice(QUERIES), "facet.field": FACETS, "rows": 10})
-        for _ in range(args.requests)
+        + urllib.parse.urlencode({"q": q, "facet.field": FACETS, "rows": 10})
+        for q in queries
     ]
     try:
         load(port, 4, search[:200])  # warm-up
@@ -117,6 +126,36 @@ def main() -> None:
     show = results["package_show, 8 clients"]["per_second"]
     static = results["same JSON as a static file, 8 clients"]["per_second"]
     print(f"\npackage_show throughput is {show / static:.2f}× the static file's")
+    if args.datasette:
+        compare_with_datasette(site, queries[: args.datasette_requests], results, args.workers)
+
+
+def compare_with_datasette(
+    site: Path, queries: list[str], ours: dict[str, dict], workers: int
+) -> None:
+    db = datasette_site.database(site)
+    port = free_port()
+    process = datasette_site.start(db, port)
+    paths = [datasette_site.search_path(db, q) for q in queries]
+    try:
+        for q in QUERIES:  # the same question, the same answer, before any timing
+            expected = datasette_site.expected_count(site, q)
+            counted = datasette_site.count(port, datasette_site.search_path(db, q))
+            assert counted == expected, f"{q}: Datasette counts {counted}, the text {expected}"
+        load(port, 4, paths[:8])  # warm-up
+        theirs = {n: load(port, n, paths[: len(paths) * n // 3]) for n in (1, 2)}
+        theirs[4] = load(port, 4, paths)
+    finally:
+        process.terminate()
+        process.wait()
+    print(f"\npackage_search against Datasette (same queries, same counts; ours {workers} worker(s))")
+    print(f"{'clients':>8} {'ours req/s':>11} {'p95 ms':>8} {'Datasette req/s':>16} {'p95 ms':>8}")
+    for n, r in theirs.items():
+        mine = ours[f"package_search (Japanese q + 5 facets), {n} client{'s' if n > 1 else ''}"]
+        print(
+            f"{n:8} {mine['per_second']:11.0f} {mine['p95_ms']:8.1f}"
+            f" {r['per_second']:16.1f} {r['p95_ms']:8.1f}  {r['statuses']}"
+        )
 
 
 if __name__ == "__main__":
