@@ -148,7 +148,9 @@ def compare_with_datasette(
     finally:
         process.terminate()
         process.wait()
-    print(f"\npackage_search against Datasette (same queries, same counts; ours {workers} worker(s))")
+    print(
+        f"\npackage_search against Datasette (same queries, same counts; ours {workers} worker(s))"
+    )
     print(f"{'clients':>8} {'ours req/s':>11} {'p95 ms':>8} {'Datasette req/s':>16} {'p95 ms':>8}")
     for n, r in theirs.items():
         mine = ours[f"package_search (Japanese q + 5 facets), {n} client{'s' if n > 1 else ''}"]

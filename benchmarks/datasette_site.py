@@ -47,7 +47,9 @@ def database(site: Path) -> Path:
         columns = {c: table.column(c).to_pylist() for c in ("name", "title", "text_key")}
         for c in (*LISTS, *SINGLE):
             values = table.column(c).to_pylist()
-            columns[c] = [json.dumps(v, ensure_ascii=False) for v in values] if c in LISTS else values
+            columns[c] = (
+                [json.dumps(v, ensure_ascii=False) for v in values] if c in LISTS else values
+            )
         names = ("name", "title", "text_key", *LISTS, *SINGLE)
         db.executemany(
             f"INSERT INTO datasets VALUES ({', '.join('?' * len(names))})",
