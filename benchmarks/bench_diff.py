@@ -1,6 +1,6 @@
 """`opendata diff` of two 1,000,000-row versions with 1% of the rows changed.
 
-.venv/bin/python benchmarks/bench_diff.py      (reuses benchmarks/data from bench_build.py)
+.venv/bin/python benchmarks/bench_diff.py      (its own 1,000,000-row data in benchmarks/data/diff)
 """
 
 from __future__ import annotations
