@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from catalog import paths
-from catalog.api.index import write_index
+from catalog.api.index import IndexRows, write_index
 from catalog.metadata.ckan import organization, site_facts
 from catalog.model import Catalog
 from pipeline.publisher import Publisher
@@ -33,7 +33,7 @@ def generate(site: Path, count: int = 100_000, seed: int = 7) -> None:
     org = organization(catalog)
     groups = list(THEMES)
     start = datetime(2018, 4, 1, tzinfo=UTC)
-    packages = []
+    rows = IndexRows()
     for i in range(count):
         subject, other = rng.choice(SUBJECTS, 2, replace=False)
         place, kind = rng.choice(PLACES), rng.choice(KINDS)
@@ -79,8 +79,8 @@ def generate(site: Path, count: int = 100_000, seed: int = 7) -> None:
         path = paths.ckan_package(site, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
-        packages.append(package)
-    write_index(site, packages, {})
+        rows.add(package, [])
+    write_index(site, rows)
     (site / paths.SITE_JSON).write_text(
         json.dumps(site_facts(catalog), ensure_ascii=False), encoding="utf-8"
     )

@@ -20,7 +20,6 @@ from .release import archive
 from .release.diff import DatasetDiff
 
 if TYPE_CHECKING:
-    from .metadata.dcat_parts import Part
     from .model import Catalog
 
 
@@ -74,7 +73,7 @@ def build_catalog(
     # Imported once the datasets are written: the catalog's libraries (matplotlib, rdflib,
     # Jinja2) stay out of the data phase's memory peak.
     from . import reuse
-    from .api.index import write_index
+    from .api.index import IndexRows, write_index
     from .metadata import ckan, dcat, dcat_parts, opendata_list
     from .metadata.quality import metadata_problems
     from .model import Catalog
@@ -90,38 +89,42 @@ def build_catalog(
         for warning in metadata_problems(package):
             by_name[name].report.warn(warning)
 
-    packages = []
-    parts = []
-    fresh = set()  # datasets whose catalog files are made now (the rest: reuse.py)
+    results = ckan.SearchResultFile()
+    rows = IndexRows()
+    fresh: set[str] = set()  # datasets whose catalog files are made now (the rest: reuse.py)
     context = reuse.context_key(catalog)
     for name in catalog.packages:
         key = reuse.dataset_key(context, site, name)
-        kept = reuse.carry_over(last, site, name, key) if last else None
-        if kept is None:
-            kept = reuse.Kept(ckan.package_dict(catalog, name), _dcat_files(catalog, name))
-            write_json(paths.ckan_package(site, name), kept.ckan_package)
+        ckan_package = reuse.carry_over(last, site, name, key) if last else None
+        if ckan_package is None:
+            ckan_package = ckan.package_dict(catalog, name)
+            write_json(paths.ckan_package(site, name), ckan_package)
+            _write_dcat_files(catalog, name)
             reuse.remember(site, name, key)
             fresh.add(name)
-        packages.append(kept.ckan_package)
-        parts.append(kept.dcat)
-    write_json(site / paths.CATALOG_JSON, ckan.search_result(packages), compact=True)
-    field_titles = {name: p.field_titles for name, p in catalog.packages.items()}
-    write_index(site, packages, field_titles)
+        results.add(ckan_package)
+        rows.add(ckan_package, catalog.packages[name].field_titles)
+    results.write(site / paths.CATALOG_JSON)
+    write_index(site, rows)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
-    whole = dcat_parts.assemble(dcat_parts.Part(*dcat.serialize(dcat.catalog_head(catalog))), parts)
-    paths.dcat_catalog(site, "ttl").write_text(whole.turtle, encoding="utf-8")
-    paths.dcat_catalog(site, "jsonld").write_text(whole.jsonld, encoding="utf-8")
+    dcat_parts.write_catalog(
+        dcat_parts.Part(*dcat.serialize(dcat.catalog_head(catalog))),
+        (
+            dcat_parts.read_part(*(paths.dcat_dataset(site, name, s) for s in ("ttl", "jsonld")))
+            for name in catalog.packages
+        ),
+        paths.dcat_catalog(site, "ttl"),
+        paths.dcat_catalog(site, "jsonld"),
+    )
     write_site(catalog, diffs, fresh)
 
 
-def _dcat_files(catalog: Catalog, name: str) -> Part:
+def _write_dcat_files(catalog: Catalog, name: str) -> None:
     """A dataset's DCAT-AP files, serialised (new files: the last build's may be linked)."""
     from .metadata import dcat
-    from .metadata.dcat_parts import Part
 
-    part = Part(*dcat.serialize(dcat.dataset_graph(catalog, name)))
-    for suffix, text in (("ttl", part.turtle), ("jsonld", part.jsonld)):
+    turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
+    for suffix, text in (("ttl", turtle), ("jsonld", jsonld)):
         path = paths.dcat_dataset(catalog.site, name, suffix)
         path.unlink(missing_ok=True)
         path.write_text(text, encoding="utf-8")
-    return part

@@ -16,7 +16,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +23,9 @@ from pipeline import reuse
 from pipeline.files import link_file, read_json, write_json
 
 from . import paths
-from .metadata.dcat_parts import Part
 from .model import Catalog
 
 FILES = (paths.CKAN_PACKAGE, "dataset.ttl", "dataset.jsonld", paths.INDEX_PAGE)
-
-
-@dataclass(frozen=True)
-class Kept:
-    """A dataset's catalog files carried over: what the rest of the catalog reads of them."""
-
-    ckan_package: dict[str, Any]
-    dcat: Part
 
 
 @functools.cache
@@ -67,21 +57,16 @@ def _record(site: Path, name: str) -> Path:
     return paths.build_records(site) / f"{name}.catalog.json"
 
 
-def carry_over(last: Path, site: Path, name: str, key: str) -> Kept | None:
-    """The dataset's catalog files linked from the last build when its key is the same."""
+def carry_over(last: Path, site: Path, name: str, key: str) -> dict[str, Any] | None:
+    """The dataset's catalog files linked from the last build when its key is the same; its
+    CKAN package dict, which the catalog-wide files are made from."""
     folder = paths.dataset(last, name)
     try:
         if read_json(_record(last, name)).get("key") != key:
             return None
         if not all((folder / file).is_file() for file in FILES):
             return None
-        kept = Kept(
-            read_json(folder / paths.CKAN_PACKAGE),
-            Part(
-                (folder / "dataset.ttl").read_text(encoding="utf-8"),
-                (folder / "dataset.jsonld").read_text(encoding="utf-8"),
-            ),
-        )
+        package: dict[str, Any] = read_json(folder / paths.CKAN_PACKAGE)
     except (OSError, ValueError, AttributeError):
         return None
     for file in FILES:
@@ -91,7 +76,7 @@ def carry_over(last: Path, site: Path, name: str, key: str) -> Kept | None:
     _record(site, name).parent.mkdir(exist_ok=True)
     _record(site, name).unlink(missing_ok=True)
     link_file(_record(last, name), _record(site, name))
-    return kept
+    return package
 
 
 def remember(site: Path, name: str, key: str) -> None:

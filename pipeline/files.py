@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def sha256_file(path: Path) -> str:
@@ -38,11 +38,23 @@ def write_json(path: Path, data: Any, compact: bool = False) -> None:
     """A new file renamed into place: never a write into a file that a release links to.
     Indented for people to read, or `compact` for a file too large to read by eye (the C
     encoder, ~5× faster; Python's indents in pure Python)."""
+    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
+    with replaced(path) as sink:
+        sink.write((json.dumps(data, ensure_ascii=False, **layout) + "\n").encode("utf-8"))
+
+
+@contextmanager
+def replaced(path: Path) -> Iterator[BinaryIO]:
+    """A new file written in pieces, renamed into place when done (never a write into a file
+    that a release links to; nothing left behind if the writing fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    layout: dict[str, Any] = {"separators": (",", ":")} if compact else {"indent": 2}
-    temporary.write_text(json.dumps(data, ensure_ascii=False, **layout) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        with temporary.open("wb") as sink:
+            yield sink
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def link_tree(

@@ -28,48 +28,73 @@ from .. import paths
 from ..text import fold
 from .grams import code_points, pair_key_of, pair_keys, run_starts
 
+_LIST = pa.list_(pa.string())
+COLUMNS = {  # the index's columns of each dataset, and their types
+    "name": pa.string(),
+    "id": pa.string(),
+    "title": pa.string(),
+    "title_key": pa.string(),
+    "text_key": pa.string(),
+    "notes_key": pa.string(),
+    "tags": _LIST,
+    "groups": _LIST,
+    "organization": pa.string(),
+    "res_format": _LIST,
+    "license_id": pa.string(),
+    "metadata_modified": pa.timestamp("s", tz="UTC"),
+    "resource_ids": _LIST,
+}
 
-def index_table(packages: list[dict[str, Any]], field_titles: dict[str, list[str]]) -> pa.Table:
-    """The search index of these CKAN package dicts (and their fields' Japanese titles)."""
 
-    def text(p: dict[str, Any]) -> str:
+class IndexRows:
+    """The search index's columns, filled one CKAN package dict at a time: only what the
+    index needs is kept of each, so a build need not hold every package dict at once."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+
+    def add(self, package: dict[str, Any], field_titles: list[str]) -> None:
+        """A dataset's row, from its package dict and the Japanese titles of its fields."""
+        p = package
         extras = {e["key"]: e["value"] for e in p.get("extras", [])}
-        return " ".join(
+        text = " ".join(
             [
                 p["title"],
                 p.get("notes") or "",
                 extras.get("title_en", ""),
                 *(t["name"] for t in p["tags"]),
                 *(r["name"] for r in p["resources"]),
-                *field_titles.get(p["name"], []),
+                *field_titles,
             ]
         )
-
-    table = pa.table(
-        {
-            "name": [p["name"] for p in packages],
-            "id": [p["id"] for p in packages],
-            "title": [p["title"] for p in packages],
-            "title_key": [fold(p["title"]) for p in packages],
-            "text_key": [fold(text(p)) for p in packages],
-            "notes_key": [fold(p.get("notes") or "") for p in packages],
-            "tags": [[t["name"] for t in p["tags"]] for p in packages],
-            "groups": [[g["name"] for g in p["groups"]] for p in packages],
-            "organization": [p["organization"]["name"] for p in packages],
-            "res_format": [sorted({r["format"] for r in p["resources"]}) for p in packages],
-            "license_id": [p["license_id"] for p in packages],
-            "metadata_modified": pa.array(
-                [_modified(p) for p in packages],
-                pa.timestamp("s", tz="UTC"),
-            ),
-            "resource_ids": [[r["id"] for r in p["resources"]] for p in packages],
+        row = {
+            "name": p["name"],
+            "id": p["id"],
+            "title": p["title"],
+            "title_key": fold(p["title"]),
+            "text_key": fold(text),
+            "notes_key": fold(p.get("notes") or ""),
+            "tags": [t["name"] for t in p["tags"]],
+            "groups": [g["name"] for g in p["groups"]],
+            "organization": p["organization"]["name"],
+            "res_format": sorted({r["format"] for r in p["resources"]}),
+            "license_id": p["license_id"],
+            "metadata_modified": _modified(p),
+            "resource_ids": [r["id"] for r in p["resources"]],
         }
-    ).sort_by("name")
-    for column in paths.SEARCH_PAIRS:
-        lengths = pc.utf8_length(table.column(column)).to_numpy().astype(np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        table = table.append_column(starts_column(column), pa.array(starts))
-    return table
+        for name, value in row.items():
+            self.columns[name].append(value)
+
+    def table(self) -> pa.Table:
+        """The index, sorted by name, with where each row's folded text begins."""
+        table = pa.table(
+            {name: pa.array(values, COLUMNS[name]) for name, values in self.columns.items()}
+        ).sort_by("name")
+        for column in paths.SEARCH_PAIRS:
+            lengths = pc.utf8_length(table.column(column)).to_numpy().astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            table = table.append_column(starts_column(column), pa.array(starts))
+        return table
 
 
 def starts_column(column: str) -> str:
@@ -141,11 +166,9 @@ def _grouped_pairs(
     return keys, first, offsets
 
 
-def write_index(
-    site: Path, packages: list[dict[str, Any]], field_titles: dict[str, list[str]]
-) -> None:
+def write_index(site: Path, rows: IndexRows) -> None:
     (site / paths.SEARCH_INDEX).parent.mkdir(parents=True, exist_ok=True)
-    index = index_table(packages, field_titles)
+    index = rows.table()
     _write_arrow(index, site / paths.SEARCH_INDEX)
     for column, path in paths.SEARCH_PAIRS.items():
         _write_arrow(pair_table(index, column), site / path)

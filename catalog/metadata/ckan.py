@@ -6,9 +6,12 @@ result of the whole catalog, field for field as CKAN 2.10/2.11 returns them — 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from pipeline.files import replaced
 from pipeline.geo import Box, box_geojson
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
@@ -196,26 +199,31 @@ def _datapackage_file(catalog: Catalog, name: str) -> Resource:
     )
 
 
-def search_result(
-    packages: list[dict[str, Any]], facet_fields: list[str] | None = None
-) -> dict[str, Any]:
-    """`package_search`'s result over these package dicts: count, results and facets."""
-    fields = facet_fields or list(FACETS)
-    counts: dict[str, Counter[str]] = {f: Counter() for f in fields}
-    titles: dict[tuple[str, str], str] = {}
-    for package in packages:
+class SearchResultFile:
+    """catalog.json, `package_search`'s result over every package (count, results, facets),
+    filled one package at a time: each is kept as its compact JSON, not as a dict, so a build
+    holds a few megabytes of text instead of every package's objects."""
+
+    def __init__(self, facet_fields: list[str] | None = None) -> None:
+        self.results: list[bytes] = []
+        self.counts: dict[str, Counter[str]] = {f: Counter() for f in facet_fields or FACETS}
+        self.titles: dict[tuple[str, str], str] = {}
+
+    def add(self, package: dict[str, Any]) -> None:
+        self.results.append(_compact(package))
         for facet, values in _facet_values(package).items():
-            if facet not in counts:
+            if facet not in self.counts:
                 continue
             for value, title in values.items():
-                counts[facet][value] += 1
-                titles[(facet, value)] = title
-    return {
-        "count": len(packages),
-        "sort": DEFAULT_SORT,
-        "results": packages,
-        "facets": {f: dict(sorted(c.items())) for f, c in counts.items()},
-        "search_facets": {
+                self.counts[facet][value] += 1
+                self.titles[(facet, value)] = title
+
+    def write(self, path: Path) -> None:
+        """The file as `json.dumps` would write the whole result compact (the same bytes),
+        one package after another."""
+        counts, titles = self.counts, self.titles
+        facets = {f: dict(sorted(c.items())) for f, c in counts.items()}
+        search_facets = {
             f: {
                 "title": f,
                 "items": [
@@ -224,8 +232,18 @@ def search_result(
                 ],
             }
             for f, c in counts.items()
-        },
-    }
+        }
+        head = {"count": len(self.results), "sort": DEFAULT_SORT}
+        with replaced(path) as sink:
+            sink.write(_compact(head)[:-1] + b',"results":[')
+            for at, result in enumerate(self.results):
+                sink.write(b"," + result if at else result)
+            sink.write(b'],"facets":' + _compact(facets))
+            sink.write(b',"search_facets":' + _compact(search_facets) + b"}\n")
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _facet_values(package: dict[str, Any]) -> dict[str, dict[str, str]]:

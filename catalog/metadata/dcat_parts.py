@@ -12,9 +12,16 @@ The triples are exactly those of `dcat.catalog_graph` (tests/test_dcat.py checks
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from pipeline.files import replaced
 
 
 @dataclass(frozen=True)
@@ -23,36 +30,60 @@ class Part:
     jsonld: str
 
 
-def assemble(head: Part, parts: list[Part]) -> Part:
-    """The catalog's Turtle and JSON-LD from its own node's and the datasets' parts."""
-    return Part(_turtle([head, *parts]), _jsonld([head, *parts]))
-
-
-def _turtle(parts: list[Part]) -> str:
+def write_catalog(head: Part, parts: Iterable[Part], turtle: Path, jsonld: Path) -> None:
+    """The catalog's Turtle and JSON-LD files from its own node's and the datasets' parts,
+    taken one at a time: what is held is the JSON-LD nodes as compact UTF-8 (they must be
+    sorted and merged by `@id`), never every part's text or objects."""
     prefixes: set[str] = set()
-    bodies: list[str] = []
-    for part in parts:
-        lines = part.turtle.splitlines()
-        prefixes.update(line for line in lines if line.startswith("@prefix "))
-        body = "\n".join(line for line in lines if not line.startswith("@prefix ")).strip()
-        if body:
-            bodies.append(body)
-    return "\n".join(sorted(prefixes)) + "\n\n" + "\n\n".join(bodies) + "\n"
+    nodes: dict[str, bytes] = {}
+    context: Any = None
+    # The statements wait in a temporary file until every part's prefixes are known.
+    with tempfile.TemporaryFile(dir=turtle.parent) as bodies:
+        for at, part in enumerate(itertools.chain([head], parts)):
+            body = _turtle_body(part.turtle, prefixes)
+            if body:
+                bodies.write((b"\n\n" if bodies.tell() else b"") + body.encode("utf-8"))
+            document = json.loads(part.jsonld)
+            context = document["@context"] if at == 0 else context
+            for node in document.get("@graph", []):
+                _add_node(nodes, node)
+        bodies.seek(0)
+        with replaced(turtle) as sink:
+            sink.write(("\n".join(sorted(prefixes)) + "\n\n").encode("utf-8"))
+            shutil.copyfileobj(bodies, sink)
+            sink.write(b"\n")
+    with replaced(jsonld) as sink:
+        sink.write(b'{"@context":' + _compact(context) + b',"@graph":[')
+        for at, identifier in enumerate(sorted(nodes)):
+            sink.write(b"," + nodes[identifier] if at else nodes[identifier])
+        sink.write(b"]}\n")
 
 
-def _jsonld(parts: list[Part]) -> str:
-    documents = [json.loads(part.jsonld) for part in parts]
-    nodes: dict[str, dict[str, Any]] = {}
-    for document in documents:
-        for node in document.get("@graph", []):
-            nodes[node["@id"]] = _merged(nodes.get(node["@id"]), node)
-    assembled = {"@context": documents[0]["@context"], "@graph": sorted(nodes.values(), key=_id)}
-    # Compact: Python indents in pure Python, and this is the whole catalog (~6 MB at 600).
-    return json.dumps(assembled, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+def _turtle_body(turtle: str, prefixes: set[str]) -> str:
+    """A part's statements; its prefix lines go into `prefixes`."""
+    lines = turtle.splitlines()
+    prefixes.update(line for line in lines if line.startswith("@prefix "))
+    return "\n".join(line for line in lines if not line.startswith("@prefix ")).strip()
 
 
-def _id(node: dict[str, Any]) -> str:
-    return str(node["@id"])
+def _add_node(nodes: dict[str, bytes], node: dict[str, Any]) -> None:
+    """A node into the catalog's, merged with the same `@id` from an earlier part."""
+    encoded = _compact(node)
+    known = nodes.get(node["@id"])
+    if known is None or known == encoded:
+        nodes[node["@id"]] = encoded
+    else:
+        nodes[node["@id"]] = _compact(_merged(json.loads(known), node))
+
+
+def _compact(value: Any) -> bytes:
+    """Compact JSON with sorted keys: written whole, the catalog is ~6 MB at 600 datasets,
+    and Python indents in pure Python."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def read_part(turtle: Path, jsonld: Path) -> Part:
+    return Part(turtle.read_text(encoding="utf-8"), jsonld.read_text(encoding="utf-8"))
 
 
 def _merged(known: dict[str, Any] | None, node: dict[str, Any]) -> dict[str, Any]:
