@@ -14,6 +14,7 @@ from pipeline import build as pipeline
 from pipeline.build import RunResult
 from pipeline.files import locked, replace_directory, staging_beside, write_json
 from pipeline.publisher import Publisher, load_publisher
+from pipeline.reuse import SourceHashes
 
 from . import paths
 from .release import archive
@@ -41,9 +42,11 @@ def build_site(
     out_dir = out_dir.resolve()
     with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
         previous = None if force or not out_dir.is_dir() else paths.datasets(out_dir)
+        hashes = SourceHashes.load(None if force else paths.source_hashes(out_dir))
         result = pipeline.build(
-            datasets_dir, paths.datasets(staging), limit, progress, previous, engine
+            datasets_dir, paths.datasets(staging), limit, progress, previous, engine, hashes
         )
+        hashes.save(paths.source_hashes(out_dir))  # right whatever the outcome
         if result.valid and out_dir.is_dir():
             archive.carry_forward(out_dir, staging)
             archive.stamp_released(staging)

@@ -63,6 +63,13 @@ def datapackage(site: Path, name: str) -> Path:
     return dataset(site, name) / DESCRIPTOR_FILE
 
 
+def source_hashes(out_dir: Path) -> Path:
+    """The sha256 of the datasets' sources by their file stamps (pipeline/reuse.py's
+    SourceHashes): a cache of this machine's, beside the output — never in it, whose bytes
+    depend on the inputs only."""
+    return out_dir.with_name(f".{out_dir.name}.sources.json")
+
+
 def build_records(site: Path) -> Path:
     """What incremental builds know of the last one (pipeline/reuse.py): never published."""
     return site / DATASETS / RECORDS

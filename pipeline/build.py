@@ -103,12 +103,14 @@ def build(
     progress: Progress | None = None,
     previous: Path | None = None,
     engine: Engine | None = None,
+    hashes: reuse.SourceHashes | None = None,
 ) -> RunResult:
     """Build every dataset into `out_dir/<name>/`; the caller decides what to do with it.
     `previous`: the last build's packages folder, whose unchanged datasets are carried over
     (pipeline/reuse.py) instead of built again; `engine`: where the others are built (in this
-    process by default; pipeline/parallel.py: on Dask workers)."""
-    return _run(datasets_dir, out_dir, None, limit, progress, previous, engine)
+    process by default; pipeline/parallel.py: on Dask workers); `hashes`: the sources' sha256
+    known from the last build, and those of this one (the caller keeps them)."""
+    return _run(datasets_dir, out_dir, None, limit, progress, previous, engine, hashes)
 
 
 def _run(
@@ -119,6 +121,7 @@ def _run(
     progress: Progress | None = None,
     previous: Path | None = None,
     engine: Engine | None = None,
+    hashes: reuse.SourceHashes | None = None,
 ) -> RunResult:
     if not datasets_dir.is_dir():
         return RunResult(
@@ -142,11 +145,12 @@ def _run(
         folders = [f for f in folders if f.name in names]
     slots: list[DatasetResult | None] = [None] * len(folders)
     jobs: list[Job] = []
+    hashes = hashes or reuse.SourceHashes.load(None)
     for position, folder in enumerate(folders):
         if out_dir is None:  # validating: nothing to carry over
             jobs.append(Job(position, folder, ""))
             continue
-        key = reuse.input_key(folder, datasets_dir / PUBLISHER_FILE, limit)
+        key = reuse.input_key(folder, datasets_dir / PUBLISHER_FILE, limit, hashes)
         carried = reuse.carry_over(previous, out_dir / folder.name, key) if previous else None
         if carried is not None:
             slots[position] = _carried(folder.name, carried, limit)

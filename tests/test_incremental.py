@@ -4,9 +4,14 @@ over byte for byte (its files hard-linked from it), and the result is the same a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from pipeline import reuse
 
 from conftest import MINIMAL_CSV, PUBLISHABLE, opendata, serving, tree, write_dataset
 
@@ -75,6 +80,50 @@ def test_the_publisher_file_and_a_damaged_output_rebuild(tmp_path: Path) -> None
     second.unlink()
     _build(datasets, out)
     assert second.is_file()  # a record whose files are gone is no reason to skip
+
+
+def _aged(datasets: Path) -> dict[Path, int]:
+    """Every source file's mtime set an hour back (older than any racy window); the times."""
+    times = {}
+    for path in datasets.rglob("*"):
+        if path.is_file():
+            old = path.stat().st_mtime_ns - 3_600_000_000_000
+            os.utime(path, ns=(old, old))
+            times[path] = old
+    return times
+
+
+def test_unchanged_sources_are_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _aged(datasets)
+    _build(datasets, out)
+    read: list[Path] = []
+    hash_file = reuse.sha256_file
+    monkeypatch.setattr(reuse, "sha256_file", lambda path: read.append(path) or hash_file(path))
+    _build(datasets, out)
+    assert read == []  # every stamp as recorded: no source file read to find what changed
+    (datasets / "first" / "items.csv").write_text(
+        MINIMAL_CSV.replace("3200", "32000", 1), encoding="utf-8"
+    )
+    _build(datasets, out)
+    assert read == [datasets / "first" / "items.csv"]
+
+
+def test_an_edit_of_the_same_size_with_its_old_mtime_is_still_seen(tmp_path: Path) -> None:
+    """The bytes changed, the size and the mtime put back as they were: the ctime, which
+    no one can set, still says the file changed."""
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    source = datasets / "first" / "items.csv"
+    old = _aged(datasets)[source]
+    _build(datasets, out)
+    before = _inode(out, "first")
+    source.write_text(MINIMAL_CSV.replace("3200", "3201", 1), encoding="utf-8")
+    os.utime(source, ns=(old, old))
+    _build(datasets, out)
+    assert _inode(out, "first") != before
+    assert "3201" in (out / "datasets/first/items.csv").read_text(encoding="utf-8-sig")
 
 
 def test_the_records_are_never_published_nor_served(tmp_path: Path) -> None:
