@@ -2,6 +2,11 @@
 before each: the time of each build and release, and what dist/ holds — the bytes of its
 distinct files (a hard-linked file counts once) and its directory entries.
 
+One run's times drift with the machine (±30% here), so the end compares side by side, in
+alternating rounds: one more change, build and release in a copy of the catalog taken after
+its 2nd release, in the catalog after its last, and in a fresh copy of that (the same
+files, new directories: what separates more work from an aged file system).
+
     .venv/bin/python benchmarks/bench_releases.py [--datasets 600] [--releases 20]
 """
 
@@ -9,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -67,6 +74,35 @@ def main() -> None:
         released = run(work, EPOCH + number * DAY, *release)
         size, entries = holdings(work / "dist")
         print(f"{number + 1:7d} {built:8.1f} {released:9.1f} {size:8.1f} {entries:8,d}")
+        if number + 1 == 2:
+            copy(work, work.with_name("releases-at-2"))
+    side_by_side(work, args.datasets, args.releases)
+
+
+def copy(source: Path, target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(source), str(target)], check=True)  # links stay links
+
+
+def side_by_side(work: Path, datasets: int, releases: int, rounds: int = 3) -> None:
+    fresh = work.with_name("releases-fresh")
+    copy(work, fresh)
+    trees = {"after release 2": work.with_name("releases-at-2"), f"after release {releases}":
+             work, f"after release {releases}, fresh copy": fresh}  # fmt: skip
+    names = lists(datasets)[releases : releases + rounds]
+    times: dict[str, list[float]] = {label: [] for label in trees}
+    for at, name in enumerate(names):
+        for label, tree in trees.items():
+            source = tree / "datasets" / name / "list.csv"
+            text = source.read_text(encoding="utf-8").replace(",\n", f",再変更{at}\n", 1)
+            source.write_text(text, encoding="utf-8")
+            epoch = EPOCH + (releases + 1 + at) * DAY
+            build = ("build", "--datasets", "datasets", "--out", "dist")
+            release = ("release", "--site", "dist", "--datasets", "datasets")
+            times[label].append(run(tree, epoch, *build) + run(tree, epoch, *release))
+    print(f"\none more change, build + release, {rounds} alternating rounds (median s):")
+    for label, seconds in times.items():
+        print(f"  {label:40} {statistics.median(seconds):6.1f}  {seconds}")
 
 
 if __name__ == "__main__":

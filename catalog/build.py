@@ -82,11 +82,12 @@ def build_catalog(
     from .model import Catalog
     from .site.pages import write_site
 
-    own = opendata_list.build(Catalog.load(site, base_url, publisher), publisher)
+    catalog = Catalog.load(site, base_url, publisher)
+    own = opendata_list.build(catalog, publisher)
     result.datasets.append(own)
     if not own.valid:
         return
-    catalog = Catalog.load(site, base_url, publisher)
+    catalog.add(own.name)  # the オープンデータ一覧, just built
     by_name = {d.name: d for d in result.datasets}
     for name, package in catalog.packages.items():
         for warning in metadata_problems(package):

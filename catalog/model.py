@@ -266,6 +266,12 @@ class Catalog:
         base = base_url if base_url.endswith("/") else base_url + "/"
         return cls(site, base, publisher, packages)
 
+    def add(self, name: str) -> None:
+        """A package built into the site since it was loaded, in the order `load` gives."""
+        self.packages[name] = BuiltPackage.of(read_json(paths.datapackage(self.site, name)))
+        order = sorted(self.packages, key=lambda n: paths.datapackage(self.site, n))
+        self.packages = {n: self.packages[n] for n in order}
+
     # Addresses — the same layout as dist/, so a static copy of dist/ serves them.
     def dataset_url(self, name: str) -> str:
         return f"{self.base_url}{paths.DATASETS}/{name}/"

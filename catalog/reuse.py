@@ -28,6 +28,11 @@ from .model import Catalog
 FILES = (paths.CKAN_PACKAGE, "dataset.ttl", "dataset.jsonld", paths.INDEX_PAGE)
 
 
+def _files(site: Path, name: str) -> list[Path]:
+    """A dataset's catalog files in `site`: those of its folder, and its Atom feed."""
+    return [*(paths.dataset(site, name) / f for f in FILES), paths.dataset_feed(site, name)]
+
+
 @functools.cache
 def code_version() -> str:
     """The catalog's own files (modules, templates, static assets) and the pipeline's."""
@@ -60,19 +65,19 @@ def _record(site: Path, name: str) -> Path:
 def carry_over(last: Path, site: Path, name: str, key: str) -> dict[str, Any] | None:
     """The dataset's catalog files linked from the last build when its key is the same; its
     CKAN package dict, which the catalog-wide files are made from."""
-    folder = paths.dataset(last, name)
+    kept = _files(last, name)
     try:
         if read_json(_record(last, name)).get("key") != key:
             return None
-        if not all((folder / file).is_file() for file in FILES):
+        if not all(file.is_file() for file in kept):
             return None
-        package: dict[str, Any] = read_json(folder / paths.CKAN_PACKAGE)
+        package: dict[str, Any] = read_json(paths.ckan_package(last, name))
     except (OSError, ValueError, AttributeError):
         return None
-    for file in FILES:
-        target = paths.dataset(site, name) / file
+    for file, target in zip(kept, _files(site, name), strict=True):
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)  # a link in place of the file, never a write into it
-        link_file(folder / file, target)
+        link_file(file, target)
     _record(site, name).parent.mkdir(exist_ok=True)
     _record(site, name).unlink(missing_ok=True)
     link_file(_record(last, name), _record(site, name))

@@ -41,17 +41,18 @@ def test_only_the_changed_dataset_is_built_again(tmp_path: Path) -> None:
     datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
     _build(datasets, out)
     before = {name: _inode(out, name) for name in ("first", "second")}
-    pages = {
-        f: (out / "datasets/second" / f).stat().st_ino
-        for f in ("package.json", "dataset.ttl", "index.html")
-    }
+    before_feed = (out / "feeds/dataset/first.atom").stat().st_ino
+    kept = ("datasets/second/package.json", "datasets/second/dataset.ttl")
+    kept += ("datasets/second/index.html", "feeds/dataset/second.atom")
+    pages = {f: (out / f).stat().st_ino for f in kept}
     source = datasets / "first" / "items.csv"
     source.write_text(MINIMAL_CSV.replace("3200", "3201", 1), encoding="utf-8")
     result = _build(datasets, out)
     assert _inode(out, "second") == before["second"]  # carried: the same file, linked
     assert _inode(out, "first") != before["first"]  # built again
-    for file in ("package.json", "dataset.ttl", "index.html"):  # the catalog's files too
-        assert (out / "datasets/second" / file).stat().st_ino == pages[file]
+    for file in kept:  # the catalog's files too
+        assert (out / file).stat().st_ino == pages[file]
+    assert (out / "feeds/dataset/first.atom").stat().st_ino != before_feed
     assert "3201" in (out / "datasets/first/items.csv").read_text(encoding="utf-8-sig")
     carried = next(d for d in result["datasets"] if d["name"] == "second")
     assert [w["type"] for w in carried["warnings"]].count("footer-row") == 1  # still said

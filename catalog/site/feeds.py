@@ -20,12 +20,13 @@ CHANGES = {
 }
 
 
-def write_feeds(catalog: Catalog) -> None:
+def write_feeds(catalog: Catalog, datasets: set[str] | None = None) -> None:
+    """The catalog's feed, and the feeds of `datasets` (None: all; the others are kept)."""
     site = catalog.site
     everything = [(name, p, v) for name, p in catalog.packages.items() for v in p.versions]
     _write(site / paths.CATALOG_FEED, _feed(catalog, None, everything))
-    for name, package in catalog.packages.items():
-        entries = [(name, package, v) for v in package.versions]
+    for name in catalog.packages if datasets is None else sorted(datasets):
+        entries = [(name, catalog.packages[name], v) for v in catalog.packages[name].versions]
         _write(paths.dataset_feed(site, name), _feed(catalog, name, entries))
 
 
@@ -94,6 +95,7 @@ def _text(parent: ET.Element, tag: str, text: str) -> None:
 
 def _write(path: Path, feed: ET.Element) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # a new file: the old one may be a release's link
     ET.indent(feed)
     body = ET.tostring(feed, encoding="unicode")
     path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n", encoding="utf-8")

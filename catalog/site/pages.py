@@ -74,7 +74,7 @@ def write_site(
         page.write_text(_dataset_page(catalog, name), encoding="utf-8")
     (site / paths.CHANGES_PAGE).write_text(_changes_page(catalog, diffs), encoding="utf-8")
     (site / paths.SITEMAP).write_text(_sitemap(catalog), encoding="utf-8")
-    write_feeds(catalog)
+    write_feeds(catalog, pages)
     (site / paths.ROBOTS).write_text(
         f"User-agent: *\nAllow: /\nSitemap: {catalog.base_url}{paths.SITEMAP}\n", encoding="utf-8"
     )
