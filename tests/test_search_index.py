@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog import paths
+from catalog.api import index
 from catalog.api.grams import code_points
 from catalog.api.index import _grouped_pairs, _pair_starts, pair_table
 from catalog.api.search import Pairs
@@ -72,3 +74,12 @@ def test_serve_on_an_index_of_an_older_version_says_to_rebuild(
     ran = opendata("serve", "--site", str(site), "--port", "0")
     assert ran.returncode == 1
     assert "opendata build" in ran.stderr and "older version" in ran.stderr
+
+
+def test_a_column_too_long_for_its_offsets_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(index, "MAX_CHARACTERS", 8)  # the real bound is 2G characters
+    with pytest.raises(ValueError, match="over the 8 it can hold"):
+        pair_table(pa.table({"text_key": ["あいうえお", "かきくけ"]}), "text_key")
+    assert pair_table(pa.table({"text_key": ["あいう"]}), "text_key").num_rows == 2

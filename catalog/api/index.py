@@ -28,6 +28,7 @@ from .. import paths
 from ..text import fold
 from .grams import code_points, pair_key_of, pair_keys, run_starts
 
+MAX_CHARACTERS = 1 << 31  # of a folded column: its pairs' offsets are one Arrow list
 _LIST = pa.list_(pa.string())
 COLUMNS = {  # the index's columns of each dataset, and their types
     "name": pa.string(),
@@ -112,8 +113,14 @@ def _modified(package: dict[str, Any]) -> datetime:
 def pair_table(index: pa.Table, column: str) -> pa.Table:
     """For each pair of neighbouring characters within a row of a folded column (its key,
     ascending), the offsets of its first character (ascending) in the column's characters
-    taken one row after another. uint32 offsets: a catalog of up to 4G characters."""
+    taken one row after another (Arrow's list offsets are int32: up to 2G characters)."""
     points, lengths = code_points(index.column(column).combine_chunks())
+    if len(points) >= MAX_CHARACTERS:
+        raise ValueError(
+            f"検索索引の {column} が {len(points):,} 文字あり、上限 {MAX_CHARACTERS:,} を超えます"
+            f" / the search index's {column} has {len(points):,} characters, over the"
+            f" {MAX_CHARACTERS:,} it can hold"
+        )
     keys, first, offsets = _grouped_pairs(points, _pair_starts(lengths))
     bounds = pa.array(np.append(first, len(offsets)).astype(np.int32))
     return pa.table({"pair": pa.array(keys), "offsets": pa.ListArray.from_arrays(bounds, offsets)})
