@@ -87,8 +87,9 @@ def copy(source: Path, target: Path) -> None:
 def side_by_side(work: Path, datasets: int, releases: int, rounds: int = 3) -> None:
     fresh = work.with_name("releases-fresh")
     copy(work, fresh)
-    trees = {"after release 2": work.with_name("releases-at-2"), f"after release {releases}":
-             work, f"after release {releases}, fresh copy": fresh}  # fmt: skip
+    last = releases + 1  # the first release, then one per change
+    trees = {"after release 2": work.with_name("releases-at-2"), f"after release {last}":
+             work, f"after release {last}, fresh copy": fresh}  # fmt: skip
     names = lists(datasets)[releases : releases + rounds]
     times: dict[str, list[float]] = {label: [] for label in trees}
     for at, name in enumerate(names):
