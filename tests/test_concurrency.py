@@ -89,7 +89,8 @@ def test_staging_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path: Pa
     other = tmp_path / ".dist2-build-keep"  # another site's: not ours to touch
     other.mkdir()
     _built(tmp_path)
-    assert sorted(p.name for p in tmp_path.glob(".dist*")) == [".dist.lock", ".dist2-build-keep"]
+    left = sorted(p.name for p in tmp_path.glob(".dist*"))  # the lock and the sources' stamps
+    assert left == [".dist.lock", ".dist.sources.json", ".dist2-build-keep"]
     assert site.is_dir()
 
 
