@@ -8,8 +8,9 @@ score per dataset (0: no match), AND multiplies, OR adds, NOT complements.
 A word is looked up by where its pairs of neighbouring characters occur: the places where
 the first pair is followed by the second, the third… are exactly where the word is, so any
 Japanese word matches — two characters long or ten, 「人権」 inside 「人権意識」 — which CKAN's
-whitespace tokenizer cannot do, with no text read back. A one-character word scans every row. Title hits rank above description hits. Field clauses (tags:, res_format:, …)
-are masks over pre-coded values; facets are counted with bincount over the same codes.
+whitespace tokenizer cannot do, with no text read back. A one-character word scans every
+row. Title hits rank above description hits. Field clauses (tags:, res_format:, …) are masks
+over pre-coded values; facets are counted with bincount over the same codes.
 """
 
 from __future__ import annotations
