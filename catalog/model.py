@@ -94,9 +94,9 @@ class Resource:
 
 @dataclass(frozen=True)
 class BuiltPackage:
-    """A typed view of one built `datapackage.json` (`raw` keeps the whole descriptor)."""
+    """A typed view of one built `datapackage.json`: what the catalog reads of it (the
+    build holds one of each dataset, so not the whole descriptor)."""
 
-    raw: dict[str, Any]
     name: str
     title: str
     description: str
@@ -111,7 +111,6 @@ class BuiltPackage:
     @classmethod
     def of(cls, raw: dict[str, Any]) -> BuiltPackage:
         return cls(
-            raw=raw,
             name=raw["name"],
             title=raw.get("title", raw["name"]),
             description=raw.get("description", ""),

@@ -45,7 +45,7 @@ class DatasetResult:
     report: Report
     rows: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file resources: name → format
-    package: dict[str, Any] | None = None
+    packaged: bool = False  # its datapackage.json was written (kept on disk, not in memory)
 
     @property
     def valid(self) -> bool:
@@ -159,7 +159,7 @@ def _run(
     run_jobs = engine if engine is not None and out_dir is not None else in_this_process
     run = Context(out_dir, publisher, limit, progress, len(folders) - len(jobs), len(folders))
     for job, built in run_jobs(jobs, run):
-        if out_dir and built.valid and built.package is not None:
+        if out_dir and built.valid and built.packaged:
             reuse.remember(
                 out_dir / job.folder.name, job.key, built.rows, built.files, built.report
             )
@@ -259,8 +259,8 @@ def build_dataset(
     if out_dir and report.valid:
         order = [r.name for r in dataset.resources]
         built.sort(key=lambda b: order.index(b.definition.name))
-        result.package = descriptor(dataset, built, publisher)
-        write_json(out_dir / DESCRIPTOR_FILE, result.package)
+        write_json(out_dir / DESCRIPTOR_FILE, descriptor(dataset, built, publisher))
+        result.packaged = True
     return result
 
 
