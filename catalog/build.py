@@ -93,22 +93,21 @@ def build_catalog(
         for warning in metadata_problems(package):
             by_name[name].report.warn(warning)
 
-    results = ckan.SearchResultFile()
     rows = IndexRows()
     fresh: set[str] = set()  # datasets whose catalog files are made now (the rest: reuse.py)
     context = reuse.context_key(catalog)
-    for name in catalog.packages:
-        key = reuse.dataset_key(context, site, name)
-        ckan_package = reuse.carry_over(last, site, name, key) if last else None
-        if ckan_package is None:
-            ckan_package = ckan.package_dict(catalog, name)
-            write_json(paths.ckan_package(site, name), ckan_package)
-            _write_dcat_files(catalog, name)
-            reuse.remember(site, name, key)
-            fresh.add(name)
-        results.add(ckan_package)
-        rows.add(ckan_package, catalog.packages[name].field_titles)
-    results.write(site / paths.CATALOG_JSON)
+    with ckan.search_result_file(site / paths.CATALOG_JSON) as results:
+        for name in catalog.packages:
+            key = reuse.dataset_key(context, site, name)
+            ckan_package = reuse.carry_over(last, site, name, key) if last else None
+            if ckan_package is None:
+                ckan_package = ckan.package_dict(catalog, name)
+                write_json(paths.ckan_package(site, name), ckan_package)
+                _write_dcat_files(catalog, name)
+                reuse.remember(site, name, key)
+                fresh.add(name)
+            results.add(ckan_package)
+            rows.add(ckan_package, catalog.packages[name].field_titles)
     write_index(site, rows)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
     dcat_parts.write_catalog(

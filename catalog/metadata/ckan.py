@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pipeline.files import replaced
 from pipeline.geo import Box, box_geojson
@@ -199,18 +203,33 @@ def _datapackage_file(catalog: Catalog, name: str) -> Resource:
     )
 
 
-class SearchResultFile:
-    """catalog.json, `package_search`'s result over every package (count, results, facets),
-    filled one package at a time: each is kept as its compact JSON, not as a dict, so a build
-    holds a few megabytes of text instead of every package's objects."""
+@contextmanager
+def search_result_file(path: Path) -> Iterator[SearchResults]:
+    """catalog.json, written on leaving from the packages added meanwhile.
 
-    def __init__(self, facet_fields: list[str] | None = None) -> None:
-        self.results: list[bytes] = []
+    with search_result_file(path) as results:
+        results.add(package)  # for each package
+    """
+    with tempfile.TemporaryFile(dir=path.parent) as spool:
+        results = SearchResults(spool)
+        yield results
+        results.write(path)
+
+
+class SearchResults:
+    """`package_search`'s result over every package (count, results, facets), one package
+    at a time: each goes to `spool` as compact JSON while the facets are counted, so a build
+    holds no package but the one in hand."""
+
+    def __init__(self, spool: BinaryIO, facet_fields: list[str] | None = None) -> None:
+        self.spool = spool
+        self.count = 0
         self.counts: dict[str, Counter[str]] = {f: Counter() for f in facet_fields or FACETS}
         self.titles: dict[tuple[str, str], str] = {}
 
     def add(self, package: dict[str, Any]) -> None:
-        self.results.append(_compact(package))
+        self.spool.write((b"," if self.count else b"") + _compact(package))
+        self.count += 1
         for facet, values in _facet_values(package).items():
             if facet not in self.counts:
                 continue
@@ -219,8 +238,7 @@ class SearchResultFile:
                 self.titles[(facet, value)] = title
 
     def write(self, path: Path) -> None:
-        """The file as `json.dumps` would write the whole result compact (the same bytes),
-        one package after another."""
+        """The file as `json.dumps` would write the whole result compact (the same bytes)."""
         counts, titles = self.counts, self.titles
         facets = {f: dict(sorted(c.items())) for f, c in counts.items()}
         search_facets = {
@@ -233,11 +251,11 @@ class SearchResultFile:
             }
             for f, c in counts.items()
         }
-        head = {"count": len(self.results), "sort": DEFAULT_SORT}
+        head = {"count": self.count, "sort": DEFAULT_SORT}
+        self.spool.seek(0)
         with replaced(path) as sink:
             sink.write(_compact(head)[:-1] + b',"results":[')
-            for at, result in enumerate(self.results):
-                sink.write(b"," + result if at else result)
+            shutil.copyfileobj(self.spool, sink)
             sink.write(b'],"facets":' + _compact(facets))
             sink.write(b',"search_facets":' + _compact(search_facets) + b"}\n")
 
