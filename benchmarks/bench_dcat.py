@@ -22,8 +22,10 @@ from catalog.metadata import dcat, dcat_parts
 
 from bench_build import HERE
 
+# write_catalog's time includes reading the datasets' DCAT files back (its parts are read
+# as it goes), which is DCAT's too.
 CLOCKED = ((dcat, "dataset_graph"), (dcat, "catalog_head"), (dcat, "serialize"))
-CLOCKED += ((dcat_parts, "assemble"),)
+CLOCKED += ((dcat_parts, "write_catalog"),)
 
 
 def main() -> None:

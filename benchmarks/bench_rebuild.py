@@ -34,6 +34,13 @@ def build(code: Path, work: Path, out: str) -> float:
     return time.perf_counter() - started
 
 
+def clear(work: Path, label: str) -> None:
+    """A version's output, and the stamps and lock beside it."""
+    shutil.rmtree(work / f"dist-{label}", ignore_errors=True)
+    for sibling in (f".dist-{label}.sources.json", f".dist-{label}.lock"):
+        (work / sibling).unlink(missing_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("revision", help="the git revision to compare with")
@@ -48,6 +55,7 @@ def main() -> None:
         try:
             versions = {args.revision: Path(other), "this": ROOT}
             for label, code in versions.items():
+                clear(work, label)  # no output nor sources' stamps of an earlier run
                 seconds = build(code, work, f"dist-{label}")
                 print(f"{label}: first build {seconds:.1f} s", flush=True)
             times: dict[str, list[float]] = {label: [] for label in versions}
@@ -61,7 +69,7 @@ def main() -> None:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", other], cwd=ROOT, check=False)
             for label in versions:
-                shutil.rmtree(work / f"dist-{label}", ignore_errors=True)
+                clear(work, label)
     print(f"\none-dataset rebuild, {args.rounds} alternating rounds:")
     for label, seconds in times.items():
         rounds = ", ".join(f"{s:.2f}" for s in seconds)

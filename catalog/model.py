@@ -268,8 +268,7 @@ class Catalog:
     def add(self, name: str) -> None:
         """A package built into the site since it was loaded, in the order `load` gives."""
         self.packages[name] = BuiltPackage.of(read_json(paths.datapackage(self.site, name)))
-        order = sorted(self.packages, key=lambda n: paths.datapackage(self.site, n))
-        self.packages = {n: self.packages[n] for n in order}
+        self.packages = {n: self.packages[n] for n in sorted(self.packages)}
 
     # Addresses — the same layout as dist/, so a static copy of dist/ serves them.
     def dataset_url(self, name: str) -> str:

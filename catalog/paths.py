@@ -96,7 +96,7 @@ def version_folder(site: Path, name: str, version: str) -> Path:
 
 
 def built_names(site: Path) -> list[str]:
-    """The datasets built into a site, sorted."""
+    """The datasets built into a site, sorted by name."""
     return [p.parent.name for p in sorted(site.glob(f"{DATASETS}/*/{DESCRIPTOR_FILE}"))]
 
 

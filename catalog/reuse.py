@@ -1,5 +1,5 @@
-"""A dataset's catalog files — package.json, dataset.ttl, dataset.jsonld and its page — kept
-from the last build when nothing they are made from changed.
+"""A dataset's catalog files — package.json, dataset.ttl, dataset.jsonld, its page and its
+Atom feed — kept from the last build when nothing they are made from changed.
 
 They are made from the dataset's datapackage.json as the build leaves it (its data files'
 sha256 and sizes included, so a data change shows there too), the catalog around it (base URL,
@@ -7,7 +7,8 @@ publisher) and the catalog's code (its modules, templates and assets). The sha25
 the dataset's key, recorded in `.build/<name>.catalog.json` beside the pipeline's records
 (pipeline/reuse.py; never published). A dataset with the same key is linked from the last
 build instead of made again: at ward scale most of a build's time is the catalog's, and an
-unchanged dataset then costs reading two files.
+unchanged dataset then costs its links, and reading its record, its package dict and its DCAT
+files (which the catalog-wide files are assembled from).
 """
 
 from __future__ import annotations

@@ -45,7 +45,6 @@ class DatasetResult:
     report: Report
     rows: dict[str, int] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file resources: name → format
-    packaged: bool = False  # its datapackage.json was written (kept on disk, not in memory)
 
     @property
     def valid(self) -> bool:
@@ -145,7 +144,7 @@ def _run(
         folders = [f for f in folders if f.name in names]
     slots: list[DatasetResult | None] = [None] * len(folders)
     jobs: list[Job] = []
-    hashes = hashes or reuse.SourceHashes.load(None)
+    hashes = hashes or reuse.SourceHashes({}, 0)
     for position, folder in enumerate(folders):
         if out_dir is None:  # validating: nothing to carry over
             jobs.append(Job(position, folder, ""))
@@ -159,7 +158,7 @@ def _run(
     run_jobs = engine if engine is not None and out_dir is not None else in_this_process
     run = Context(out_dir, publisher, limit, progress, len(folders) - len(jobs), len(folders))
     for job, built in run_jobs(jobs, run):
-        if out_dir and built.valid and built.packaged:
+        if out_dir and built.valid:  # its datapackage.json is written
             reuse.remember(
                 out_dir / job.folder.name, job.key, built.rows, built.files, built.report
             )
@@ -260,7 +259,6 @@ def build_dataset(
         order = [r.name for r in dataset.resources]
         built.sort(key=lambda b: order.index(b.definition.name))
         write_json(out_dir / DESCRIPTOR_FILE, descriptor(dataset, built, publisher))
-        result.packaged = True
     return result
 
 

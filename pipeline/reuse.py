@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem, Report
-from .files import link_file, read_json, sha256_file, write_json
+from .files import file_version, link_file, read_json, sha256_file, write_json
 from .vocabulary import DESCRIPTOR_FILE
 
 RECORDS = ".build"  # in the packages folder; hidden: no dataset, never published
@@ -49,19 +49,20 @@ def code_version() -> str:
 
 
 class SourceHashes:
-    """The sha256 of source files, remembered from the last build by their size, times and
-    inode (as git's index does), so that a build reads only the files that changed.
+    """The sha256 of source files, remembered from the last build by their stamp — device,
+    inode, size, mtime (as git's index does) — so that a build reads only the files that
+    changed.
 
-    Any change to a file's bytes changes its ctime, which nobody can set back, so an equal
-    stamp means equal bytes — except for a write within the same tick of a coarse clock as
-    the stamp was taken: a file modified less than RACY_NS before the last build recorded it
-    is read again."""
+    Any write changes a file's ctime, which nobody can set back: a file whose ctime (or
+    mtime) is not older than the start of the build that stamped it, less RACY_NS for a
+    coarse clock's tick, is read again; for any other, an equal stamp means equal bytes."""
 
     RACY_NS = 2_000_000_000  # two seconds: the coarsest file times (FAT) tick in two
 
     def __init__(self, known: dict[str, list[Any]], recorded_ns: int):
         self.known = known
-        self.recorded_ns = recorded_ns
+        self.recorded_ns = recorded_ns  # when the build that stamped `known` started
+        self.started_ns = time.time_ns()  # this build's start: before any file is stamped
         self.seen: dict[str, list[Any]] = {}
 
     @classmethod
@@ -75,18 +76,19 @@ class SourceHashes:
 
     def sha256(self, path: Path) -> str:
         status = path.stat()
-        stamp = [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+        stamp = list(file_version(status))
         key = os.path.abspath(path)
         known = self.known.get(key)
-        trusted = status.st_mtime_ns < self.recorded_ns - self.RACY_NS
-        digest = known[4] if trusted and known and known[:4] == stamp else sha256_file(path)
+        changed = max(status.st_mtime_ns, status.st_ctime_ns)
+        trusted = changed < self.recorded_ns - self.RACY_NS
+        digest = known[-1] if trusted and known and known[:-1] == stamp else sha256_file(path)
         self.seen[key] = [*stamp, digest]
         return digest
 
     def save(self, path: Path) -> None:
         """Remember the files hashed in this build, for the next. A cache of this machine's
         file stamps, kept apart from the build's output, which it would make differ."""
-        saved = {"recorded_ns": time.time_ns(), "files": dict(sorted(self.seen.items()))}
+        saved = {"recorded_ns": self.started_ns, "files": dict(sorted(self.seen.items()))}
         write_json(path, saved, compact=True)
 
 

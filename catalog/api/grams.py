@@ -50,6 +50,11 @@ def code_points(text: pa.Array) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.
     return points, lengths
 
 
+def row_starts(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Where each of rows of these lengths begins, the rows taken one after another."""
+    return np.cumsum(lengths) - lengths
+
+
 def run_starts(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     """Where each run of equal values begins in a sorted array."""
     return np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))[: len(values)]

@@ -26,9 +26,8 @@ import pyarrow.compute as pc
 
 from .. import paths
 from ..text import fold
-from .grams import code_points, pair_key_of, pair_keys, run_starts
+from .grams import code_points, pair_key_of, pair_keys, row_starts, run_starts
 
-MAX_CHARACTERS = 1 << 31  # of a folded column: its pairs' offsets are one Arrow list
 _LIST = pa.list_(pa.string())
 COLUMNS = {  # the index's columns of each dataset, and their types
     "name": pa.string(),
@@ -93,8 +92,7 @@ class IndexRows:
         ).sort_by("name")
         for column in paths.SEARCH_PAIRS:
             lengths = pc.utf8_length(table.column(column)).to_numpy().astype(np.int64)
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-            table = table.append_column(starts_column(column), pa.array(starts))
+            table = table.append_column(starts_column(column), pa.array(row_starts(lengths)))
         return table
 
 
@@ -113,14 +111,9 @@ def _modified(package: dict[str, Any]) -> datetime:
 def pair_table(index: pa.Table, column: str) -> pa.Table:
     """For each pair of neighbouring characters within a row of a folded column (its key,
     ascending), the offsets of its first character (ascending) in the column's characters
-    taken one row after another (Arrow's list offsets are int32: up to 2G characters)."""
+    taken one row after another (a string column has under 2G bytes, so its offsets fit
+    uint32, and its pairs one Arrow list)."""
     points, lengths = code_points(index.column(column).combine_chunks())
-    if len(points) >= MAX_CHARACTERS:
-        raise ValueError(
-            f"検索索引の {column} が {len(points):,} 文字あり、上限 {MAX_CHARACTERS:,} を超えます"
-            f" / the search index's {column} has {len(points):,} characters, over the"
-            f" {MAX_CHARACTERS:,} it can hold"
-        )
     keys, first, offsets = _grouped_pairs(points, _pair_starts(lengths))
     bounds = pa.array(np.append(first, len(offsets)).astype(np.int32))
     return pa.table({"pair": pa.array(keys), "offsets": pa.ListArray.from_arrays(bounds, offsets)})

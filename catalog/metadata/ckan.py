@@ -6,7 +6,6 @@ result of the whole catalog, field for field as CKAN 2.10/2.11 returns them — 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 from collections import Counter
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pipeline.files import replaced
+from pipeline.files import compact_json, replaced
 from pipeline.geo import Box, box_geojson
 from pipeline.vocabulary import FREQUENCIES, THEMES
 
@@ -221,14 +220,14 @@ class SearchResults:
     at a time: each goes to `spool` as compact JSON while the facets are counted, so a build
     holds no package but the one in hand."""
 
-    def __init__(self, spool: BinaryIO, facet_fields: list[str] | None = None) -> None:
+    def __init__(self, spool: BinaryIO) -> None:
         self.spool = spool
         self.count = 0
-        self.counts: dict[str, Counter[str]] = {f: Counter() for f in facet_fields or FACETS}
+        self.counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
         self.titles: dict[tuple[str, str], str] = {}
 
     def add(self, package: dict[str, Any]) -> None:
-        self.spool.write((b"," if self.count else b"") + _compact(package))
+        self.spool.write((b"," if self.count else b"") + compact_json(package))
         self.count += 1
         for facet, values in _facet_values(package).items():
             if facet not in self.counts:
@@ -254,14 +253,10 @@ class SearchResults:
         head = {"count": self.count, "sort": DEFAULT_SORT}
         self.spool.seek(0)
         with replaced(path) as sink:
-            sink.write(_compact(head)[:-1] + b',"results":[')
+            sink.write(compact_json(head)[:-1] + b',"results":[')
             shutil.copyfileobj(self.spool, sink)
-            sink.write(b'],"facets":' + _compact(facets))
-            sink.write(b',"search_facets":' + _compact(search_facets) + b"}\n")
-
-
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            sink.write(b'],"facets":' + compact_json(facets))
+            sink.write(b',"search_facets":' + compact_json(search_facets) + b"}\n")
 
 
 def _facet_values(package: dict[str, Any]) -> dict[str, dict[str, str]]:

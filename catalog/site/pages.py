@@ -61,8 +61,9 @@ ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, def
 def write_site(
     catalog: Catalog, diffs: list[DatasetDiff] | None = None, pages: set[str] | None = None
 ) -> None:
-    """The pages; `diffs` are the changes since the last release when already known;
-    `pages`: the datasets whose page to write (None: all; the others are kept as they are)."""
+    """The pages and feeds; `diffs` are the changes since the last release when already
+    known; `pages`: the datasets whose page and feed to write (None: all; the others are kept
+    as they are)."""
     site = catalog.site
     shutil.copytree(Path(__file__).with_name("static"), site / paths.STATIC, dirs_exist_ok=True)
     for path, html in _index_pages(catalog).items():
