@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog import paths
-from catalog.api.grams import code_points
-from catalog.api.index import IndexRows, _grouped_pairs, _pair_starts, pair_table, starts_column
+from catalog.api.grams import code_points, pair_starts
+from catalog.api.index import IndexRows, _grouped_pairs, pair_table, starts_column
 from catalog.api.search import Pairs
 
 from conftest import opendata
@@ -66,7 +66,7 @@ def test_a_word_across_two_rows_is_not_found() -> None:
 @given(texts)
 def test_the_packed_sort_and_the_plain_one_agree(rows: list[str]) -> None:
     points, lengths = code_points(pa.array(rows, pa.string()))
-    starts_pair = _pair_starts(lengths)
+    starts_pair = pair_starts(lengths)
     packed = _grouped_pairs(points, starts_pair)
     plain = _grouped_pairs(points, starts_pair, packed=False)
     for ours, theirs in zip(packed, plain, strict=True):

@@ -50,6 +50,15 @@ def code_points(text: pa.Array) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.
     return points, lengths
 
 
+def pair_starts(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which characters of rows of these lengths, one after another, begin a pair within
+    their row: all but each row's last (a pair never spans two rows)."""
+    ends = np.cumsum(lengths) - 1
+    starts = np.ones(max(int(lengths.sum()) - 1, 0), dtype=bool)
+    starts[ends[(ends >= 0) & (ends < len(starts))]] = False
+    return starts
+
+
 def row_starts(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Where each of rows of these lengths begins, the rows taken one after another."""
     return np.cumsum(lengths) - lengths

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from .. import paths
 from ..text import fold
-from .grams import code_points, pair_key_of, pair_keys, row_starts, run_starts
+from .grams import code_points, pair_key_of, pair_keys, pair_starts, row_starts, run_starts
 
 _LIST = pa.list_(pa.string())
 COLUMNS = {  # the index's columns of each dataset, and their types
@@ -114,18 +114,9 @@ def pair_table(index: pa.Table, column: str) -> pa.Table:
     taken one row after another (a string column has under 2G bytes, so its offsets fit
     uint32, and its pairs one Arrow list)."""
     points, lengths = code_points(index.column(column).combine_chunks())
-    keys, first, offsets = _grouped_pairs(points, _pair_starts(lengths))
+    keys, first, offsets = _grouped_pairs(points, pair_starts(lengths))
     bounds = pa.array(np.append(first, len(offsets)).astype(np.int32))
     return pa.table({"pair": pa.array(keys), "offsets": pa.ListArray.from_arrays(bounds, offsets)})
-
-
-def _pair_starts(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Which characters of rows of these lengths, one after another, begin a pair: all but
-    each row's last."""
-    ends = np.cumsum(lengths) - 1
-    starts = np.ones(max(int(lengths.sum()) - 1, 0), dtype=bool)
-    starts[ends[(ends >= 0) & (ends < len(starts))]] = False
-    return starts
 
 
 def _grouped_pairs(

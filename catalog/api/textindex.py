@@ -28,7 +28,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..text import fold_column
-from .grams import GRAM_BITS, Rows, code_points, intersect, pair_key, pair_keys, run_starts
+from .grams import (
+    GRAM_BITS,
+    Rows,
+    code_points,
+    intersect,
+    pair_key,
+    pair_keys,
+    pair_starts,
+    run_starts,
+)
 
 CHUNK_ROWS = 1 << 15  # rows indexed at a time: bounds the temporary arrays of a build
 MAX_TEXT_BYTES = 64 << 20  # text beyond this (~2M rows of 30 characters) is scanned instead
@@ -118,7 +127,7 @@ def _chunk(text: pa.Array, first: int) -> _Chunk:
     points32, lengths = code_points(text)
     points = points32.astype(np.uint64)
     row = np.repeat(np.arange(len(text), dtype=np.uint64), lengths)
-    neighbours = row[1:] == row[:-1]  # a pair of characters of one row, not across two rows
+    neighbours = pair_starts(lengths)
     pairs = pair_keys(points)[neighbours]
     packed = np.concatenate(
         [(points << ROW_SHIFT) | row, (pairs << ROW_SHIFT) | row[:-1][neighbours]]
