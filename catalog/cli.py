@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sys
 import traceback
 from collections import Counter
@@ -152,6 +153,16 @@ def _internal_error(ctx: click.Context, exc: Exception) -> NoReturn:
     ctx.exit(EXIT_INTERNAL)
 
 
+def _site_url(value: str | None) -> str | None:
+    """A URL the site's addresses start with: every IRI of the catalog's DCAT is one."""
+    if value is not None and not re.fullmatch(r"https?://\S+", value):
+        raise click.BadParameter(
+            f"{value!r}: 空白を含まない http:// か https:// で始まる URL にしてください"
+            " / use a URL that starts with http:// or https:// and has no spaces"
+        )
+    return value
+
+
 @click.group(cls=Opendata)
 @click.version_option(package_name="minato-opendata")
 def cli() -> None:
@@ -169,7 +180,10 @@ def cli() -> None:
     help="出力先（全件が正しいときだけ置き換え） / output, replaced only when all is valid",
 )
 @click.option(
-    "--base-url", default=None, help="公開URL（既定は catalog.yaml） / URL dist/ is served at"
+    "--base-url",
+    default=None,
+    callback=lambda _ctx, _param, value: _site_url(value),
+    help="公開URL（既定は catalog.yaml） / URL dist/ is served at",
 )
 @click.option(
     "--catalog/--no-catalog",

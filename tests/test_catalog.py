@@ -91,6 +91,16 @@ def test_resource_urls_come_from_base_url_and_point_at_real_files(tmp_path: Path
         assert local.stat().st_size == resource["size"]
 
 
+def test_a_base_url_with_a_space_is_refused_before_building(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    out = tmp_path / "dist"
+    args = ("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
+    done = opendata(*args, "--base-url", "https://example.test/a b/")
+    assert done.returncode == 2 and "空白を含まない" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+
+
 def test_ids_are_stable_across_builds(built_site: Path, tmp_path: Path) -> None:
     from conftest import ROOT
 
