@@ -111,9 +111,11 @@ def build_catalog(
     write_index(site, rows)
     write_json(site / paths.SITE_JSON, ckan.site_facts(catalog))
     dcat_parts.write_catalog(
-        dcat_parts.Part(*dcat.serialize(dcat.catalog_head(catalog))),
+        dcat.serialize(dcat.catalog_head(catalog)),
         (
-            dcat_parts.read_part(*(paths.dcat_dataset(site, name, s) for s in ("ttl", "jsonld")))
+            dcat_parts.read_part(
+                paths.dcat_dataset(site, name, "ttl"), paths.dcat_nodes(site, name)
+            )
             for name in catalog.packages
         ),
         paths.dcat_catalog(site, "ttl"),
@@ -123,11 +125,13 @@ def build_catalog(
 
 
 def _write_dcat_files(catalog: Catalog, name: str) -> None:
-    """A dataset's DCAT-AP files, serialised (new files: the last build's may be linked)."""
-    from .metadata import dcat
+    """A dataset's DCAT-AP files, serialised (new files: the last build's may be linked),
+    and its nodes as the catalog's files are assembled from them."""
+    from .metadata import dcat, dcat_parts
 
     turtle, jsonld = dcat.serialize(dcat.dataset_graph(catalog, name))
     for suffix, text in (("ttl", turtle), ("jsonld", jsonld)):
         path = paths.dcat_dataset(catalog.site, name, suffix)
         path.unlink(missing_ok=True)
         path.write_text(text, encoding="utf-8")
+    dcat_parts.write_nodes(paths.dcat_nodes(catalog.site, name), jsonld)

@@ -83,6 +83,11 @@ def dcat_dataset(site: Path, name: str, suffix: str) -> Path:
     return dataset(site, name) / f"dataset.{suffix}"
 
 
+def dcat_nodes(site: Path, name: str) -> Path:
+    """A dataset's JSON-LD nodes, ready for the catalog's files (metadata/dcat_parts.py)."""
+    return build_records(site) / f"{name}.nodes"
+
+
 def dcat_catalog(site: Path, suffix: str) -> Path:
     return site / f"catalog.{suffix}"
 

@@ -8,7 +8,7 @@ the dataset's key, recorded in `.build/<name>.catalog.json` beside the pipeline'
 (pipeline/reuse.py; never published). A dataset with the same key is linked from the last
 build instead of made again: at ward scale most of a build's time is the catalog's, and an
 unchanged dataset then costs its links, and reading its record, its package dict and its DCAT
-files (which the catalog-wide files are assembled from).
+parts (which the catalog-wide files are assembled from: metadata/dcat_parts.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,16 @@ from .model import Catalog
 FILES = (paths.CKAN_PACKAGE, "dataset.ttl", "dataset.jsonld", paths.INDEX_PAGE)
 
 
-def _files(site: Path, name: str) -> list[Path]:
-    """A dataset's catalog files in `site`: those of its folder, and its Atom feed."""
-    return [*(paths.dataset(site, name) / f for f in FILES), paths.dataset_feed(site, name)]
+def _files(site: Path, name: str) -> list[str]:
+    """A dataset's catalog files in `site`: those of its folder, its Atom feed and its
+    JSON-LD nodes kept for the catalog's files (strings: this runs for every dataset of a
+    rebuild, and pathlib's objects cost more than the system calls)."""
+    folder = paths.dataset(site, name)
+    return [
+        *(os.path.join(folder, f) for f in FILES),
+        str(paths.dataset_feed(site, name)),
+        str(paths.dcat_nodes(site, name)),
+    ]
 
 
 @functools.cache
@@ -59,31 +67,39 @@ def dataset_key(context: str, site: Path, name: str) -> str:
     return digest.hexdigest()
 
 
-def _record(site: Path, name: str) -> Path:
-    return paths.build_records(site) / f"{name}.catalog.json"
+def _record(site: Path, name: str) -> str:
+    return os.path.join(paths.build_records(site), f"{name}.catalog.json")
 
 
 def carry_over(last: Path, site: Path, name: str, key: str) -> dict[str, Any] | None:
     """The dataset's catalog files linked from the last build when its key is the same; its
     CKAN package dict, which the catalog-wide files are made from."""
-    kept = _files(last, name)
+    kept = [*_files(last, name), _record(last, name)]
     try:
-        if read_json(_record(last, name)).get("key") != key:
+        if read_json(kept[-1]).get("key") != key:
             return None
-        if not all(file.is_file() for file in kept):
+        if not all(os.path.isfile(file) for file in kept):
             return None
-        package: dict[str, Any] = read_json(paths.ckan_package(last, name))
+        package: dict[str, Any] = read_json(kept[0])  # its package.json
     except (OSError, ValueError, AttributeError):
         return None
-    for file, target in zip(kept, _files(site, name), strict=True):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)  # a link in place of the file, never a write into it
-        link_file(file, target)
-    _record(site, name).parent.mkdir(exist_ok=True)
-    _record(site, name).unlink(missing_ok=True)
-    link_file(_record(last, name), _record(site, name))
+    for file, target in zip(kept, [*_files(site, name), _record(site, name)], strict=True):
+        _link_over(file, target)
     return package
 
 
+def _link_over(source: str, target: str) -> None:
+    """`target` as a link to `source`: in place of a file already there (never a write into
+    it), in a folder made if there is none."""
+    try:
+        link_file(source, target)
+    except FileExistsError:
+        os.unlink(target)
+        link_file(source, target)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        link_file(source, target)
+
+
 def remember(site: Path, name: str, key: str) -> None:
-    write_json(_record(site, name), {"key": key})
+    write_json(Path(_record(site, name)), {"key": key})

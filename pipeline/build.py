@@ -145,11 +145,12 @@ def _run(
     slots: list[DatasetResult | None] = [None] * len(folders)
     jobs: list[Job] = []
     hashes = hashes or reuse.SourceHashes({}, 0)
+    shared = reuse.run_key(datasets_dir / PUBLISHER_FILE, limit, hashes) if out_dir else ""
     for position, folder in enumerate(folders):
         if out_dir is None:  # validating: nothing to carry over
             jobs.append(Job(position, folder, ""))
             continue
-        key = reuse.input_key(folder, datasets_dir / PUBLISHER_FILE, limit, hashes)
+        key = reuse.input_key(folder, shared, hashes)
         carried = reuse.carry_over(previous, out_dir / folder.name, key) if previous else None
         if carried is not None:
             slots[position] = _carried(folder.name, carried, limit)

@@ -30,8 +30,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_json(path: str | Path) -> Any:
+    with open(path, "rb") as source:
+        return json.loads(source.read().decode("utf-8"))
 
 
 def write_json(path: Path, data: Any, compact: bool = False) -> None:
@@ -90,7 +91,7 @@ def link_tree(
                 linked(destination / name)
 
 
-def link_file(source: Path, target: Path) -> None:
+def link_file(source: str | Path, target: str | Path) -> None:
     """A hard link, or a copy where the file system cannot link (another device, no links);
     any other failure is raised, never papered over by writing into an existing file."""
     try:

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,14 @@ class SourceHashes:
         except (OSError, ValueError, KeyError, TypeError):
             return cls({}, 0)
 
-    def sha256(self, path: Path) -> str:
-        status = path.stat()
+    def sha256(self, path: str | Path) -> str:
+        status = os.stat(path)
         stamp = list(file_version(status))
         key = os.path.abspath(path)
         known = self.known.get(key)
         changed = max(status.st_mtime_ns, status.st_ctime_ns)
         trusted = changed < self.recorded_ns - self.RACY_NS
-        digest = known[-1] if trusted and known and known[:-1] == stamp else sha256_file(path)
+        digest = known[-1] if trusted and known and known[:-1] == stamp else sha256_file(Path(path))
         self.seen[key] = [*stamp, digest]
         return digest
 
@@ -92,8 +93,9 @@ class SourceHashes:
         write_json(path, saved, compact=True)
 
 
-def input_key(folder: Path, publisher_file: Path, limit: int, hashes: SourceHashes) -> str:
-    """The sha256 of everything a dataset's build reads."""
+def run_key(publisher_file: Path, limit: int, hashes: SourceHashes) -> str:
+    """The sha256 of what every dataset's build reads besides its folder: this code, the
+    limits, the publisher file (once a build, not once a dataset)."""
     digest = hashlib.sha256(code_version().encode())
     digest.update(f"limit={limit}".encode())
     for name, value in sorted(os.environ.items()):
@@ -101,11 +103,29 @@ def input_key(folder: Path, publisher_file: Path, limit: int, hashes: SourceHash
             digest.update(f"{name}={value}".encode())
     if publisher_file.is_file():
         digest.update(b"publisher:" + hashes.sha256(publisher_file).encode())
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_file() and not any(p.startswith(".") for p in relative.parts):
-            digest.update(f"{relative}:{hashes.sha256(path)}".encode())
     return digest.hexdigest()
+
+
+def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
+    """The sha256 of everything a dataset's build reads: `shared` (run_key) and its files."""
+    digest = hashlib.sha256(shared.encode())
+    for relative in _visible_files(str(folder)):
+        digest.update(f"{relative}:{hashes.sha256(os.path.join(folder, relative))}".encode())
+    return digest.hexdigest()
+
+
+def _visible_files(folder: str, prefix: str = "") -> Iterator[str]:
+    """The files under `folder` (links followed), as sorted relative paths; hidden names and
+    whatever is in a hidden folder are no input."""
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            yield from _visible_files(entry.path, f"{prefix}{entry.name}/")
+        elif entry.is_file():
+            yield prefix + entry.name
 
 
 def remember(out_dir: Path, key: str, rows: dict[str, int], files: dict[str, str],
@@ -134,29 +154,31 @@ def remember(out_dir: Path, key: str, rows: dict[str, int], files: dict[str, str
 def carry_over(previous: Path, out_dir: Path, key: str) -> dict[str, Any] | None:
     """Bring an unchanged dataset's package from the last build's packages folder
     (`previous`) to `out_dir`; its record, or None when it must be built."""
-    name = out_dir.name
+    # Paths as strings: this runs for every dataset of a rebuild, and pathlib's objects cost
+    # more than the system calls.
+    name, kept, known = out_dir.name, os.path.join(previous, out_dir.name), previous / RECORDS
     try:
-        record: dict[str, Any] = read_json(previous / RECORDS / f"{name}.json")
+        record: dict[str, Any] = read_json(known / f"{name}.json")
         if record.get("key") != key:
             return None
-        sources = {file: previous / name / file for file in record["outputs"]}
-        if any(p.stat().st_size != record["outputs"][p.name] for p in sources.values()):
+        outputs: dict[str, int] = record["outputs"]
+        if any(os.stat(os.path.join(kept, f)).st_size != size for f, size in outputs.items()):
             return None
-        if not (previous / RECORDS / f"{name}.{DESCRIPTOR_FILE}").is_file():
+        if not os.path.isfile(os.path.join(known, f"{name}.{DESCRIPTOR_FILE}")):
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    out_dir.mkdir(parents=True)
-    for file, source in sources.items():
-        link_file(source, out_dir / file)
-    records = out_dir.parent / RECORDS
-    records.mkdir(exist_ok=True)
+    os.makedirs(out_dir)
+    for file in outputs:
+        link_file(os.path.join(kept, file), os.path.join(out_dir, file))
+    records = os.path.join(out_dir.parent, RECORDS)
+    os.makedirs(records, exist_ok=True)
     for record_file, target in (
-        (f"{name}.json", records / f"{name}.json"),
-        (f"{name}.{DESCRIPTOR_FILE}", out_dir / DESCRIPTOR_FILE),
-        (f"{name}.{DESCRIPTOR_FILE}", records / f"{name}.{DESCRIPTOR_FILE}"),
+        (f"{name}.json", os.path.join(records, f"{name}.json")),
+        (f"{name}.{DESCRIPTOR_FILE}", os.path.join(out_dir, DESCRIPTOR_FILE)),
+        (f"{name}.{DESCRIPTOR_FILE}", os.path.join(records, f"{name}.{DESCRIPTOR_FILE}")),
     ):
-        link_file(previous / RECORDS / record_file, target)
+        link_file(os.path.join(known, record_file), target)
     return record
 
 

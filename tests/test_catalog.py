@@ -97,7 +97,9 @@ def test_a_base_url_with_a_space_is_refused_before_building(tmp_path: Path) -> N
     out = tmp_path / "dist"
     args = ("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
     done = opendata(*args, "--base-url", "https://example.test/a b/")
-    assert done.returncode == 2 and "空白を含まない" in done.stderr and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2 and "空白を含まない" in done.stderr and "Traceback" not in done.stderr
+    )
     assert not out.exists()
 
 

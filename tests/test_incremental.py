@@ -59,6 +59,29 @@ def test_only_the_changed_dataset_is_built_again(tmp_path: Path) -> None:
     assert carried["rows"] == {"items": 2}
 
 
+def test_a_datasets_key_follows_its_visible_files_at_any_depth(tmp_path: Path) -> None:
+    folder = tmp_path / "dataset"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.csv").write_text("1", encoding="utf-8")
+    (folder / "sub/b.csv").write_text("2", encoding="utf-8")
+
+    def key(shared: str = "run") -> str:
+        return reuse.input_key(folder, shared, reuse.SourceHashes({}, 0))
+
+    first = key()
+    for hidden in (".~lock.a.csv#", ".cache/c.csv", "sub/.DS_Store"):  # no input of the build
+        (folder / hidden).parent.mkdir(exist_ok=True)
+        (folder / hidden).write_text("x", encoding="utf-8")
+    assert key() == first
+    assert key("another run") != first  # the code, limits and publisher file
+    (folder / "sub/b.csv").write_text("3", encoding="utf-8")
+    assert key() != first
+    (folder / "sub/b.csv").write_text("2", encoding="utf-8")
+    assert key() == first
+    (folder / "sub/b.csv").rename(folder / "b.csv")  # the same bytes elsewhere: a change
+    assert key() != first
+
+
 def test_an_incremental_build_is_byte_identical_to_a_forced_one(tmp_path: Path) -> None:
     datasets = _two_datasets(tmp_path)
     _build(datasets, tmp_path / "dist")

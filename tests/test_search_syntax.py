@@ -42,6 +42,23 @@ from catalog.text import fold
 
 
 # -- the parser ------------------------------------------------------------------------------
+@given(st.text(max_size=40))
+def test_fold_drops_every_space_and_hyphen(text: str) -> None:
+    """`fold` deletes by a table of characters: the same as asking each character."""
+    import unicodedata
+
+    from catalog.text import IGNORED
+
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    expected = "".join(ch for ch in lowered if not ch.isspace() and ch not in IGNORED)
+    assert fold(text) == expected
+
+
+def test_fold_knows_every_space_of_unicode() -> None:
+    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert fold(f"a{spaces}b") == "ab"
+
+
 def t(term: str, field: str = "text", phrase: bool = False) -> Text:
     return Text(field, term, phrase)
 
