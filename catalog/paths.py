@@ -15,6 +15,7 @@ URLs follow the same layout (catalog/model.py), so a static copy of `dist/` serv
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pipeline.reuse import RECORDS
@@ -102,13 +103,30 @@ def version_folder(site: Path, name: str, version: str) -> Path:
 
 def built_names(site: Path) -> list[str]:
     """The datasets built into a site, sorted by name."""
-    return [p.parent.name for p in sorted(site.glob(f"{DATASETS}/*/{DESCRIPTOR_FILE}"))]
+    return sorted(
+        entry.name
+        for entry in _dataset_folders(site)
+        if os.path.isfile(os.path.join(entry.path, DESCRIPTOR_FILE))
+    )
 
 
 def version_folders(site: Path) -> list[Path]:
-    return sorted(
-        p for p in site.glob(f"{DATASETS}/*/*") if p.is_dir() and SEMVER.fullmatch(p.name)
-    )
+    """Every released version's folder (`datasets/<name>/<version>/`), sorted."""
+    found = []
+    for dataset in _dataset_folders(site):
+        with os.scandir(dataset.path) as entries:
+            found += [Path(e.path) for e in entries if SEMVER.fullmatch(e.name) and e.is_dir()]
+    return sorted(found)
+
+
+def _dataset_folders(site: Path) -> list[os.DirEntry[str]]:
+    """The folders of `datasets/`, hidden ones (the build's records) left out: read with
+    os.scandir, which knows an entry's kind without a `stat` each (thousands in a rebuild)."""
+    try:
+        with os.scandir(site / DATASETS) as entries:
+            return [e for e in entries if not e.name.startswith(".") and e.is_dir()]
+    except FileNotFoundError:
+        return []
 
 
 def is_released(site: Path, path: Path) -> bool:
