@@ -6,10 +6,13 @@ Screenshots of the index and the plan-indicators page are kept in tests/artifact
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog.site import pages
 
@@ -156,6 +159,21 @@ def paged_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@given(st.integers(1, 400), st.data())
+def test_a_list_page_links_to_the_first_the_last_and_its_neighbours(count: int, data) -> None:
+    page = data.draw(st.integers(1, count))
+    window = pages.page_window(page, count)
+    numbers = [n for n in window if n is not None]
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1 and numbers[-1] == count
+    assert set(range(max(1, page - 2), min(count, page + 2) + 1)) <= set(numbers)
+    for before, after in itertools.pairwise(window):
+        assert before is not None or after is not None  # never two gaps in a row
+    for at, n in enumerate(window):  # a gap stands for two pages or more, never one
+        if n is None:
+            assert window[at + 1] - window[at - 1] > 2  # type: ignore[operator]
+    assert len(window) <= 9  # not one link per page
+
+
 def _items(page) -> list[object]:
     """The list's items as trees of (tag, attributes, text), whitespace between tags ignored."""
     return page.evaluate(
@@ -174,9 +192,15 @@ def test_without_scripts_every_dataset_is_on_one_of_the_list_pages(browser, page
     _open(page, paged_site / "index.html")
     first = _visible_titles(page)
     assert len(first) == 2 and page.locator("#pages").is_visible()
+    assert page.locator("#pages a[rel=prev]").count() == 0
     page.click("#pages a:text-is('2')")
     assert page.url.endswith("/list/2.html")
     assert page.locator("#pages [aria-current=page]").inner_text() == "2"
+    assert page.locator("#pages a[rel=next]").count() == 0
+    page.click("#pages a[rel=prev]")
+    assert page.url.endswith("/index.html") and _visible_titles(page) == first
+    page.click("#pages a[rel=next]")
+    assert page.url.endswith("/list/2.html")
     second = _visible_titles(page)
     links = page.locator("#datasets h2 a").evaluate_all("els => els.map(e => e.href)")
     assert links and all(Path(unquote(urlparse(link).path)).is_file() for link in links)

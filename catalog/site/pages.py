@@ -58,6 +58,25 @@ ENV = Environment(
 ENV.filters["as_json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 
 
+def page_window(page: int, count: int, spread: int = 2) -> list[int | None]:
+    """The list pages a page links to: the first, the last and `spread` either side of it,
+    None where others are left out — not all 300 of a 6,000-dataset catalog on every page."""
+    shown = {1, count, *range(max(1, page - spread), min(count, page + spread) + 1)}
+    window: list[int | None] = []
+    last = 0
+    for n in sorted(shown):
+        if n - last == 2:
+            window.append(n - 1)  # one page between: itself, not "…" in its place
+        elif n - last > 2:
+            window.append(None)
+        window.append(n)
+        last = n
+    return window
+
+
+ENV.globals["page_window"] = page_window
+
+
 def write_site(
     catalog: Catalog, diffs: list[DatasetDiff] | None = None, pages: set[str] | None = None
 ) -> None:
