@@ -87,3 +87,46 @@ def test_the_assembled_catalog_holds_exactly_the_whole_graphs_triples(
     whole = dcat.catalog_graph(Catalog.load(built_site, publisher.site_url, publisher))
     assert len(whole) > 400  # four datasets with their distributions
     assert isomorphic(rdf_graph(built_site / file), whole)
+
+
+def test_nodes_two_parts_describe_are_merged_and_every_node_is_sorted_by_id(
+    tmp_path: Path,
+) -> None:
+    """dcat_parts.write_catalog on parts made here: a node two datasets describe differently
+    (the publisher with another page) is one node with both values; one they describe alike
+    stays as it is; the rest keep their bytes, in `@id` order."""
+    import json
+
+    from catalog.metadata import dcat_parts
+
+    context = {"dct": "http://purl.org/dc/terms/"}
+    publisher = {"@id": "https://city.example/", "dct:title": "港区"}
+
+    def part(name: str, page: str) -> tuple[str, str]:
+        nodes = [
+            {"@id": f"https://od.example/{name}", "dct:publisher": {"@id": publisher["@id"]}},
+            publisher | {"foaf:page": page},
+            {"@id": "https://types.example/CSV", "rdfs:label": "CSV"},
+        ]
+        turtle = f'@prefix dct: <http://purl.org/dc/terms/> .\n\n<https://od.example/{name}> dct:title "{name}" .\n'
+        return turtle, json.dumps({"@context": context, "@graph": nodes})
+
+    parts = []
+    for name, page in (("b", "https://city.example/a"), ("a", "https://city.example/b")):
+        turtle, jsonld = part(name, page)
+        dcat_parts.write_nodes(tmp_path / f"{name}.nodes", jsonld)
+        (tmp_path / f"{name}.ttl").write_text(turtle, encoding="utf-8")
+        parts.append(dcat_parts.read_part(tmp_path / f"{name}.ttl", tmp_path / f"{name}.nodes"))
+    head = ("@prefix dcat: <http://www.w3.org/ns/dcat#> .\n\n<https://od.example/> a dcat:Catalog .\n",
+            json.dumps({"@context": context, "@graph": [{"@id": "https://od.example/"}]}))  # fmt: skip
+    dcat_parts.write_catalog(head, parts, tmp_path / "catalog.ttl", tmp_path / "catalog.jsonld")
+
+    graph = json.loads((tmp_path / "catalog.jsonld").read_text(encoding="utf-8"))["@graph"]
+    assert [n["@id"] for n in graph] == sorted(n["@id"] for n in graph)
+    assert len(graph) == 5  # the catalog, two datasets, the publisher, the file type: once each
+    merged = next(n for n in graph if n["@id"] == publisher["@id"])
+    assert merged["foaf:page"] == ["https://city.example/a", "https://city.example/b"]
+    assert {"@id": "https://types.example/CSV", "rdfs:label": "CSV"} in graph
+    turtle = (tmp_path / "catalog.ttl").read_text(encoding="utf-8")
+    assert turtle.startswith("@prefix dcat:") and turtle.count("@prefix") == 2
+    assert turtle.count("dct:title") == 2
