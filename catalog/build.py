@@ -94,7 +94,7 @@ def build_catalog(
             by_name[name].report.warn(warning)
 
     rows = IndexRows()
-    fresh: set[str] = set()  # datasets whose catalog files are made now (the rest: reuse.py)
+    fresh: dict[str, str] = {}  # datasets whose catalog files are made now, their keys
     context = reuse.context_key(catalog)
     with ckan.search_result_file(site / paths.CATALOG_JSON) as results:
         for name in catalog.packages:
@@ -104,8 +104,7 @@ def build_catalog(
                 ckan_package = ckan.package_dict(catalog, name)
                 write_json(paths.ckan_package(site, name), ckan_package)
                 _write_dcat_files(catalog, name)
-                reuse.remember(site, name, key)
-                fresh.add(name)
+                fresh[name] = key
             results.add(ckan_package)
             rows.add(ckan_package, catalog.packages[name].field_titles)
     write_index(site, rows)
@@ -121,7 +120,9 @@ def build_catalog(
         paths.dcat_catalog(site, "ttl"),
         paths.dcat_catalog(site, "jsonld"),
     )
-    write_site(catalog, diffs, fresh)
+    write_site(catalog, diffs, set(fresh))
+    for name, key in fresh.items():  # now that its page and feed are written too
+        reuse.remember(site, name, key)
 
 
 def _write_dcat_files(catalog: Catalog, name: str) -> None:

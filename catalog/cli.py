@@ -155,11 +155,10 @@ def _internal_error(ctx: click.Context, exc: Exception) -> NoReturn:
 
 def _site_url(value: str | None) -> str | None:
     """A URL the site's addresses start with: every IRI of the catalog's DCAT is one."""
-    if value is not None and not re.fullmatch(r"https?://\S+", value):
-        raise click.BadParameter(
-            f"{value!r}: 空白を含まない http:// か https:// で始まる URL にしてください"
-            " / use a URL that starts with http:// or https:// and has no spaces"
-        )
+    from pipeline.publisher import is_web_url, url_rule
+
+    if value is not None and not is_web_url(value):
+        raise click.BadParameter(f"{value!r}: {url_rule('--base-url')}")
     return value
 
 
@@ -634,7 +633,6 @@ def stats_command(
     limit: int,
 ) -> None:
     """アクセスログからダウンロード数を数える / count downloads from access logs."""
-    import re
 
     from .stats import dataset
     from .stats.count import count

@@ -1,11 +1,12 @@
-"""A dataset's catalog files — package.json, dataset.ttl, dataset.jsonld, its page and its
-Atom feed — kept from the last build when nothing they are made from changed.
+"""A dataset's catalog files — package.json, dataset.ttl, dataset.jsonld, its page, its Atom
+feed and its JSON-LD nodes ready for the catalog's files (`.build/<name>.nodes`) — kept from
+the last build when nothing they are made from changed.
 
 They are made from the dataset's datapackage.json as the build leaves it (its data files'
 sha256 and sizes included, so a data change shows there too), the catalog around it (base URL,
 publisher) and the catalog's code (its modules, templates and assets). The sha256 of those is
-the dataset's key, recorded in `.build/<name>.catalog.json` beside the pipeline's records
-(pipeline/reuse.py; never published). A dataset with the same key is linked from the last
+the dataset's key, recorded with the files' sizes in `.build/<name>.catalog.json` beside the
+pipeline's records (pipeline/reuse.py; never published). A dataset with the same key is linked from the last
 build instead of made again: at ward scale most of a build's time is the catalog's, and an
 unchanged dataset then costs its links, and reading its record, its package dict and its DCAT
 parts (which the catalog-wide files are assembled from: metadata/dcat_parts.py).
@@ -76,10 +77,11 @@ def carry_over(last: Path, site: Path, name: str, key: str) -> dict[str, Any] | 
     CKAN package dict, which the catalog-wide files are made from."""
     kept = [*_files(last, name), _record(last, name)]
     try:
-        if read_json(kept[-1]).get("key") != key:
+        record = read_json(kept[-1])
+        if record.get("key") != key:
             return None
-        if not all(os.path.isfile(file) for file in kept):
-            return None
+        if [os.stat(file).st_size for file in kept[:-1]] != record.get("sizes"):
+            return None  # a file gone or cut short since: made again, never passed on
         package: dict[str, Any] = read_json(kept[0])  # its package.json
     except (OSError, ValueError, AttributeError):
         return None
@@ -102,4 +104,6 @@ def _link_over(source: str, target: str) -> None:
 
 
 def remember(site: Path, name: str, key: str) -> None:
-    write_json(Path(_record(site, name)), {"key": key})
+    """Record a dataset's catalog files, once all are written: their key and sizes."""
+    sizes = [os.stat(file).st_size for file in _files(site, name)]
+    write_json(Path(_record(site, name)), {"key": key, "sizes": sizes})

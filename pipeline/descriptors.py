@@ -175,14 +175,6 @@ EXPECTED = {
 }
 
 
-PATTERNS = {  # the schemas' patterns that read better as words
-    "^https?://[^\\s]+$": (
-        "空白を含まない http:// か https:// で始まる URL",
-        "a URL that starts with http:// or https:// and has no spaces",
-    ),
-}
-
-
 def _message(error: ValidationError) -> str:
     where, kind, rule = _where(error), str(error.validator), error.validator_value
     if kind == "type":
@@ -201,9 +193,6 @@ def _message(error: ValidationError) -> str:
         return f"{where} が空です / {where} is empty"
     if kind in ("minLength", "minItems"):
         return f"{where} が短すぎます（{rule} 以上） / {where} is too short (at least {rule})"
-    if kind == "pattern" and rule in PATTERNS:
-        ja, en = PATTERNS[rule]
-        return f"{where} は{ja}にしてください / {where} must be {en}"
     if kind == "pattern":
         return f"{where} の書き方が違います（{rule}） / {where} does not match {rule}"
     if kind == "oneOf" and where.startswith("licenses"):

@@ -92,14 +92,17 @@ def link_tree(
 
 
 def link_file(source: str | Path, target: str | Path) -> None:
-    """A hard link, or a copy where the file system cannot link (another device, no links);
-    any other failure is raised, never papered over by writing into an existing file."""
+    """A hard link, or a copy where the file system cannot link (another device, no links):
+    a new file renamed into place, never a write into one that may be linked elsewhere. Any
+    other failure is raised."""
     try:
         os.link(source, target)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
-        shutil.copy2(source, target)
+        with open(source, "rb") as data, replaced(Path(target)) as sink:
+            shutil.copyfileobj(data, sink)
+        shutil.copystat(source, target)
 
 
 class FileChanged(Exception):

@@ -53,6 +53,31 @@ def check_code(code: str) -> bool:
 PUBLISHER_FILE = "catalog.yaml"  # in the datasets folder
 
 
+def url_rule(what: str) -> str:
+    """What a publisher's address (`what`) must be, in both languages."""
+    return (
+        f"{what} は http:// か https:// で始まる正しい URL にしてください"
+        f'（空白や < > " {{ }} | \\ ^ ` は %20 などに） / {what} must be a valid http(s) URL'
+        ' (spaces and < > " { } | \\ ^ ` written as %20, %3C, …)'
+    )
+
+
+def is_iri(text: str) -> bool:
+    """Whether the catalog's DCAT can name something by `text`: the publisher's addresses
+    become IRIs, which pyoxigraph's serialiser checks (RFC 3987) — mid-build, unless here."""
+    import pyoxigraph
+
+    try:
+        pyoxigraph.NamedNode(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_web_url(text: str) -> bool:
+    return text.startswith(("http://", "https://")) and is_iri(text)
+
+
 def load_publisher(datasets_dir: Path) -> Publisher:
     path = datasets_dir / PUBLISHER_FILE
     if not path.exists():
@@ -90,6 +115,17 @@ def load_publisher(datasets_dir: Path) -> Publisher:
                 value=publisher.code,
             )
         )
+    for key in ("url", "site_url"):
+        if not is_web_url(getattr(publisher, key)):
+            problems.append(_problem(url_rule(f"publisher.{key}"), getattr(publisher, key)))
+    if publisher.email is not None and not is_iri(f"mailto:{publisher.email}"):
+        problems.append(
+            _problem(
+                "publisher.email は空白や < > などを含まないメールアドレスにしてください"
+                " / publisher.email must be an e-mail address with no spaces, < > and the like",
+                publisher.email,
+            )
+        )
     if extent and not (extent[0] < extent[2] and extent[1] < extent[3]):
         problems.append(
             Problem(
@@ -103,3 +139,7 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     if problems:
         raise DefinitionError(problems)
     return publisher
+
+
+def _problem(message: str, value: str) -> Problem:
+    return Problem("package-error", message, file=PUBLISHER_FILE, value=value)

@@ -115,14 +115,15 @@ def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
 
 
 def _visible_files(folder: str, prefix: str = "") -> Iterator[str]:
-    """The files under `folder` (links followed), as sorted relative paths; hidden names and
-    whatever is in a hidden folder are no input."""
+    """The files under `folder`, as sorted relative paths: a link to a file counts as the
+    file, a link to a folder is not followed (it may loop); hidden names and whatever is in
+    a hidden folder are no input."""
     with os.scandir(folder) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
             yield from _visible_files(entry.path, f"{prefix}{entry.name}/")
         elif entry.is_file():
             yield prefix + entry.name

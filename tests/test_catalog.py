@@ -91,15 +91,14 @@ def test_resource_urls_come_from_base_url_and_point_at_real_files(tmp_path: Path
         assert local.stat().st_size == resource["size"]
 
 
-def test_a_base_url_with_a_space_is_refused_before_building(tmp_path: Path) -> None:
+def test_a_base_url_that_is_no_iri_is_refused_before_building(tmp_path: Path) -> None:
     from conftest import ROOT
 
     out = tmp_path / "dist"
     args = ("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
-    done = opendata(*args, "--base-url", "https://example.test/a b/")
-    assert (
-        done.returncode == 2 and "空白を含まない" in done.stderr and "Traceback" not in done.stderr
-    )
+    for url in ("https://example.test/a b/", "https://example.test/<a>/", "example.test"):
+        done = opendata(*args, "--base-url", url)
+        assert done.returncode == 2 and "--base-url は http://" in done.stderr, done.stderr
     assert not out.exists()
 
 

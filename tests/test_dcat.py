@@ -93,7 +93,7 @@ def test_nodes_two_parts_describe_are_merged_and_every_node_is_sorted_by_id(
     tmp_path: Path,
 ) -> None:
     """dcat_parts.write_catalog on parts made here: a node two datasets describe differently
-    (the publisher with another page) is one node with both values; one they describe alike
+    (the publisher with another page in each) is one node with every value; one they describe alike
     stays as it is; the rest keep their bytes, in `@id` order."""
     import json
 
@@ -112,7 +112,8 @@ def test_nodes_two_parts_describe_are_merged_and_every_node_is_sorted_by_id(
         return turtle, json.dumps({"@context": context, "@graph": nodes})
 
     parts = []
-    for name, page in (("b", "https://city.example/a"), ("a", "https://city.example/b")):
+    pages = ("https://city.example/a", "https://city.example/b", "https://city.example/c")
+    for name, page in zip("bac", pages, strict=True):
         turtle, jsonld = part(name, page)
         dcat_parts.write_nodes(tmp_path / f"{name}.nodes", jsonld)
         (tmp_path / f"{name}.ttl").write_text(turtle, encoding="utf-8")
@@ -123,10 +124,10 @@ def test_nodes_two_parts_describe_are_merged_and_every_node_is_sorted_by_id(
 
     graph = json.loads((tmp_path / "catalog.jsonld").read_text(encoding="utf-8"))["@graph"]
     assert [n["@id"] for n in graph] == sorted(n["@id"] for n in graph)
-    assert len(graph) == 5  # the catalog, two datasets, the publisher, the file type: once each
+    assert len(graph) == 6  # the catalog, 3 datasets, the publisher, the file type: once each
     merged = next(n for n in graph if n["@id"] == publisher["@id"])
-    assert merged["foaf:page"] == ["https://city.example/a", "https://city.example/b"]
+    assert merged["foaf:page"] == list(pages)  # three parts, three pages
     assert {"@id": "https://types.example/CSV", "rdfs:label": "CSV"} in graph
     turtle = (tmp_path / "catalog.ttl").read_text(encoding="utf-8")
     assert turtle.startswith("@prefix dcat:") and turtle.count("@prefix") == 2
-    assert turtle.count("dct:title") == 2
+    assert turtle.count("dct:title") == 3

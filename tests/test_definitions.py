@@ -79,9 +79,12 @@ def test_a_hostile_definition_is_a_located_problem_in_validate_and_build(
         ("publisher:\n  name: 港区\n  name: 千代田区\n", "duplicate key"),
         ("publisher:\n  extent: [139.79, 35.61, 139.70, 35.69]\n", "west < east"),
         ("publisher:\n  extent: [139.7, 35.6]\n", "extent"),
-        # A space in an IRI stopped the DCAT serialiser with an internal error.
-        ("publisher:\n  url: https://www.example.jp/a b/\n", "publisher.url は空白を含まない"),
-        ("publisher:\n  site_url: 'https://od.example.jp/\t'\n", "has no spaces"),
+        # Addresses that are no IRI stopped the DCAT serialiser with an internal error.
+        ("publisher:\n  url: https://www.example.jp/a b/\n", "publisher.url は http://"),
+        ("publisher:\n  url: https://www.example.jp/<a>\n", "valid http(s) URL"),
+        ('publisher:\n  site_url: "https://od.example.jp/\\n"\n', "publisher.site_url"),
+        ("publisher:\n  site_url: ftp://od.example.jp/\n", "publisher.site_url"),
+        ("publisher:\n  email: a b@example.jp\n", "publisher.email"),
     ],
 )
 def test_a_broken_catalog_yaml_is_a_located_problem(tmp_path: Path, text: str, words: str) -> None:

@@ -11,7 +11,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
+import tempfile
 import zipfile
 from importlib.resources import files
 from pathlib import Path
@@ -539,3 +541,44 @@ def test_releases_carry_files_and_a_changed_file_is_a_minor_version(tmp_path: Pa
     third = _release(tmp_path, EPOCH + 7200)["release"]["datasets"][NAME]
     assert (third["version"], third["change"]) == ("2.0.0", "major")
     assert "[logo] resource removed" in third["reasons"]
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/dev/shm")
+    or os.stat("/dev/shm").st_dev == os.stat(tempfile.gettempdir()).st_dev,
+    reason="needs a second file system (/dev/shm) for a hard link to fail for real",
+)
+def test_where_no_link_can_be_made_the_file_is_copied(tmp_path: Path) -> None:
+    from pipeline.files import link_file
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as other:
+        source = Path(other) / "new.csv"
+        source.write_text("new\n", encoding="utf-8")
+        os.utime(source, ns=(1_700_000_000_000_000_000,) * 2)
+        link_file(source, tmp_path / "copy.csv")
+        assert (tmp_path / "copy.csv").read_text(encoding="utf-8") == "new\n"
+        assert (tmp_path / "copy.csv").stat().st_mtime_ns == source.stat().st_mtime_ns
+
+
+def test_a_copy_never_writes_into_a_file_a_release_links_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mock of `os.link`: Linux reports an existing target before a cross-device link, so
+    only another kernel's order of checks reaches the copy with the target there; the copy
+    is then a new file renamed over it, and the release's file keeps its bytes."""
+    import errno
+
+    from pipeline.files import link_file
+
+    released, target = tmp_path / "released.csv", tmp_path / "target.csv"
+    released.write_text("old\n", encoding="utf-8")
+    os.link(released, target)
+    (tmp_path / "new.csv").write_text("new\n", encoding="utf-8")
+
+    def cross_device(_source: object, _target: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    link_file(tmp_path / "new.csv", target)
+    assert target.read_text(encoding="utf-8") == "new\n"
+    assert released.read_text(encoding="utf-8") == "old\n"

@@ -82,6 +82,23 @@ def test_a_datasets_key_follows_its_visible_files_at_any_depth(tmp_path: Path) -
     assert key() != first
 
 
+def test_a_link_to_a_folder_is_not_followed_and_a_link_to_a_file_counts(tmp_path: Path) -> None:
+    """A link that loops (`up` → its own parent) stopped every build with "Too many levels of
+    symbolic links"; a linked file is read by the build, so it is an input."""
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    (datasets / "first" / "up").symlink_to("..")
+    _build(datasets, out)
+    before = _inode(out, "first")
+    (tmp_path / "notes.txt").write_text("a", encoding="utf-8")
+    (datasets / "first" / "notes.txt").symlink_to(tmp_path / "notes.txt")
+    _build(datasets, out)
+    assert _inode(out, "first") != before  # a new input: built again
+    before = _inode(out, "first")
+    (tmp_path / "notes.txt").write_text("b", encoding="utf-8")
+    _build(datasets, out)
+    assert _inode(out, "first") != before  # the linked file changed
+
+
 def test_an_incremental_build_is_byte_identical_to_a_forced_one(tmp_path: Path) -> None:
     datasets = _two_datasets(tmp_path)
     _build(datasets, tmp_path / "dist")
@@ -104,6 +121,11 @@ def test_the_publisher_file_and_a_damaged_output_rebuild(tmp_path: Path) -> None
     second.unlink()
     _build(datasets, out)
     assert second.is_file()  # a record whose files are gone is no reason to skip
+    for damaged in ("datasets/second/dataset.ttl", "datasets/.build/second.nodes"):
+        whole = (out / damaged).read_bytes()
+        (out / damaged).write_bytes(whole[: len(whole) // 2])  # cut short, as a full disk does
+        _build(datasets, out)
+        assert (out / damaged).read_bytes() == whole  # made again, not passed on
 
 
 def _aged(datasets: Path) -> dict[Path, int]:

@@ -55,8 +55,10 @@ def test_fold_drops_every_space_and_hyphen(text: str) -> None:
 
 
 def test_fold_knows_every_space_of_unicode() -> None:
-    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-    assert fold(f"a{spaces}b") == "ab"
+    from catalog.text import _DELETED
+
+    spaces = {c for c in range(0x110000) if chr(c).isspace()}
+    assert spaces <= _DELETED.keys()  # the table itself: NFKC makes most spaces U+0020 first
 
 
 def t(term: str, field: str = "text", phrase: bool = False) -> Text:
