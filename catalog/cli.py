@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
 import sys
+import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -208,6 +211,12 @@ def cli() -> None:
     default=None,
     help="Dask の分散スケジューラ（tcp://host:8786） / a Dask distributed scheduler's address",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="データの変更のたびに作り直す（Ctrl+C で終了） / build again whenever the datasets"
+    " change (Ctrl+C stops)",
+)
 @report_options
 def build_command(
     datasets_dir: Path,
@@ -217,6 +226,7 @@ def build_command(
     force: bool,
     workers: int,
     scheduler: str | None,
+    watch: bool,
     as_json: bool,
     limit: int,
 ) -> None:
@@ -232,12 +242,27 @@ def build_command(
         from pipeline.parallel import engine as dask_engine
 
         engine = dask_engine(workers, scheduler)
-    with _progress("build", as_json) as progress:
-        result = build_site(
-            datasets_dir, out_dir, base_url, catalog, limit, progress, force=force, engine=engine
-        )
-    _print_result(result, as_json, "build")
-    sys.exit(0 if result.valid else EXIT_INVALID)
+
+    def once(force: bool = force) -> RunResult:
+        started = time.perf_counter()
+        with _progress("build", as_json) as progress:
+            result = build_site(
+                datasets_dir, out_dir, base_url, catalog, limit, progress, force, engine
+            )
+        _print_result(result, as_json, "build")
+        if watch:
+            seconds = time.perf_counter() - started
+            click.echo(f"{seconds:.2f} 秒 / s。変更を待っています / watching for changes", err=True)
+        return result
+
+    if not watch:
+        sys.exit(0 if once().valid else EXIT_INVALID)
+    from .watch import watch as rebuild_on_change
+
+    builds = iter([force])  # --force the first build only: the next ones are incremental
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: a build stopped leaves dist/ as it was
+        rebuild_on_change(datasets_dir, lambda: once(next(builds, False)), threading.Event())
+    sys.exit(0)
 
 
 @cli.command("validate")

@@ -109,12 +109,12 @@ def run_key(publisher_file: Path, limit: int, hashes: SourceHashes) -> str:
 def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
     """The sha256 of everything a dataset's build reads: `shared` (run_key) and its files."""
     digest = hashlib.sha256(shared.encode())
-    for relative in _visible_files(str(folder)):
+    for relative in visible_files(str(folder)):
         digest.update(f"{relative}:{hashes.sha256(os.path.join(folder, relative))}".encode())
     return digest.hexdigest()
 
 
-def _visible_files(folder: str, prefix: str = "") -> Iterator[str]:
+def visible_files(folder: str, prefix: str = "") -> Iterator[str]:
     """The files under `folder`, as sorted relative paths: a link to a file counts as the
     file, a link to a folder is not followed (it may loop); hidden names and whatever is in
     a hidden folder are no input."""
@@ -124,7 +124,7 @@ def _visible_files(folder: str, prefix: str = "") -> Iterator[str]:
         if entry.name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _visible_files(entry.path, f"{prefix}{entry.name}/")
+            yield from visible_files(entry.path, f"{prefix}{entry.name}/")
         elif entry.is_file():
             yield prefix + entry.name
 

@@ -1,0 +1,90 @@
+"""The one-dataset rebuild of the ward-sized catalog (ward_catalog.py), three ways in one run:
+a full build (`--force`); `opendata build` after one cell changed, a new process each time;
+and the same change seen by a running `opendata build --watch` — the build's own time as
+it reports it (its polling adds up to two one-second intervals before the build starts).
+
+    .venv/bin/python benchmarks/bench_watch.py [--rounds 3] [--datasets 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ward_catalog import generate
+
+from bench_build import HERE
+
+BUILD = [sys.executable, "-m", "catalog", "build", "--datasets", "datasets", "--out", "dist"]
+
+
+def by_command(work: Path, *extra: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([*BUILD, *extra], cwd=work, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def change(source: Path, at: int) -> None:
+    """One more cell of one list changed (its first empty last cell)."""
+    text = source.read_text(encoding="utf-8").replace(",\n", f",比較{at}\n", 1)
+    source.write_text(text, encoding="utf-8")
+
+
+def in_watch(work: Path, source: Path, rounds: int) -> list[float]:
+    """The rebuilds of a running `--watch` after each change, as it reports them."""
+    watching = subprocess.Popen(
+        [*BUILD, "--watch"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    assert watching.stderr is not None
+    lines = iter(watching.stderr.readline, "")
+
+    def built() -> float:
+        for line in lines:
+            if found := re.match(r"([0-9.]+) 秒 / s", line):
+                return float(found[1])
+        raise SystemExit("the watching build stopped")
+
+    try:
+        built()  # its first build
+        seconds = []
+        for at in range(rounds):
+            change(source, 100 + at)
+            seconds.append(built())
+        return seconds
+    finally:
+        watching.send_signal(signal.SIGINT)
+        watching.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--datasets", type=int, default=600)
+    args = parser.parse_args()
+    work = HERE / "data" / "ward"
+    source = generate(work, args.datasets) / "ward-0105" / "list.csv"
+    runs = {"full build (--force)": [by_command(work, "--force") for _ in range(args.rounds)]}
+    command = []
+    for at in range(args.rounds):
+        change(source, at)
+        command.append(by_command(work))
+    runs["one dataset changed: a new `opendata build`"] = command
+    runs["one dataset changed: seen by `opendata build --watch`"] = in_watch(
+        work, source, args.rounds
+    )
+    full = statistics.median(runs["full build (--force)"])
+    print(f"{args.datasets} datasets, {args.rounds} rounds each (median; rounds):")
+    for label, seconds in runs.items():
+        median = statistics.median(seconds)
+        rounds = ", ".join(f"{s:.2f}" for s in seconds)
+        print(f"  {label:55} {median:6.2f} s  {median / full:6.1%}  ({rounds})")
+
+
+if __name__ == "__main__":
+    main()

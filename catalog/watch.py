@@ -1,0 +1,63 @@
+"""`opendata build --watch`: build again whenever the datasets change, in one process.
+
+A data officer edits a sheet and wants to see the site as it will be. A rebuild in a running
+process starts without Python's and the libraries' start-up (~0.9 s of a one-dataset
+rebuild of 600 datasets), so it costs what the change costs. The folder is polled — every
+file's stamp, over the files an incremental build keys (pipeline/reuse.py) — not watched
+with inotify: officers keep their sheets on network shares, where change notifications do
+not arrive. A change is built once the folder has settled (two polls alike), so a sheet
+still being saved is not read half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.reuse import visible_files
+
+Stamp = tuple[str, int, int, int]  # relative path, size, mtime (ns), inode
+
+
+def snapshot(folder: Path) -> tuple[Stamp, ...]:
+    """Every input file under `folder` with its stamp (nothing when the folder cannot be
+    read: a share gone away is a change, which the build then reports)."""
+    stamps = []
+    try:
+        for relative in visible_files(str(folder)):
+            try:
+                status = os.stat(os.path.join(folder, relative))
+            except FileNotFoundError:  # gone since it was listed
+                continue
+            stamps.append((relative, status.st_size, status.st_mtime_ns, status.st_ino))
+    except OSError:
+        return ()
+    return tuple(stamps)
+
+
+def watch(
+    folder: Path, rebuild: Callable[[], object], stop: threading.Event, interval: float = 1.0
+) -> None:
+    """Build, then build again each time the files under `folder` change and settle, until
+    `stop` is set."""
+    while not stop.is_set():
+        built = snapshot(folder)  # before the build: a change made during it is seen next
+        rebuild()
+        if not _changed(folder, built, stop, interval):
+            return
+
+
+def _changed(
+    folder: Path, built: tuple[Stamp, ...], stop: threading.Event, interval: float
+) -> bool:
+    """Wait until the files differ from `built` and two polls in a row agree; False when
+    stopped first."""
+    seen = built
+    while not stop.wait(interval):
+        now = snapshot(folder)
+        if now != built and now == seen:
+            return True
+        seen = now
+    return False
