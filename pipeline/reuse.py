@@ -116,12 +116,13 @@ def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
 
 def visible_files(folder: str, prefix: str = "") -> Iterator[str]:
     """The files under `folder`, as sorted relative paths: a link to a file counts as the
-    file, a link to a folder is not followed (it may loop); hidden names and whatever is in
-    a hidden folder are no input."""
+    file, a link to a folder is not followed (it may loop); hidden names, whatever is in a
+    hidden folder and the lock files Office leaves beside an open workbook (`~$…`) are no
+    input."""
     with os.scandir(folder) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith((".", "~$")):
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from visible_files(entry.path, f"{prefix}{entry.name}/")

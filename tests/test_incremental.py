@@ -69,7 +69,7 @@ def test_a_datasets_key_follows_its_visible_files_at_any_depth(tmp_path: Path) -
         return reuse.input_key(folder, shared, reuse.SourceHashes({}, 0))
 
     first = key()
-    for hidden in (".~lock.a.csv#", ".cache/c.csv", "sub/.DS_Store"):  # no input of the build
+    for hidden in (".~lock.a.csv#", ".cache/c.csv", "sub/.DS_Store", "~$book.xlsx"):  # no input
         (folder / hidden).parent.mkdir(exist_ok=True)
         (folder / hidden).write_text("x", encoding="utf-8")
     assert key() == first
