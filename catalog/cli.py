@@ -260,8 +260,15 @@ def build_command(
     from .watch import watch as rebuild_on_change
 
     builds = iter([force])  # --force the first build only: the next ones are incremental
+
+    def watched() -> None:
+        try:
+            once(next(builds, False))
+        except Busy as exc:  # a release or another build has the folder: try at the next change
+            click.echo(f"{exc}（次の変更で作り直します / built at the next change）", err=True)
+
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: a build stopped leaves dist/ as it was
-        rebuild_on_change(datasets_dir, lambda: once(next(builds, False)), threading.Event())
+        rebuild_on_change(datasets_dir, watched, threading.Event())
     sys.exit(0)
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from catalog.watch import watch
+from pipeline.files import locked
 
 from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, write_dataset
 
@@ -94,6 +95,12 @@ def test_the_command_rebuilds_a_changed_sheet_and_stops_on_ctrl_c(tmp_path: Path
         built()
         published = next((tmp_path / "dist" / "datasets").glob("*/items.csv"))
         assert "3201" in published.read_text(encoding="utf-8-sig")
+        with locked(tmp_path / "dist", "release"):  # a release has the site: not built now
+            source.write_text(MINIMAL_CSV.replace("3200", "3202"), encoding="utf-8")
+            assert any("built at the next change" in line for line in lines)
+        source.write_text(MINIMAL_CSV.replace("3200", "3203"), encoding="utf-8")
+        built()  # still watching
+        assert "3203" in published.read_text(encoding="utf-8-sig")
         process.send_signal(signal.SIGINT)
         _stdout, stderr = process.communicate(timeout=30)
     finally:
