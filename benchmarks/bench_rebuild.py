@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ward_catalog import generate
+from ward_catalog import fill_a_cell, generate
 
 from bench_build import HERE
 
@@ -61,8 +61,7 @@ def main() -> None:
             times: dict[str, list[float]] = {label: [] for label in versions}
             source = datasets / "ward-0105" / "list.csv"
             for at in range(args.rounds):
-                text = source.read_text(encoding="utf-8").replace(",\n", f",比較{at}\n", 1)
-                source.write_text(text, encoding="utf-8")
+                fill_a_cell(source, f"比較{at}")
                 order = list(versions.items())
                 for label, code in order if at % 2 else order[::-1]:
                     times[label].append(build(code, work, f"dist-{label}"))

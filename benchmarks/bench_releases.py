@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ward_catalog import generate
+from ward_catalog import fill_a_cell, generate
 
 from bench_build import BIN, HERE
 
@@ -67,9 +67,7 @@ def main() -> None:
     print(f"{'release':>7} {'build s':>8} {'release s':>9} {'dist MB':>8} {'entries':>8}")
     for number, name in enumerate(["", *lists(args.datasets)][: args.releases + 1]):
         if name:
-            source = datasets / name / "list.csv"
-            text = source.read_text(encoding="utf-8").replace(",\n", f",変更{number}\n", 1)
-            source.write_text(text, encoding="utf-8")
+            fill_a_cell(datasets / name / "list.csv", f"変更{number}")
         built = run(work, EPOCH + number * DAY, *build)
         released = run(work, EPOCH + number * DAY, *release)
         size, entries = holdings(work / "dist")
@@ -94,9 +92,7 @@ def side_by_side(work: Path, datasets: int, releases: int, rounds: int = 3) -> N
     times: dict[str, list[float]] = {label: [] for label in trees}
     for at, name in enumerate(names):
         for label, tree in trees.items():
-            source = tree / "datasets" / name / "list.csv"
-            text = source.read_text(encoding="utf-8").replace(",\n", f",再変更{at}\n", 1)
-            source.write_text(text, encoding="utf-8")
+            fill_a_cell(tree / "datasets" / name / "list.csv", f"再変更{at}")
             epoch = EPOCH + (releases + 1 + at) * DAY
             build = ("build", "--datasets", "datasets", "--out", "dist")
             release = ("release", "--site", "dist", "--datasets", "datasets")

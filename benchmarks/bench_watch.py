@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from ward_catalog import generate
+from ward_catalog import fill_a_cell, generate
 
 from bench_build import HERE
 
@@ -28,12 +28,6 @@ def by_command(work: Path, *extra: str) -> float:
     started = time.perf_counter()
     subprocess.run([*BUILD, *extra], cwd=work, check=True, capture_output=True)
     return time.perf_counter() - started
-
-
-def change(source: Path, at: int) -> None:
-    """One more cell of one list changed (its first empty last cell)."""
-    text = source.read_text(encoding="utf-8").replace(",\n", f",比較{at}\n", 1)
-    source.write_text(text, encoding="utf-8")
 
 
 def in_watch(work: Path, source: Path, rounds: int) -> list[float]:
@@ -54,7 +48,7 @@ def in_watch(work: Path, source: Path, rounds: int) -> list[float]:
         built()  # its first build
         seconds = []
         for at in range(rounds):
-            change(source, 100 + at)
+            fill_a_cell(source, f"比較{100 + at}")
             seconds.append(built())
         return seconds
     finally:
@@ -72,7 +66,7 @@ def main() -> None:
     runs = {"full build (--force)": [by_command(work, "--force") for _ in range(args.rounds)]}
     command = []
     for at in range(args.rounds):
-        change(source, at)
+        fill_a_cell(source, f"比較{at}")
         command.append(by_command(work))
     runs["one dataset changed: a new `opendata build`"] = command
     runs["one dataset changed: seen by `opendata build --watch`"] = in_watch(

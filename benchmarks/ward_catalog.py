@@ -76,6 +76,13 @@ def _wifi_rows(rng: np.random.Generator, rows: int) -> str:
     )
 
 
+def fill_a_cell(source: Path, mark: str) -> None:
+    """One cell of a list changed: the first row whose last cell (備考) is empty gets `mark`
+    — the change the rebuild and release benchmarks make, one dataset at a time."""
+    text = source.read_text(encoding="utf-8").replace(",\n", f",{mark}\n", 1)
+    source.write_text(text, encoding="utf-8")
+
+
 def generate(out: Path, datasets: int = 600, seed: int = 20261202) -> Path:
     """Write `out/datasets/`; return it."""
     rng = np.random.default_rng(seed)
