@@ -145,6 +145,11 @@ class Opendata(click.Group):
 
 
 def _internal_error(ctx: click.Context, exc: Exception) -> NoReturn:
+    _say_internal_error(exc)
+    ctx.exit(EXIT_INTERNAL)
+
+
+def _say_internal_error(exc: Exception) -> None:
     if os.environ.get("OPENDATA_DEBUG"):
         traceback.print_exc()
     click.echo(
@@ -153,7 +158,6 @@ def _internal_error(ctx: click.Context, exc: Exception) -> NoReturn:
         " / rerun with OPENDATA_DEBUG=1 for details",
         err=True,
     )
-    ctx.exit(EXIT_INTERNAL)
 
 
 def _site_url(value: str | None) -> str | None:
@@ -257,15 +261,25 @@ def build_command(
 
     if not watch:
         sys.exit(0 if once().valid else EXIT_INVALID)
+    if as_json:  # one JSON document per build would be no JSON a reader can parse
+        raise click.UsageError("--watch と --json は同時に使えません / --watch is not for --json")
+    if datasets_dir.resolve() in out_dir.resolve().parents:
+        raise click.UsageError(  # each build would be a change of the datasets: no end
+            "--watch では出力先をデータセットのフォルダの外にしてください"
+            " / with --watch, --out must be outside --datasets"
+        )
     from .watch import watch as rebuild_on_change
 
-    builds = iter([force])  # --force the first build only: the next ones are incremental
+    forcing = [force]  # --force the first build that runs: the next ones are incremental
 
     def watched() -> None:
         try:
-            once(next(builds, False))
+            once(forcing[0])
+            forcing[0] = False
         except Busy as exc:  # a release or another build has the folder: try at the next change
             click.echo(f"{exc}（次の変更で作り直します / built at the next change）", err=True)
+        except Exception as exc:  # said, as the command would; the watch goes on
+            _say_internal_error(exc)
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: a build stopped leaves dist/ as it was
         rebuild_on_change(datasets_dir, watched, threading.Event())

@@ -75,7 +75,15 @@ def is_iri(text: str) -> bool:
 
 
 def is_web_url(text: str) -> bool:
-    return text.startswith(("http://", "https://")) and is_iri(text)
+    """An http(s) URL with a host, no space of any kind (U+3000 too), and a valid IRI."""
+    from urllib.parse import urlsplit
+
+    return (
+        text.startswith(("http://", "https://"))
+        and not any(ch.isspace() for ch in text)
+        and bool(urlsplit(text).netloc)
+        and is_iri(text)
+    )
 
 
 def load_publisher(datasets_dir: Path) -> Publisher:
@@ -118,7 +126,7 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     for key in ("url", "site_url"):
         if not is_web_url(getattr(publisher, key)):
             problems.append(_problem(url_rule(f"publisher.{key}"), getattr(publisher, key)))
-    if publisher.email is not None and not is_iri(f"mailto:{publisher.email}"):
+    if publisher.email is not None and not _is_email(publisher.email):
         problems.append(
             _problem(
                 "publisher.email は空白や < > などを含まないメールアドレスにしてください"
@@ -139,6 +147,12 @@ def load_publisher(datasets_dir: Path) -> Publisher:
     if problems:
         raise DefinitionError(problems)
     return publisher
+
+
+def _is_email(text: str) -> bool:
+    """Someone's address, as the catalog's `mailto:` IRI: a name, one @, a domain."""
+    name, at, domain = text.partition("@")
+    return bool(name and at and domain and "@" not in domain) and is_iri(f"mailto:{text}")
 
 
 def _problem(message: str, value: str) -> Problem:

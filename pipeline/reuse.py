@@ -110,22 +110,32 @@ def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
     """The sha256 of everything a dataset's build reads: `shared` (run_key) and its files."""
     digest = hashlib.sha256(shared.encode())
     for relative in visible_files(str(folder)):
-        digest.update(f"{relative}:{hashes.sha256(os.path.join(folder, relative))}".encode())
+        try:
+            sha256 = hashes.sha256(os.path.join(folder, relative))
+        except FileNotFoundError:  # gone since it was listed (a program's temporary file)
+            continue
+        digest.update(f"{relative}:{sha256}".encode())
     return digest.hexdigest()
 
 
-def visible_files(folder: str, prefix: str = "") -> Iterator[str]:
-    """The files under `folder`, as sorted relative paths: a link to a file counts as the
-    file, a link to a folder is not followed (it may loop); hidden names, whatever is in a
-    hidden folder and the lock files Office leaves beside an open workbook (`~$…`) are no
-    input."""
+def visible_files(
+    folder: str, prefix: str = "", above: frozenset[tuple[int, int]] = frozenset()
+) -> Iterator[str]:
+    """The files under `folder`, as sorted relative paths, links followed — a link back to
+    a folder on the way down (`above`, by device and inode) is a loop, not followed; hidden
+    names, whatever is in a hidden folder and the lock files Office leaves beside an open
+    workbook (`~$…`) are no input."""
+    status = os.stat(folder)
+    here = (status.st_dev, status.st_ino)
+    if here in above:
+        return
     with os.scandir(folder) as scan:
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         if entry.name.startswith((".", "~$")):
             continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from visible_files(entry.path, f"{prefix}{entry.name}/")
+        if entry.is_dir():
+            yield from visible_files(entry.path, f"{prefix}{entry.name}/", above | {here})
         elif entry.is_file():
             yield prefix + entry.name
 

@@ -96,7 +96,12 @@ def test_a_base_url_that_is_no_iri_is_refused_before_building(tmp_path: Path) ->
 
     out = tmp_path / "dist"
     args = ("build", "--datasets", str(ROOT / "datasets"), "--out", str(out))
-    for url in ("https://example.test/a b/", "https://example.test/<a>/", "example.test"):
+    for url in (
+        "https://example.test/a b/",
+        "https://example.test/<a>/",
+        "example.test",
+        "https://",
+    ):
         done = opendata(*args, "--base-url", url)
         assert done.returncode == 2 and "--base-url は http://" in done.stderr, done.stderr
     assert not out.exists()

@@ -85,6 +85,9 @@ def test_a_hostile_definition_is_a_located_problem_in_validate_and_build(
         ('publisher:\n  site_url: "https://od.example.jp/\\n"\n', "publisher.site_url"),
         ("publisher:\n  site_url: ftp://od.example.jp/\n", "publisher.site_url"),
         ("publisher:\n  email: a b@example.jp\n", "publisher.email"),
+        ("publisher:\n  email: ''\n", "publisher.email"),
+        ("publisher:\n  url: 'https://'\n", "publisher.url"),  # no host
+        ("publisher:\n  url: 'https://www.example.jp/\u3000'\n", "publisher.url"),
     ],
 )
 def test_a_broken_catalog_yaml_is_a_located_problem(tmp_path: Path, text: str, words: str) -> None:

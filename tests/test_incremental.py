@@ -82,9 +82,10 @@ def test_a_datasets_key_follows_its_visible_files_at_any_depth(tmp_path: Path) -
     assert key() != first
 
 
-def test_a_link_to_a_folder_is_not_followed_and_a_link_to_a_file_counts(tmp_path: Path) -> None:
+def test_links_count_as_what_they_point_to_and_a_loop_is_not_followed(tmp_path: Path) -> None:
     """A link that loops (`up` → its own parent) stopped every build with "Too many levels of
-    symbolic links"; a linked file is read by the build, so it is an input."""
+    symbolic links"; a linked file or folder is read by the build, so it is an input: a
+    link pointed elsewhere is a change."""
     datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
     (datasets / "first" / "up").symlink_to("..")
     _build(datasets, out)
@@ -97,6 +98,16 @@ def test_a_link_to_a_folder_is_not_followed_and_a_link_to_a_file_counts(tmp_path
     (tmp_path / "notes.txt").write_text("b", encoding="utf-8")
     _build(datasets, out)
     assert _inode(out, "first") != before  # the linked file changed
+    for version in ("v1", "v2"):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "x.txt").write_text(version, encoding="utf-8")
+    (datasets / "first" / "current").symlink_to(tmp_path / "v1")
+    _build(datasets, out)
+    before = _inode(out, "first")
+    (datasets / "first" / "current").unlink()
+    (datasets / "first" / "current").symlink_to(tmp_path / "v2")  # the same names, other bytes
+    _build(datasets, out)
+    assert _inode(out, "first") != before
 
 
 def test_an_incremental_build_is_byte_identical_to_a_forced_one(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from catalog.watch import watch
 from pipeline.files import locked
 
-from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, write_dataset
+from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, write_dataset
 
 
 def _watching(
@@ -70,6 +70,15 @@ def test_the_stop_ends_the_watch_even_while_a_change_settles(tmp_path: Path) -> 
     stop.set()
     thread.join(1.0)
     assert not thread.is_alive() and len(builds) == 1
+
+
+def test_watching_refuses_json_and_an_output_inside_the_datasets(tmp_path: Path) -> None:
+    write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    datasets = str(tmp_path / "datasets")
+    for extra in (("--json",), ("--out", str(tmp_path / "datasets" / "site"))):
+        done = opendata("build", "--datasets", datasets, "--watch", *extra)
+        assert done.returncode == 2 and "--watch" in done.stderr, done.stderr
+    assert not (tmp_path / "dist").exists() and not (tmp_path / "datasets" / "site").exists()
 
 
 def test_the_command_rebuilds_a_changed_sheet_and_stops_on_ctrl_c(tmp_path: Path) -> None:
