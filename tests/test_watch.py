@@ -116,3 +116,20 @@ def test_the_command_rebuilds_a_changed_sheet_and_stops_on_ctrl_c(tmp_path: Path
         watchdog.cancel()
         process.kill()
     assert process.returncode == 0 and "Traceback" not in stderr
+
+
+def test_a_linked_dataset_folder_is_watched_and_a_loop_is_not(tmp_path: Path) -> None:
+    """A dataset folder may be a link (the pipeline follows it): its files are watched."""
+    from catalog.watch import snapshot
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "items.csv").write_text("a\n", encoding="utf-8")
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "linked").symlink_to(elsewhere)
+    (datasets / "linked" / "up").symlink_to(datasets)  # a loop through the link
+    before = snapshot(datasets)
+    assert [stamp[0] for stamp in before] == ["linked/items.csv"]
+    (elsewhere / "items.csv").write_text("ab\n", encoding="utf-8")
+    assert snapshot(datasets) != before
