@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -201,7 +202,13 @@ def locked(target: Path, command: str, shared: bool = False) -> Iterator[None]:
 
 def remove_leftovers(target: Path) -> None:
     """Staging folders of killed runs beside `target` (call it holding `locked(target)`:
-    then no live run owns one)."""
+    then no live run owns one). A run killed between the two renames of
+    `replace_directory`'s fallback left no `target` and the old one parked whole as
+    `…-old`: that is put back first, never removed."""
+    parked = target.parent.glob(f".{glob.escape(target.name)}-*-old")
+    newest = max(parked, key=lambda p: p.stat().st_mtime_ns, default=None)
+    if newest is not None and not target.exists():
+        os.rename(newest, target)
     for kind in STAGING_PURPOSES:
         for leftover in target.parent.glob(f".{glob.escape(target.name)}-{kind}-*"):
             if leftover.is_dir() and not leftover.is_symlink():
@@ -292,7 +299,19 @@ def replace_directory(new: Path, target: Path) -> None:
         os.rename(new, target)
     elif not _exchange(new, target):
         parked = new.with_name(new.name + "-old")
-        os.rename(target, parked)
-        os.rename(new, target)
+        with _uninterrupted():  # Ctrl+C waits for the second rename
+            os.rename(target, parked)
+            os.rename(new, target)
         shutil.rmtree(parked, ignore_errors=True)
     sync_directory(target.parent)
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """SIGINT and SIGTERM held back for a moment, delivered right after it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -310,3 +310,47 @@ def test_without_proc_a_source_saved_over_during_a_build_is_refused(
     _replace_after_open(monkeypatch, editor_saves)
     code, result = _build_existing(tmp_path)
     assert code == 1 and "書き換えられました" in result["datasets"][0]["errors"][0]["message"]
+
+
+def test_an_output_parked_by_a_run_killed_between_two_renames_is_put_back(
+    tmp_path: Path,
+) -> None:
+    """Where the kernel cannot exchange two folders, `replace_directory` renames the old
+    output aside, then the new one in: a run killed between the two left no output and the
+    old one parked whole. The next run puts it back instead of removing it as a leftover."""
+    from pipeline.files import locked, staging_beside
+
+    site = tmp_path / "dist"
+    site.mkdir()
+    (site / "a.txt").write_text("old", encoding="utf-8")
+    parked = tmp_path / ".dist-build-abc123-old"
+    site.rename(parked)  # what the first rename of the fallback leaves
+    with locked(site, "build"), staging_beside(site, "build"):
+        assert (site / "a.txt").read_text(encoding="utf-8") == "old"
+    assert not parked.exists()
+
+
+def test_ctrl_c_waits_for_the_second_rename_of_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback forced (a mock: this kernel can exchange), and SIGINT sent right after
+    its first rename: the interrupt comes once the new output is in place, not between."""
+    import signal
+
+    from pipeline import files
+
+    site, new = tmp_path / "dist", tmp_path / ".dist-build-x"
+    for folder, text in ((site, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "a.txt").write_text(text, encoding="utf-8")
+    rename = os.rename
+
+    def rename_then_interrupt(source: Any, target: Any) -> None:
+        rename(source, target)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(files, "_exchange", lambda _a, _b: False)
+    monkeypatch.setattr(os, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        files.replace_directory(new, site)
+    assert (site / "a.txt").read_text(encoding="utf-8") == "new"
