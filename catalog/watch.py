@@ -56,7 +56,7 @@ def _changed(
 ) -> bool:
     """Wait until the files differ from `built` and two polls in a row agree; False when
     stopped first. A poll waits `interval` (half a second), or four times what the last one
-    took (25 ms at 600 datasets, 0.3 s at 6,000 on a local disk), up to `LONGEST_PAUSE`:
+    took (25 ms at 600 datasets, 0.24 s at 6,000 on a local disk), up to `LONGEST_PAUSE`:
     polling takes at most a fifth of a core, and one slow poll (a share's hiccup) delays the
     next by seconds, not minutes."""
     seen, pause = built, interval
