@@ -241,7 +241,14 @@ def build_command(
 
     from .build import build_site
 
-    engine = None
+    if watch and as_json:  # one JSON document per build would be no JSON a reader can parse
+        raise click.UsageError("--watch と --json は同時に使えません / --watch is not for --json")
+    if watch and datasets_dir.resolve() in out_dir.resolve().parents:
+        raise click.UsageError(  # each build would be a change of the datasets: no end
+            "--watch では出力先をデータセットのフォルダの外にしてください"
+            " / with --watch, --out must be outside --datasets"
+        )
+    engine = None  # made once the options are known to be right: it may start a cluster
     if workers > 1 or scheduler:
         from pipeline.parallel import engine as dask_engine
 
@@ -261,13 +268,6 @@ def build_command(
 
     if not watch:
         sys.exit(0 if once().valid else EXIT_INVALID)
-    if as_json:  # one JSON document per build would be no JSON a reader can parse
-        raise click.UsageError("--watch と --json は同時に使えません / --watch is not for --json")
-    if datasets_dir.resolve() in out_dir.resolve().parents:
-        raise click.UsageError(  # each build would be a change of the datasets: no end
-            "--watch では出力先をデータセットのフォルダの外にしてください"
-            " / with --watch, --out must be outside --datasets"
-        )
     from .watch import watch as rebuild_on_change
 
     forcing = [force]  # --force the first build that runs: the next ones are incremental

@@ -5,11 +5,12 @@ the last build when nothing they are made from changed.
 They are made from the dataset's datapackage.json as the build leaves it (its data files'
 sha256 and sizes included, so a data change shows there too), the catalog around it (base URL,
 publisher) and the catalog's code (its modules, templates and assets). The sha256 of those is
-the dataset's key, recorded with the files' sizes in `.build/<name>.catalog.json` beside the
-pipeline's records (pipeline/reuse.py; never published). A dataset with the same key is linked from the last
-build instead of made again: at ward scale most of a build's time is the catalog's, and an
-unchanged dataset then costs its links, and reading its record, its package dict and its DCAT
-parts (which the catalog-wide files are assembled from: metadata/dcat_parts.py).
+the dataset's key, recorded with the files' sizes in `.build/<name>.catalog.json` beside
+the pipeline's records (pipeline/reuse.py; never published). A dataset with the same key
+is linked from the last build instead of made again: at ward scale most of a build's time
+is the catalog's, and an unchanged dataset then costs its links, and reading its record,
+its package dict and its DCAT parts (which the catalog-wide files are assembled from:
+metadata/dcat_parts.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from catalog.watch import watch
 from pipeline.files import locked
 
@@ -72,11 +74,20 @@ def test_the_stop_ends_the_watch_even_while_a_change_settles(tmp_path: Path) -> 
     assert not thread.is_alive() and len(builds) == 1
 
 
-def test_watching_refuses_json_and_an_output_inside_the_datasets(tmp_path: Path) -> None:
+def test_watching_refuses_json_and_an_output_inside_the_datasets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before anything starts, a Dask cluster for `--workers 2` included."""
+    from pipeline import parallel
+
+    def no_cluster(*_args: object) -> None:
+        raise AssertionError("a cluster started for a command that is refused")
+
+    monkeypatch.setattr(parallel, "engine", no_cluster)
     write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
     datasets = str(tmp_path / "datasets")
     for extra in (("--json",), ("--out", str(tmp_path / "datasets" / "site"))):
-        done = opendata("build", "--datasets", datasets, "--watch", *extra)
+        done = opendata("build", "--datasets", datasets, "--watch", "--workers", "2", *extra)
         assert done.returncode == 2 and "--watch" in done.stderr, done.stderr
     assert not (tmp_path / "dist").exists() and not (tmp_path / "datasets" / "site").exists()
 
