@@ -34,6 +34,7 @@ EXIT_INVALID = 1
 Command = TypeVar("Command", bound=Callable[..., Any])
 EXIT_INTERNAL = 2
 EXIT_BUSY = 3
+EXIT_INTERRUPTED = 130  # the shells' own code for a command ended by Ctrl+C (128 + SIGINT)
 
 
 @contextmanager
@@ -136,6 +137,9 @@ class Opendata(click.Group):
         except Busy as exc:  # another command is using the same folder: try again later
             click.echo(str(exc), err=True)
             ctx.exit(EXIT_BUSY)
+        except KeyboardInterrupt:  # every command leaves its output whole when stopped
+            click.echo("\n中断しました / interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader went away (`| head`): click handles it
                 raise

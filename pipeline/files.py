@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -299,7 +300,7 @@ def replace_directory(new: Path, target: Path) -> None:
         os.rename(new, target)
     elif not _exchange(new, target):
         parked = new.with_name(new.name + "-old")
-        with _uninterrupted():  # Ctrl+C waits for the second rename
+        with held_signals():  # Ctrl+C waits for the second rename
             os.rename(target, parked)
             os.rename(new, target)
         shutil.rmtree(parked, ignore_errors=True)
@@ -307,11 +308,23 @@ def replace_directory(new: Path, target: Path) -> None:
 
 
 @contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """SIGINT and SIGTERM held back for a moment, delivered right after it."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+def held_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM held back for a moment, then raised again as they came.
+
+    By handler, not by the thread's mask: the kernel gives a process's signal to any thread
+    that does not block it (pyarrow's), and Python then interrupts the main thread all the
+    same. Away from the main thread there is nothing to hold: Python interrupts only the
+    main thread, and only there may a handler be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    before = {number: signal.signal(number, lambda got, _frame: came.append(got))
+              for number in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for number, handler in before.items():  # None: one set outside Python, unknown here
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        for came_once in dict.fromkeys(came):
+            signal.raise_signal(came_once)

@@ -10,13 +10,18 @@ stay — the bytes are the same whatever the parallelism (tests/test_parallel.py
 
 from __future__ import annotations
 
+import logging
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .build import Context, DatasetResult, Engine, Job, build_dataset, telling
 from .publisher import Publisher
+from .reuse import visible_files
 
 Files = dict[str, bytes]  # path inside a folder → bytes
 # Datasets go to the workers in batches, a few per worker thread: one task per dataset costs
@@ -57,35 +62,48 @@ def engine(workers: int, scheduler: str | None = None) -> Engine:
     return build
 
 
-class _cluster:
+@contextmanager
+def _cluster(workers: int, scheduler: str | None, local: Any) -> Iterator[str]:
     """The scheduler's address: the one given, or a LocalCluster's for as long as it runs."""
+    if scheduler:
+        yield scheduler
+        return
+    cluster = None
+    try:
+        with _deaf_to_ctrl_c():
+            cluster = local(
+                n_workers=workers,
+                threads_per_worker=1,  # pyarrow uses the cores itself; one dataset per process
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,  # a cancelled task is no news to an officer
+            )
+        yield str(cluster.scheduler_address)
+    finally:
+        if cluster is not None:
+            cluster.close()
 
-    def __init__(self, workers: int, scheduler: str | None, local: Any):
-        self.workers, self.scheduler, self.local = workers, scheduler, local
-        self.cluster: Any = None
 
-    def __enter__(self) -> str:
-        if self.scheduler:
-            return self.scheduler
-        self.cluster = self.local(
-            n_workers=self.workers,
-            threads_per_worker=1,  # pyarrow uses the cores itself; one dataset per process
-            processes=True,
-            dashboard_address=None,
-        )
-        return str(self.cluster.scheduler_address)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.cluster is not None:
-            self.cluster.close()
+@contextmanager
+def _deaf_to_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the LocalCluster starts its worker processes, which keep ignoring
+    it: an ignored signal stays so across exec, where Python and asyncio then set no handler.
+    A terminal's Ctrl+C reaches every process of the command's group; the command stops its
+    workers itself, where a worker would print a traceback. A Ctrl+C in these few seconds is
+    lost. Only the main thread may set a handler (the command's build runs there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _read(folder: Path) -> Files:
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts)
-    }
+    """The folder's files by the rule of the incremental key: what is an input is shipped."""
+    return {name: (folder / name).read_bytes() for name in visible_files(str(folder))}
 
 
 def _write(folder: Path, files: Files) -> None:
@@ -97,8 +115,7 @@ def _write(folder: Path, files: Files) -> None:
 
 def _batches(jobs: list[Job], count: int) -> list[list[Job]]:
     """`count` batches of about equal bytes: the largest dataset first into the lightest."""
-    sizes = {j.position: sum(p.stat().st_size for p in j.folder.rglob("*") if p.is_file())
-             for j in jobs}  # fmt: skip
+    sizes = {job.position: _size(job.folder) for job in jobs}
     batches: list[list[Job]] = [[] for _ in range(max(1, min(count, len(jobs))))]
     loads = [0] * len(batches)
     for job in sorted(jobs, key=lambda j: -sizes[j.position]):
@@ -106,6 +123,10 @@ def _batches(jobs: list[Job], count: int) -> list[list[Job]]:
         batches[lightest].append(job)
         loads[lightest] += sizes[job.position]
     return [b for b in batches if b]
+
+
+def _size(folder: Path) -> int:
+    return sum((folder / name).stat().st_size for name in visible_files(str(folder)))
 
 
 def _build_batch(

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -330,14 +331,23 @@ def test_an_output_parked_by_a_run_killed_between_two_renames_is_put_back(
     assert not parked.exists()
 
 
+@pytest.mark.parametrize("receiver", ["main thread", "another thread"])
 def test_ctrl_c_waits_for_the_second_rename_of_the_fallback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: str
 ) -> None:
     """The fallback forced (a mock: this kernel can exchange), and SIGINT sent right after
-    its first rename: the interrupt comes once the new output is in place, not between."""
+    its first rename: the interrupt comes once the new output is in place, not between.
+    The kernel gives a process's signal to any of its threads (pyarrow's, Dask's), and
+    Python then interrupts the main thread all the same."""
     import signal
 
     from pipeline import files
+
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait)
+    other.start()
+    target = other.ident if receiver == "another thread" else threading.main_thread().ident
+    assert target is not None
 
     site, new = tmp_path / "dist", tmp_path / ".dist-build-x"
     for folder, text in ((site, "old"), (new, "new")):
@@ -345,12 +355,16 @@ def test_ctrl_c_waits_for_the_second_rename_of_the_fallback(
         (folder / "a.txt").write_text(text, encoding="utf-8")
     rename = os.rename
 
-    def rename_then_interrupt(source: Any, target: Any) -> None:
-        rename(source, target)
-        os.kill(os.getpid(), signal.SIGINT)
+    def rename_then_interrupt(source: Any, destination: Any) -> None:
+        rename(source, destination)
+        signal.pthread_kill(target, signal.SIGINT)
 
     monkeypatch.setattr(files, "_exchange", lambda _a, _b: False)
     monkeypatch.setattr(os, "rename", rename_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        files.replace_directory(new, site)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            files.replace_directory(new, site)
+    finally:
+        idle.set()
+        other.join()
     assert (site / "a.txt").read_text(encoding="utf-8") == "new"
