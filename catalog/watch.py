@@ -24,18 +24,20 @@ LONGEST_PAUSE = 10.0  # seconds between polls, whatever the last one took
 
 
 def snapshot(folder: Path) -> tuple[Stamp, ...]:
-    """Every input file under `folder` with its stamp (nothing when the folder cannot be
-    read: a share gone away is a change, which the build then reports)."""
-    stamps = []
-    try:
-        for relative in visible_files(str(folder)):
-            try:
-                status = os.stat(os.path.join(folder, relative))
-            except FileNotFoundError:  # gone since it was listed
-                continue
-            stamps.append((relative, status.st_size, status.st_mtime_ns, status.st_ino))
-    except OSError:
-        return ()
+    """Every input file under `folder` with its stamp, and every folder that cannot be
+    listed with its error's number: a share gone away, or a folder denied, is a change
+    (which the build then reports) and hides only itself."""
+    stamps: list[Stamp] = []
+
+    def unreadable(relative: str, exc: OSError) -> None:
+        stamps.append((relative, -1, exc.errno or 0, 0))
+
+    for relative in visible_files(str(folder), unreadable):
+        try:
+            status = os.stat(os.path.join(folder, relative))
+        except OSError:  # gone, or denied, since it was listed: seen at the next poll
+            continue
+        stamps.append((relative, status.st_size, status.st_mtime_ns, status.st_ino))
     return tuple(stamps)
 
 

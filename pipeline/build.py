@@ -7,6 +7,7 @@ when it is published is the caller's business (catalog/build.py stages and swaps
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -150,7 +151,12 @@ def _run(
         if out_dir is None:  # validating: nothing to carry over
             jobs.append(Job(position, folder, ""))
             continue
-        key = reuse.input_key(folder, shared, hashes)
+        try:
+            key = reuse.input_key(folder, shared, hashes)
+        except OSError as exc:  # a folder or file in it that the build could not read either
+            where = os.path.relpath(exc.filename or folder, datasets_dir)
+            result.problems.append(defs.unreadable(folder.name, exc, where))
+            continue
         carried = reuse.carry_over(previous, out_dir / folder.name, key) if previous else None
         if carried is not None:
             slots[position] = _carried(folder.name, carried, limit)

@@ -144,7 +144,7 @@ def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
     try:
         entries = sorted(os.scandir(datasets_dir), key=lambda e: e.name)
     except OSError as exc:
-        return [], [_unreadable(datasets_dir.name, exc, str(datasets_dir))]
+        return [], [unreadable(datasets_dir.name, exc, str(datasets_dir))]
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -159,15 +159,16 @@ def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
             if os.path.lexists(folder / DEFINITION):  # a dangling dataset.yaml is reported by load
                 folders.append(folder)
         except OSError as exc:
-            problems.append(_unreadable(entry.name, exc, entry.name))
+            problems.append(unreadable(entry.name, exc, entry.name))
     return folders, problems
 
 
-def _unreadable(name: str, exc: OSError, file: str) -> Problem:
+def unreadable(name: str, exc: OSError, file: str) -> Problem:
+    """Dataset `name` could not be read at `file` (a path from the datasets folder)."""
     return Problem(
         "package-error",
-        f"{name} を読めません（{exc.strerror}）。権限と、リンクならリンク先を確認してください"
-        f" / cannot read {name}: {exc.strerror}; check its permissions, and a link's target",
+        f"{file} を読めません（{exc.strerror}）。権限と、リンクならリンク先を確認してください"
+        f" / cannot read {file}: {exc.strerror}; check its permissions, and a link's target",
         dataset=name,
         file=file,
     )

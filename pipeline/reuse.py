@@ -20,7 +20,7 @@ import functools
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -118,24 +118,38 @@ def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
     return digest.hexdigest()
 
 
+Unreadable = Callable[[str, OSError], None]  # a folder's relative path ("sub/"), the error
+
+
 def visible_files(
-    folder: str, prefix: str = "", above: frozenset[tuple[int, int]] = frozenset()
+    folder: str,
+    unreadable: Unreadable | None = None,
+    prefix: str = "",
+    above: frozenset[tuple[int, int]] = frozenset(),
 ) -> Iterator[str]:
     """The files under `folder`, as sorted relative paths, links followed — a link back to
     a folder on the way down (`above`, by device and inode) is a loop, not followed; hidden
     names, whatever is in a hidden folder and the lock files Office leaves beside an open
-    workbook (`~$…`) are no input."""
-    status = os.stat(folder)
+    workbook (`~$…`) are no input. A folder that cannot be listed raises, or is told to
+    `unreadable` and left out."""
+    try:
+        status = os.stat(folder)
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except OSError as exc:
+        if unreadable is None:
+            raise
+        unreadable(prefix, exc)
+        return
     here = (status.st_dev, status.st_ino)
     if here in above:
         return
-    with os.scandir(folder) as scan:
-        entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         if entry.name.startswith((".", "~$")):
             continue
         if entry.is_dir():
-            yield from visible_files(entry.path, f"{prefix}{entry.name}/", above | {here})
+            inside = f"{prefix}{entry.name}/"
+            yield from visible_files(entry.path, unreadable, inside, above | {here})
         elif entry.is_file():
             yield prefix + entry.name
 

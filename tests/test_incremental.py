@@ -223,3 +223,35 @@ def test_the_records_are_never_published_nor_served(tmp_path: Path) -> None:
 
         assert requests.get(f"{base}/datasets/.build/first.json", timeout=10).status_code == 404
         assert requests.get(f"{base}/datasets/first/items.csv", timeout=10).status_code == 200
+
+
+def _denied(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """`folder` cannot be listed, as on a share with a narrower permission. A mock: the
+    tests run as root here, who may list any folder whatever its mode."""
+    scandir = os.scandir
+
+    def listing(path: Any = ".") -> Any:
+        if not isinstance(path, int) and os.fspath(path) == str(folder):  # rmtree lists fds
+            raise PermissionError(13, "Permission denied", str(folder))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", listing)
+
+
+def test_an_unreadable_folder_inside_a_dataset_is_a_located_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was an internal error: the incremental key could not list it."""
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _build(datasets, out)
+    before = tree(out)
+    (datasets / "first" / "archive").mkdir()
+    _denied(monkeypatch, datasets / "first" / "archive")
+    done = opendata("build", "--datasets", str(datasets), "--out", str(out), "--json")
+    assert done.returncode == 1, done.stderr
+    problem = json.loads(done.stdout)["errors"][0]
+    assert problem["dataset"] == "first" and problem["file"] == "first/archive"
+    assert (
+        "Permission denied" in problem["message"] and "check its permissions" in problem["message"]
+    )
+    assert tree(out) == before

@@ -144,3 +144,36 @@ def test_a_linked_dataset_folder_is_watched_and_a_loop_is_not(tmp_path: Path) ->
     assert [stamp[0] for stamp in before] == ["linked/items.csv"]
     (elsewhere / "items.csv").write_text("ab\n", encoding="utf-8")
     assert snapshot(datasets) != before
+
+
+def test_an_unreadable_folder_hides_only_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder the watch cannot list emptied the whole snapshot at every poll, so no change
+    anywhere was ever seen again. A mock lists it as denied: the tests run as root."""
+    from catalog.watch import snapshot
+
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "items.csv").write_text("a\n", encoding="utf-8")
+    denied = tmp_path / "first" / "archive"
+    denied.mkdir()
+    scandir = os.scandir
+
+    def listing(path: object = ".") -> object:
+        if os.fspath(path) == str(denied):  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", str(denied))
+        return scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", listing)
+    before = snapshot(tmp_path)
+    assert [stamp[0] for stamp in before] == [
+        "first/archive/",
+        "first/items.csv",
+        "second/items.csv",
+    ]
+    assert snapshot(tmp_path) == before  # still denied: no change
+    (tmp_path / "second" / "items.csv").write_text("ab\n", encoding="utf-8")
+    assert snapshot(tmp_path) != before
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert "first/archive/" not in [stamp[0] for stamp in snapshot(tmp_path)]  # readable now
