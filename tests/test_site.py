@@ -223,3 +223,27 @@ def test_the_script_shows_more_and_searches_past_the_first_page(page, paged_site
     page.fill("#q", " ")  # every dataset again, drawn by the script as the build drew them
     assert _items(page) == built
     assert page.errors == []
+
+
+def test_templates_are_compiled_once_then_loaded_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = pages.ENV.list_templates()
+    first = pages.ENV.overlay(bytecode_cache=pages._TemplateCache(str(tmp_path)))
+    compiled = [first.get_template(name) for name in names]
+    assert len(list(tmp_path.iterdir())) == len(names)  # compiled, and kept
+
+    def no_compiling(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("compiled again")
+
+    later = pages.ENV.overlay(bytecode_cache=pages._TemplateCache(str(tmp_path)))
+    monkeypatch.setattr(later, "compile", no_compiling)
+    for name, template in zip(names, compiled, strict=True):
+        loaded = later.get_template(name)
+        assert loaded.blocks.keys() == template.blocks.keys() and loaded is not template
+
+
+def test_a_template_cache_that_cannot_be_kept_is_no_failure(tmp_path: Path) -> None:
+    cache = pages._TemplateCache(str(tmp_path / "cleaned away"))
+    environment = pages.ENV.overlay(bytecode_cache=cache)
+    assert environment.get_template("base.html") is not None
