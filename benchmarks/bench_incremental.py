@@ -14,13 +14,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from ward_catalog import fill_a_cell, generate
 
-from bench_build import BIN, HERE, measure
+from bench_build import BIN, HERE, compiled, measure
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=int, default=600)
     args = parser.parse_args()
+    compiled()
     work = HERE / "data" / "ward"
     datasets = generate(work, args.datasets)
     build = [str(BIN / "opendata"), "build", "--datasets", "datasets", "--out", "dist"]

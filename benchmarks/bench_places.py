@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_build import BIN, HERE, measure
+from bench_build import BIN, HERE, compiled, measure
 from generate import generate
 
 HEADER = (
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--plain-rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    compiled()
     work = HERE / "data"
     for folder in ("plain", "places", "plain-small", "places-small"):  # its own: others stay
         shutil.rmtree(work / folder, ignore_errors=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ward_catalog import fill_a_cell, generate
 
-from bench_build import HERE
+from bench_build import HERE, compiled
 
 ROOT = HERE.parent
 
@@ -54,6 +54,8 @@ def main() -> None:
                        cwd=ROOT, check=True, capture_output=True)  # fmt: skip
         try:
             versions = {args.revision: Path(other), "this": ROOT}
+            for code in versions.values():
+                compiled(code)
             for label, code in versions.items():
                 clear(work, label)  # no output nor sources' stamps of an earlier run
                 seconds = build(code, work, f"dist-{label}")

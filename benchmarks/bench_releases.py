@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from ward_catalog import fill_a_cell, generate
 
-from bench_build import BIN, HERE
+from bench_build import BIN, HERE, compiled
 
 EPOCH = 1764400000
 DAY = 86_400
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=600)
     parser.add_argument("--releases", type=int, default=20)
     args = parser.parse_args()
+    compiled()
     work = HERE / "data" / "releases"
     datasets = generate(work, args.datasets)
     build = ("build", "--datasets", "datasets", "--out", "dist")

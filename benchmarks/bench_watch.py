@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ward_catalog import fill_a_cell, generate
 
-from bench_build import HERE
+from bench_build import HERE, compiled
 
 BUILD = [sys.executable, "-m", "catalog", "build", "--datasets", "datasets", "--out", "dist"]
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--datasets", type=int, default=600)
     args = parser.parse_args()
+    compiled()
     work = HERE / "data" / "ward"
     source = generate(work, args.datasets) / "ward-0105" / "list.csv"
     runs = {"full build (--force)": [by_command(work, "--force") for _ in range(args.rounds)]}
