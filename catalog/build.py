@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipeline import build as pipeline
 from pipeline.build import RunResult
+from pipeline.errors import Problem
 from pipeline.files import locked, replace_directory, staging_beside, write_json
 from pipeline.publisher import Publisher, load_publisher
 from pipeline.reuse import SourceHashes
@@ -40,7 +41,11 @@ def build_site(
     `out_dir` are carried over from it (pipeline/reuse.py), unless `force`; `engine` builds
     the others (pipeline/parallel.py: on Dask workers)."""
     out_dir = out_dir.resolve()
+    refused = _not_replaceable(out_dir, datasets_dir.resolve())
+    if refused is not None:
+        return RunResult([], [refused])
     with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
+        paths.build_records(staging).mkdir(parents=True)  # what marks it a build's output
         previous = None if force or not out_dir.is_dir() else paths.datasets(out_dir)
         hashes = SourceHashes.load(None if force else paths.source_hashes(out_dir))
         result = pipeline.build(
@@ -60,6 +65,47 @@ def build_site(
             replace_directory(staging, out_dir)
             result.output = out_dir
     return result
+
+
+def _not_replaceable(out_dir: Path, datasets_dir: Path) -> Problem | None:
+    """Why the build may not replace `out_dir`, if it may not. The build swaps the whole
+    folder, so it must be new, empty or a build's own output (its records, hidden beside
+    the packages) — never the datasets nor a folder of other files, which it would delete."""
+    if out_dir == datasets_dir:
+        why = ("データセットのフォルダそのものです", "it is the datasets folder")
+    elif out_dir in datasets_dir.parents:
+        why = (f"データセットのフォルダ {datasets_dir} を含みます",
+               f"it holds the datasets folder {datasets_dir}")  # fmt: skip
+    elif out_dir.exists() and not out_dir.is_dir():
+        why = ("フォルダではなくファイルです", "it is a file, not a folder")
+    elif out_dir.is_dir() and any(out_dir.iterdir()) and not paths.build_records(out_dir).is_dir():
+        why = (
+            "ビルドの出力ではないファイルがあります",
+            "it holds files that are no build's output",
+        )
+    else:
+        return None
+    return Problem(
+        "package-error",
+        f"出力先 {out_dir} は{why[0]}。置き換えると消えてしまうため、何も変更していません。"
+        f"新しいフォルダか空のフォルダを --out に指定してください / the output {out_dir}: "
+        f"{why[1]}, which replacing it would delete; nothing was changed. Give --out a new "
+        "or empty folder",
+        file=str(out_dir),
+    )
+
+
+def _reserved(name: str) -> Problem:
+    """An officer's dataset named as the catalog's own オープンデータ一覧, which would have
+    been written over it."""
+    return Problem(
+        "package-error",
+        f"データセット名 {name} は、カタログが作るオープンデータ一覧の名前です。dataset.yaml の"
+        f" name を別の名前にしてください / the name {name} is the catalog's own list of its"
+        " datasets (オープンデータ一覧): give this dataset another name in dataset.yaml",
+        dataset=name,
+        file=f"{name}/dataset.yaml",
+    )
 
 
 def build_catalog(
@@ -82,6 +128,9 @@ def build_catalog(
     from .model import Catalog
     from .site.pages import write_site
 
+    if any(dataset.name == opendata_list.NAME for dataset in result.datasets):
+        result.problems.append(_reserved(opendata_list.NAME))
+        return
     catalog = Catalog.load(site, base_url, publisher)
     own = opendata_list.build(catalog, publisher)
     result.datasets.append(own)

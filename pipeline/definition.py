@@ -158,9 +158,28 @@ def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
                 pass
             if os.path.lexists(folder / DEFINITION):  # a dangling dataset.yaml is reported by load
                 folders.append(folder)
+            elif misnamed := _misnamed_definition(folder):
+                problems.append(misnamed)
         except OSError as exc:
             problems.append(unreadable(entry.name, exc, entry.name))
     return folders, problems
+
+
+def _misnamed_definition(folder: Path) -> Problem | None:
+    """A folder whose definition is all but named dataset.yaml (dataset.yml, Dataset.yaml):
+    meant as a dataset, it would otherwise be left out without a word."""
+    near = sorted(n for n in os.listdir(folder) if n.lower() in ("dataset.yaml", "dataset.yml"))
+    if not near:
+        return None
+    return Problem(
+        "package-error",
+        f"{folder.name}/{near[0]} をデータセットとして読むには、名前を {DEFINITION} にしてください"
+        f" / rename {folder.name}/{near[0]} to {DEFINITION}: only that name defines a dataset",
+        dataset=folder.name,
+        file=f"{folder.name}/{near[0]}",
+        value=near[0],
+        fix=DEFINITION,
+    )
 
 
 def unreadable(name: str, exc: OSError, file: str) -> Problem:

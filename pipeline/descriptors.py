@@ -50,6 +50,19 @@ class _StrictLoader(yaml.SafeLoader):
             seen[key] = True
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        """A date as YAML reads it, or an error at its line: 2024-02-30 looks like a date
+        to YAML, and Python's date then refuses it."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value} is no date or time: {exc}", node.start_mark
+            ) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
 
 def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
     """The document, or a DefinitionError naming the file, the line and what to fix."""

@@ -107,14 +107,19 @@ def run_key(publisher_file: Path, limit: int, hashes: SourceHashes) -> str:
 
 
 def input_key(folder: Path, shared: str, hashes: SourceHashes) -> str:
-    """The sha256 of everything a dataset's build reads: `shared` (run_key) and its files."""
+    """The sha256 of everything a dataset's build reads: `shared` (run_key), its files, and
+    where its links point — the build refuses a source whose link leaves the folder, so a
+    file swapped for a link to the same bytes elsewhere is a change."""
     digest = hashlib.sha256(shared.encode())
-    for relative in visible_files(str(folder)):
+    links: list[str] = []
+    for relative in visible_files(str(folder), links=links):
         try:
             sha256 = hashes.sha256(os.path.join(folder, relative))
         except FileNotFoundError:  # gone since it was listed (a program's temporary file)
             continue
         digest.update(f"{relative}:{sha256}".encode())
+    for link in links:
+        digest.update(f"link {link}".encode())
     return digest.hexdigest()
 
 
@@ -126,12 +131,13 @@ def visible_files(
     unreadable: Unreadable | None = None,
     prefix: str = "",
     above: frozenset[tuple[int, int]] = frozenset(),
+    links: list[str] | None = None,
 ) -> Iterator[str]:
     """The files under `folder`, as sorted relative paths, links followed — a link back to
     a folder on the way down (`above`, by device and inode) is a loop, not followed; hidden
     names, whatever is in a hidden folder and the lock files Office leaves beside an open
     workbook (`~$…`) are no input. A folder that cannot be listed raises, or is told to
-    `unreadable` and left out."""
+    `unreadable` and left out. `links` is given each link met, with where it points."""
     try:
         status = os.stat(folder)
         with os.scandir(folder) as scan:
@@ -147,9 +153,11 @@ def visible_files(
     for entry in entries:
         if entry.name.startswith((".", "~$")):
             continue
+        if links is not None and entry.is_symlink():
+            links.append(f"{prefix}{entry.name} -> {os.readlink(entry.path)}")
         if entry.is_dir():
             inside = f"{prefix}{entry.name}/"
-            yield from visible_files(entry.path, unreadable, inside, above | {here})
+            yield from visible_files(entry.path, unreadable, inside, above | {here}, links)
         elif entry.is_file():
             yield prefix + entry.name
 

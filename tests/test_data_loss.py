@@ -368,3 +368,51 @@ def test_ctrl_c_waits_for_the_second_rename_of_the_fallback(
         idle.set()
         other.join()
     assert (site / "a.txt").read_text(encoding="utf-8") == "new"
+
+
+@pytest.mark.parametrize("out", [".", "datasets", "notes", "notes/todo.txt"])
+def test_the_build_never_replaces_a_folder_that_is_not_its_own_output(
+    tmp_path: Path, out: str
+) -> None:
+    """The build swaps its whole output folder: `--out .`, the datasets themselves or a
+    folder of other files were deleted by a build that succeeded."""
+    from conftest import tree
+
+    write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("大事なメモ", encoding="utf-8")
+    before = tree(tmp_path)
+    done = opendata("build", "--datasets", "datasets", "--out", out, cwd=tmp_path)
+    assert done.returncode == 1 and "nothing was changed" in done.stderr, done.stderr
+    assert tree(tmp_path) == before
+
+
+def test_the_build_replaces_an_empty_folder_and_its_own_output(tmp_path: Path) -> None:
+    write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    (tmp_path / "site").mkdir()
+    for _ in range(2):  # empty, then its own output
+        done = opendata("build", "--datasets", "datasets", "--out", "site", "--no-catalog",
+                        cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_dataset_named_as_the_catalogs_own_list_is_refused_not_written_over(
+    tmp_path: Path,
+) -> None:
+    from catalog.metadata.opendata_list import NAME
+
+    write_dataset(tmp_path, MINIMAL | {"name": NAME}, {"items.csv": MINIMAL_CSV})
+    done = opendata("build", "--datasets", "datasets", "--out", "dist", cwd=tmp_path)
+    assert done.returncode == 1 and f"the name {NAME} is the catalog's own" in done.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize("misnamed", ["dataset.yml", "Dataset.yaml"])
+def test_a_definition_named_almost_dataset_yaml_is_said_not_left_out(
+    tmp_path: Path, misnamed: str
+) -> None:
+    folder = write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    (folder / "dataset.yaml").rename(folder / misnamed)
+    for command in ("validate", "build"):
+        done = opendata(command, "--datasets", "datasets", cwd=tmp_path)
+        assert done.returncode == 1 and f"rename {folder.name}/{misnamed}" in done.stderr

@@ -88,6 +88,7 @@ def test_a_hostile_definition_is_a_located_problem_in_validate_and_build(
         ("publisher:\n  email: ''\n", "publisher.email"),
         ("publisher:\n  url: 'https://'\n", "publisher.url"),  # no host
         ("publisher:\n  url: 'https://www.example.jp/\u3000'\n", "publisher.url"),
+        ("created: 2024-02-30\n", "2024-02-30 is no date"),  # unquoted: YAML's own date
     ],
 )
 def test_a_broken_catalog_yaml_is_a_located_problem(tmp_path: Path, text: str, words: str) -> None:
@@ -181,3 +182,14 @@ def test_forms_that_were_valid_before_the_schema_still_are(tmp_path: Path) -> No
     (tmp_path / "datasets/catalog.yaml").write_text("publisher:\n  code: 131032\n", "utf-8")
     code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
     assert code == 0, result
+
+
+@pytest.mark.parametrize("value", ["2024-02-30", "2024-01-01 25:00:00"])
+def test_an_impossible_unquoted_date_is_named_at_its_line(tmp_path: Path, value: str) -> None:
+    """YAML reads an unquoted 2024-02-30 as a date, which Python refuses: an internal error."""
+    folder = write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    text = (folder / "dataset.yaml").read_text(encoding="utf-8")
+    (folder / "dataset.yaml").write_text(f"modified: {value}\n{text}", encoding="utf-8")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    problem = result["datasets"][0]["errors"][0]
+    assert code == 1 and problem["row"] == 1 and f"{value} is no date" in problem["message"]

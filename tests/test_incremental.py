@@ -255,3 +255,16 @@ def test_an_unreadable_folder_inside_a_dataset_is_a_located_problem(
         "Permission denied" in problem["message"] and "check its permissions" in problem["message"]
     )
     assert tree(out) == before
+
+
+def test_a_source_swapped_for_a_link_outside_is_built_again_and_refused(tmp_path: Path) -> None:
+    """The same bytes through a link that leaves the dataset folder: `validate` and a forced
+    build refuse it, and the incremental build carried the last build over instead."""
+    datasets, out = _two_datasets(tmp_path), tmp_path / "dist"
+    _build(datasets, out)
+    source = datasets / "first" / "items.csv"
+    outside = tmp_path / "elsewhere.csv"
+    source.rename(outside)
+    source.symlink_to(outside)
+    done = opendata("build", "--datasets", str(datasets), "--out", str(out))
+    assert done.returncode == 1 and "items.csv" in done.stderr, done.stderr
