@@ -7,6 +7,7 @@ exchange only when everything is valid, so `dist/` is never half old and half ne
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,12 @@ def build_site(
     refused = _not_replaceable(out_dir, datasets_dir.resolve())
     if refused is not None:
         return RunResult([], [refused])
-    with locked(out_dir, "build"), staging_beside(out_dir, "build") as staging:
+    with contextlib.ExitStack() as held:
+        try:  # the lock and the staging folder, beside the output
+            held.enter_context(locked(out_dir, "build"))
+            staging = held.enter_context(staging_beside(out_dir, "build"))
+        except OSError as exc:
+            return RunResult([], [_unwritable(out_dir, exc)])
         paths.build_records(staging).mkdir(parents=True)  # what marks it a build's output
         previous = None if force or not out_dir.is_dir() else paths.datasets(out_dir)
         hashes = SourceHashes.load(None if force else paths.source_hashes(out_dir))
@@ -65,6 +71,16 @@ def build_site(
             replace_directory(staging, out_dir)
             result.output = out_dir
     return result
+
+
+def _unwritable(out_dir: Path, exc: OSError) -> Problem:
+    return Problem(
+        "package-error",
+        f"出力先 {out_dir} の隣にファイルを作れません（{exc.strerror}）。書き込めるフォルダを"
+        f" --out に指定してください / cannot write beside the output {out_dir}: {exc.strerror};"
+        " give --out a folder that may be written",
+        file=str(out_dir),
+    )
 
 
 def _not_replaceable(out_dir: Path, datasets_dir: Path) -> Problem | None:

@@ -316,7 +316,7 @@ def validate_command(
 
     try:
         if report_path is not None:
-            check_path(report_path)  # before the sources are read, not after
+            check_path(report_path, datasets_dir)  # before the sources are read, not after
         with _progress("validate", as_json) as progress:
             result = pipeline.validate(datasets_dir, list(names) or None, limit, progress)
         _print_result(result, as_json, "validate")

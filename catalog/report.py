@@ -42,8 +42,16 @@ class ReportError(Exception):
     """The report cannot be written where asked; the message is bilingual."""
 
 
-def check_path(path: Path) -> None:
-    """Refuse an unknown suffix or a folder that is not there before anything is validated."""
+def check_path(path: Path, datasets_dir: Path) -> None:
+    """Refuse an unknown suffix, a folder that is not there, or a file of the datasets —
+    the officer's own workbook, which the report would replace — before anything is
+    validated."""
+    if path.exists() and datasets_dir.resolve() in path.resolve().parents:
+        raise ReportError(
+            f"{path} はデータセットのファイルです。報告はデータセットのフォルダの外に書いてください"
+            f" / {path} is a file of the datasets, which the report would replace: write the"
+            " report outside the datasets folder"
+        )
     if path.suffix.lower() not in SUFFIXES:
         raise ReportError(
             f"--report は .xlsx か .html のファイルにしてください（{path.name}）"
@@ -97,7 +105,7 @@ class Plan:
 
 def write_report(result: RunResult, datasets_dir: Path, path: Path) -> None:
     """Write the report for `result` to `path` (.xlsx or .html), replacing it whole."""
-    check_path(path)
+    check_path(path, datasets_dir)
     plan = _plan(result, datasets_dir)
     temporary = path.with_name(f".{path.name}.tmp")
     try:

@@ -9,7 +9,10 @@ than any descriptor needs is refused before the parser recurses on it.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
+import stat
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from .errors import DefinitionError, Problem
 SCHEMAS = Path(__file__).with_name("schemas")
 MAX_DEPTH = 50  # a dataset.yaml nests about 8 deep
 MAX_VALUES = 100_000  # a dataset.yaml with 1,000 fields holds about 10,000
+MAX_BYTES = 10 << 20  # a dataset.yaml with 1,000 fields is about 200 KB
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -73,7 +77,17 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
         )
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = _read_text(path).decode("utf-8-sig")
+    except _NotAFile:
+        raise problem(
+            f"{path.name} がファイルではありません（パイプや装置など） / {path.name} is not a"
+            " regular file (a pipe, a device)"
+        ) from None
+    except _TooLarge:
+        raise problem(
+            f"{path.name} が {MAX_BYTES >> 20} MB を超えています / {path.name} is over"
+            f" {MAX_BYTES >> 20} MB"
+        ) from None
     except UnicodeDecodeError:
         raise problem(
             f"{path.name} は UTF-8 で保存してください / save {path.name} as UTF-8"
@@ -104,6 +118,30 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
             f" expand this file past {MAX_VALUES:,} values"
         )
     return document
+
+
+class _NotAFile(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_text(path: Path) -> bytes:
+    """A definition's bytes: from a regular file (a pipe would wait for ever, /dev/zero
+    never end), at most MAX_BYTES. Opened without waiting, then checked by what is open."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise _NotAFile
+        data = file.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise _TooLarge
+    return data
 
 
 def _expanded_size(value: Any, sizes: dict[int, int], path: set[int]) -> int | None:

@@ -138,14 +138,18 @@ def _decodes(sample: bytes, encoding: str) -> bool:
     return True
 
 
-def _encoding_problem(path: Path, display: str) -> Problem:
-    """Where a file that looked like UTF-8 stops being UTF-8."""
-    offset, line = _first_undecodable(path, "utf-8") or (0, 1)
+def _encoding_problem(path: Path, display: str, encoding: str) -> Problem:
+    """Where a file stops being text in the encoding it was read in (detected or declared)."""
+    offset, line = _first_undecodable(path, encoding) or (0, 1)
+    named = codecs.lookup(encoding).name
     return Problem(
         "encoding-error",
-        f"UTF-8 として読めない文字があります（{offset} バイト目） / invalid UTF-8 at byte {offset}",
+        f"{named} として読めない文字があります（{offset} バイト目）。resources の encoding が"
+        f"ファイルの保存形式と合っているか確かめてください / bytes at offset {offset} are no"
+        f" {named} text: check that the resource's `encoding` is the one the file was saved in",
         file=display,
         row=line,
+        value=encoding,
     )
 
 
@@ -161,11 +165,13 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
             except UnicodeDecodeError as exc:
                 bad = offset + exc.start
                 return bad, lines + chunk[: exc.start].count(b"\n")
+            except UnicodeError:  # UTF-16 without a BOM, "undefined": no byte is text
+                return offset, lines
             offset += len(chunk)
             lines += chunk.count(b"\n")
     try:
         decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    except UnicodeError:  # the file ends inside a character
         return offset, lines
     return None
 
@@ -192,8 +198,8 @@ def _read_header(path: Path, encoding: str, header_row: int, display: str) -> li
 def _open_csv(path: Path, display: str, header_row: int, encoding: str, footer_rows: int) -> Source:
     try:
         header = _read_header(path, encoding, header_row, display)
-    except UnicodeDecodeError as exc:
-        raise SourceError(_encoding_problem(path, display)) from exc
+    except UnicodeError as exc:
+        raise SourceError(_encoding_problem(path, display, encoding)) from exc
     batches = _CsvBatches(path, display, header, header_row, encoding, footer_rows)
     batches.open(_scan(path, display, encoding))
     source = Source(display, header, header_row, iter(batches), batches.problems)
@@ -305,12 +311,18 @@ class _CsvBatches:
             try:
                 self.reader = self._arrow_reader()
                 return
+            except UnicodeError as exc:  # Python's decoder, which Arrow reads other encodings by
+                raise SourceError(
+                    _encoding_problem(self.path, self.display, self.encoding)
+                ) from exc
             except pa.ArrowInvalid as exc:
                 if _straddles(exc) and self.block_size < self.path.stat().st_size:
                     self._grow(exc)
                     continue
                 if _first_undecodable(self.path, self.encoding) is not None:
-                    raise SourceError(_encoding_problem(self.path, self.display)) from exc
+                    raise SourceError(
+                        _encoding_problem(self.path, self.display, self.encoding)
+                    ) from exc
                 if not _straddles(exc) or self.next_row != self.header_row + 1:
                     raise SourceError(_unreadable(self.display, exc)) from exc  # never drop rows
                 self.reader = None  # the whole file is one block ending at its header: no rows
@@ -351,6 +363,8 @@ class _CsvBatches:
     def __iter__(self) -> Iterator[RawBatch]:
         try:
             yield from self._batches()
+        except UnicodeError as exc:  # Python's decoder, which Arrow reads other encodings by
+            raise SourceError(_encoding_problem(self.path, self.display, self.encoding)) from exc
         finally:
             # The reader holds `on_invalid_row`, a method of this object, inside Arrow, where
             # the cycle collector cannot see it: dropped here, or every file stays open.
@@ -372,7 +386,9 @@ class _CsvBatches:
                     self.open(self.block_size)
                     continue
                 if _first_undecodable(self.path, self.encoding) is not None:
-                    raise SourceError(_encoding_problem(self.path, self.display)) from exc
+                    raise SourceError(
+                        _encoding_problem(self.path, self.display, self.encoding)
+                    ) from exc
                 raise SourceError(_unreadable(self.display, exc)) from exc
         yield from self._without_footer(held)
         self._report_ragged()

@@ -198,6 +198,19 @@ def errors_of(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def interruptible() -> Iterator[None]:
+    """Ctrl+C as a terminal gives it: a suite started in the background (`make test &`)
+    ignores SIGINT, and so would the commands it starts, which keep an ignored signal."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture
 def minimal(tmp_path: Path) -> Path:
     write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
     return tmp_path

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline import build
 
-from conftest import MINIMAL, MINIMAL_CSV, opendata, report, write_dataset
+from conftest import MINIMAL, MINIMAL_CSV, errors_of, opendata, report, write_dataset
 
 BIG = "あ" * (2 << 20)  # 6 MB of UTF-8 in one cell: three times the 2 MB read block
 
@@ -332,6 +332,7 @@ def test_an_output_parked_by_a_run_killed_between_two_renames_is_put_back(
 
 
 @pytest.mark.parametrize("receiver", ["main thread", "another thread"])
+@pytest.mark.usefixtures("interruptible")
 def test_ctrl_c_waits_for_the_second_rename_of_the_fallback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: str
 ) -> None:
@@ -416,3 +417,62 @@ def test_a_definition_named_almost_dataset_yaml_is_said_not_left_out(
     for command in ("validate", "build"):
         done = opendata(command, "--datasets", "datasets", cwd=tmp_path)
         assert done.returncode == 1 and f"rename {folder.name}/{misnamed}" in done.stderr
+
+
+UTF8_ITEMS = MINIMAL_CSV.encode("utf-8")
+UTF16_ITEMS = MINIMAL_CSV.encode("utf-16")  # with its BOM
+
+
+@pytest.mark.parametrize(
+    ("declared", "data", "named"),
+    [
+        ("utf-16", UTF16_ITEMS[2:], "utf-16"),  # no BOM to say its byte order
+        ("undefined", UTF8_ITEMS, "undefined"),  # Python's codec that decodes nothing
+        (None, UTF16_ITEMS[:-1], "utf-16"),  # cut inside its last character
+        ("cp932", UTF8_ITEMS.replace(b"3200", b"\x81\x20"), "cp932"),
+        ("shift_jis", UTF8_ITEMS, "shift_jis"),
+    ],
+)
+def test_text_that_is_not_in_its_encoding_is_located_in_that_encoding(
+    tmp_path: Path, declared: str | None, data: bytes, named: str
+) -> None:
+    """Three were internal errors (Python's UnicodeError), and every one was reported as
+    "invalid UTF-8 at byte 0" whatever the file was read in."""
+    definition = copy.deepcopy(MINIMAL)
+    if declared:
+        definition["resources"][0]["encoding"] = declared
+    write_dataset(tmp_path, definition, {"items.csv": data})
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    problem = errors_of(result)[0]
+    assert code == 1 and problem["type"] == "encoding-error", problem
+    assert f"no {named} text" in problem["message"], problem
+
+
+@pytest.mark.parametrize("kind", ["pipe", "endless device"])
+def test_a_dataset_yaml_that_is_no_regular_file_is_refused_not_waited_on(
+    tmp_path: Path, kind: str
+) -> None:
+    """A pipe made validate wait for ever; a link to /dev/zero read until memory ran out. A
+    process of its own: a hang is what is tested."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    folder = write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    (folder / "dataset.yaml").unlink()
+    if kind == "pipe":
+        os.mkfifo(folder / "dataset.yaml")
+    else:
+        (folder / "dataset.yaml").symlink_to("/dev/zero")
+    command = [sys.executable, "-m", "catalog", "validate", "--datasets", "datasets"]
+    done = subprocess.run(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and "is not a regular file" in done.stderr, done.stderr
+
+
+def test_an_output_beside_which_nothing_can_be_written_is_said(tmp_path: Path) -> None:
+    """/proc takes no new file (the lock beside the output): it was an internal error."""
+    write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
+    done = opendata("build", "--datasets", "datasets", "--out", "/proc/site", cwd=tmp_path)
+    assert done.returncode == 1 and "cannot write beside the output /proc/site" in done.stderr

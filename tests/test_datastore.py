@@ -245,3 +245,20 @@ def test_a_dataset_without_its_descriptor_has_no_datastore_and_no_error(
     assert tables_of(tmp_path, "facility-counts", package) == {}
     (folder / "datapackage.json").write_text("{not json", encoding="utf-8")
     assert tables_of(tmp_path, "facility-counts", package) == {}
+
+
+def test_a_lone_surrogate_anywhere_is_refused_not_a_500(server: str, ids: dict[str, str]) -> None:
+    """JSON text in the query string, and keys of a JSON body, may escape a lone surrogate
+    (\\ud800): it crashed the links, the search's folding and the error's own echo."""
+    for name, text in (("filters", '{"facility":"\\ud800"}'), ("q", '{"facility":"\\ud800"}'),
+                       ("fields", '["\\ud800"]'), ("sort", '["\\ud800"]'),
+                       ("filters", '{"\\ud800":1}')):  # fmt: skip
+        query = urllib.parse.urlencode({"resource_id": ids["CSV"], name: text})
+        try:
+            urllib.request.urlopen(f"{server}/api/3/action/datastore_search?{query}", timeout=10)
+            raise AssertionError(f"{name}={text} was answered")
+        except urllib.error.HTTPError as error:
+            assert error.code == 409 and json.loads(error.read())["error"][name], (name, text)
+    for body in ({"filters": {"\ud800": 1}}, {"q": {"\ud800": "x"}}):
+        got, data = call_action(server, "datastore_search", resource_id=ids["CSV"], **body)
+        assert got == 400 and data["success"] is False, body

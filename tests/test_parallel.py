@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from conftest import MINIMAL_CSV, PUBLISHABLE, ROOT, opendata, tree, write_dataset
 
@@ -36,6 +37,7 @@ def test_a_running_scheduler_builds_the_same(tmp_path: Path) -> None:
     assert tree(tmp_path / "one") == tree(tmp_path / "remote")
 
 
+@pytest.mark.usefixtures("interruptible")
 def test_ctrl_c_stops_the_workers_quietly_and_builds_nothing(tmp_path: Path) -> None:
     """A real process group: a terminal's Ctrl+C reaches the command and its Dask workers
     alike. The command says it stopped (exit 130); no worker prints a traceback or a log

@@ -182,6 +182,21 @@ def test_a_clean_run_says_there_is_nothing_to_fix(minimal: Path) -> None:
     assert "nothing to fix" in (minimal / "ok.html").read_text(encoding="utf-8")
 
 
+def test_a_report_never_replaces_a_file_of_the_datasets(tmp_path: Path) -> None:
+    """`--report` naming the officer's own workbook replaced it with the report."""
+    workbook = Workbook()
+    workbook.active.append(["番号", "名称", "金額", "年度"])  # type: ignore[union-attr]
+    workbook.active.append([1, "庁舎管理", 3200, 2022])  # type: ignore[union-attr]
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["path"] = "items.xlsx"
+    folder = write_dataset(tmp_path, definition, {})
+    workbook.save(folder / "items.xlsx")
+    before = (folder / "items.xlsx").read_bytes()
+    done = opendata("validate", "--report", str(folder / "items.xlsx"), cwd=tmp_path)
+    assert done.returncode == 1 and "outside the datasets folder" in done.stderr, done.stderr
+    assert (folder / "items.xlsx").read_bytes() == before
+
+
 @pytest.mark.parametrize("name", ["out.pdf", "no/such/folder/out.xlsx"])
 def test_a_bad_report_path_is_a_bilingual_error(minimal: Path, name: str) -> None:
     done = opendata("validate", "--report", name, cwd=minimal)

@@ -344,6 +344,11 @@ def test_a_lone_surrogate_in_a_json_body_is_a_400_not_a_500(server: str) -> None
         assert status == 400 and data["success"] is False
 
 
+def test_facet_fields_nested_too_deep_are_invalid_not_a_500(server: str) -> None:
+    status, _headers, body = _get(f"{server}/api/3/action/package_search?facet.field={'[' * 4000}")
+    assert status == 409 and "facet.field" in json.loads(body)["error"]
+
+
 def test_facet_mincount_zero_lists_values_no_result_has(ckan) -> None:
     result = ckan.action.package_search(
         fq="tags:公衆無線LAN", **{"facet.field": '["res_format"]', "facet.mincount": 0}
@@ -355,3 +360,30 @@ def test_facet_mincount_zero_lists_values_no_result_has(ckan) -> None:
     )
     groups = {i["name"]: i["count"] for i in result["search_facets"]["groups"]["items"]}
     assert groups["human-rights"] == 1 and groups["ict"] == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [("gzip, deflate, br", True), ("gzip;q=0, identity", False), ("GZIP; q=0.0", False),
+     ("br;q=1, gzip;q=0.5", True), ("*", True), ("*;q=0", False), ("identity", False),
+     ("gzip;q=nonsense", False), ("", False)],
+)  # fmt: skip
+def test_gzip_is_sent_only_to_a_client_that_takes_it(header: str, gzip: bool) -> None:
+    """`gzip;q=0` refuses gzip: it was sent gzip all the same (a substring test)."""
+    from catalog.api.protocol import accepts_gzip
+
+    assert accepts_gzip(header) is gzip
+
+
+def test_a_refused_gzip_gets_plain_json(server: str) -> None:
+    url = f"{server}/api/3/action/package_search?rows=100"
+    _status, headers, body = _get(url, {"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in headers and json.loads(body)["success"]
+
+
+def test_repeated_keys_become_lists_in_their_order() -> None:
+    from catalog.api.server import _multi
+
+    pairs = [("a", "1"), ("b", "x"), ("a", "2"), ("a", "3")]
+    assert _multi(pairs) == {"a": ["1", "2", "3"], "b": "x"}
+    assert _multi([("k", str(n)) for n in range(32_767)])["k"][-1] == "32766"

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,7 +178,18 @@ def test_other_suffixes_of_a_dataset_are_404_and_the_host_header_is_not_echoed(
     assert _get(f"{base}/dataset/sample-budget.exe")[0] == 404
     _, _, body = _get(f"{base}/api/3/action/package_show?id=x", {"Host": "evil.example"})
     assert "evil.example" not in body.decode()
+    folder = urllib.request.Request(
+        f"{base}/datasets/sample-budget", headers={"Host": "evil.example"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as redirect:  # not followed: another host
+        urllib.request.build_opener(_NoRedirect).open(folder, timeout=10)
+    assert redirect.value.headers["location"] == "/datasets/sample-budget/"
     assert json.loads(body)["help"].startswith("https://opendata.city.minato.tokyo.jp/")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
 
 
 def test_clients_that_never_finish_their_headers_are_cut_off(tmp_path: Path) -> None:
@@ -206,6 +218,35 @@ def test_clients_that_never_finish_their_headers_are_cut_off(tmp_path: Path) -> 
             sock.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_clients_that_never_finish_their_bodies_are_cut_off_quietly(tmp_path: Path) -> None:
+    """The same for a POST's body, which had no deadline: 20,000 such connections held every
+    file descriptor. Cut off, each leaves no traceback in the log (ClientDisconnect)."""
+    _build(tmp_path, MINIMAL_CSV)
+    process, base, _ = launch_server(tmp_path / "dist", "--header-timeout", "1")
+    host, port = base.removeprefix("http://").split(":")
+    head = (b"POST /api/3/action/package_search HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")  # fmt: skip
+    slow = []
+    try:
+        for _ in range(20):
+            sock = socket.create_connection((host, int(port)), timeout=5)
+            sock.sendall(head)
+            slow.append(sock)
+        for _ in range(8):  # 2 s of dripping: a byte each 0.25 s keeps none alive
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b" ")
+            time.sleep(0.25)
+        assert sum(_closed(sock) for sock in slow) == 20
+        assert _get(f"{base}/api/3/action/status_show")[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        process.terminate()
+        _out, log = process.communicate(timeout=10)
+    assert b"Traceback" not in log, log.decode()[-2000:]
 
 
 def _closed(sock: socket.socket) -> bool:

@@ -92,6 +92,7 @@ def test_watching_refuses_json_and_an_output_inside_the_datasets(
     assert not (tmp_path / "dist").exists() and not (tmp_path / "datasets" / "site").exists()
 
 
+@pytest.mark.usefixtures("interruptible")
 def test_the_command_rebuilds_a_changed_sheet_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """A real process: Ctrl+C (SIGINT) is the point."""
     write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})

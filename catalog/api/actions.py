@@ -402,11 +402,19 @@ def _json_param(params: dict[str, Any], name: str) -> Any:
     if isinstance(raw, list) and all(isinstance(v, str) for v in raw) and len(raw) == 1:
         raw = raw[0]
     if isinstance(raw, str) and raw.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            raise invalid(name, "JSON として読めません / Cannot parse JSON") from None
+        return _loads(name, raw)
     return raw
+
+
+def _loads(name: str, raw: str) -> Any:
+    """A parameter's JSON text, read: malformed, nested too deep or not text is invalid."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise invalid(name, "JSON として読めません / Cannot parse JSON") from None
+    if not p.is_text(value):
+        raise invalid(name, "不正な文字があります / Invalid characters")
+    return value
 
 
 def _filters(params: dict[str, Any]) -> dict[str, Any]:
@@ -464,10 +472,7 @@ def _facet_fields(params: dict[str, Any]) -> list[str]:
     if raw in (None, ""):
         return list(FACETS)
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
-            raw = [raw]
+        raw = _loads(p.FACET_FIELD.name, raw) if raw.strip()[:1] == "[" else [raw]
     if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
         raise invalid("facet.field", "Must be a JSON list of field names")
     unknown = [f for f in raw if f not in FACETS]

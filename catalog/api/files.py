@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ from pipeline.vocabulary import SEMVER
 from .. import paths
 from ..media import IMMUTABLE, media_type
 from ..model import BuiltPackage
+from .protocol import accepts_gzip
 
 
 class SiteFiles(StaticFiles):
@@ -57,6 +59,15 @@ class SiteFiles(StaticFiles):
             self._etag(Path(full_path), stat)
             self.dates.load()
         return full_path, stat
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """Starlette's answer, with a folder's redirect (to its URL ending in "/") relative:
+        Starlette builds it from the client's own `Host` header."""
+        response = await super().get_response(path, scope)
+        if "location" in response.headers:
+            location = urlsplit(response.headers["location"])
+            response.headers["location"] = location._replace(scheme="", netloc="").geturl()
+        return response
 
     def _etag(self, path: Path, stat: os.stat_result) -> str:
         key = file_version(stat)
@@ -190,7 +201,7 @@ def _compressible(media_type: str | None, size: int) -> bool:
 def _wants_gzip(method: str, request: Headers) -> bool:
     """A whole GET from a client that takes gzip (a `Range` counts the stored bytes: pyarrow
     and DuckDB read files in ranges; a HEAD describes the stored file)."""
-    accepts = "gzip" in request.get("accept-encoding", "").lower()
+    accepts = accepts_gzip(request.get("accept-encoding", ""))
     return method == "GET" and accepts and "range" not in request
 
 

@@ -19,6 +19,26 @@ MAX_ROWS = 1000  # CKAN's search.rows_max: more is a 409, never a silent cut
 MAX_LIMIT = 100_000  # names per package_list
 
 
+def is_text(value: Any) -> bool:
+    """Whether every string in a JSON value, keys included, is text: JSON may escape lone
+    surrogates (\\ud800), which no encoding can write — not a URL, not the answer."""
+    if isinstance(value, str):
+        return value.isascii() or _encodable(value)
+    if isinstance(value, dict):
+        return all(is_text(key) and is_text(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(is_text(item) for item in value)
+    return True
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Param:
     name: str

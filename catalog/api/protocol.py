@@ -1,10 +1,10 @@
 """uvicorn's HTTP/1.1 protocol with a deadline for a request's headers, and CKAN's error
 envelope for the requests HTTP itself cannot read.
 
-uvicorn waits for headers for ever, so clients that send a byte now and then (slowloris)
-hold connections until none are left. Here a connection whose request headers are not
-complete within `timeout` seconds — the first request's, or a next one's on a kept-alive
-connection — is closed. Bodies are bounded elsewhere (server.py reads at most 64 KB).
+uvicorn waits for headers and bodies for ever, so clients that send a byte now and then
+(slowloris) hold connections until none are left. Here a connection whose request — headers
+and body — is not complete within `timeout` seconds — the first request's, or a next one's
+on a kept-alive connection — is closed. A body's size is bounded in server.py (64 KB).
 
 A request line or headers past h11's bound (16 KB), or bad HTTP syntax, is refused before the
 app sees it: with JSON in CKAN's shape, as every other refusal, not uvicorn's plain text.
@@ -21,6 +21,23 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether a client's `Accept-Encoding` takes gzip: named (or `*`, gzip unnamed) with a
+    weight above zero — `gzip;q=0` is a refusal, not a request (RFC 9110 §12.5.3)."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, parameters = item.partition(";")
+        weight = 1.0
+        name, _, value = parameters.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+        weights[coding.strip()] = weight
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
 def with_header_deadline(timeout: float, help_url: Callable[[], str]) -> type[H11Protocol]:
     class HeaderDeadline(H11Protocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -34,8 +51,8 @@ def with_header_deadline(timeout: float, help_url: Callable[[], str]) -> type[H1
 
         def handle_events(self) -> None:
             super().handle_events()
-            if self.cycle is not None and self.cycle is not self._waiting_since:
-                self._disarm()  # the headers are in
+            if self._request_in():
+                self._disarm()
 
         def on_response_complete(self) -> None:
             finished = self.cycle
@@ -71,8 +88,13 @@ def with_header_deadline(timeout: float, help_url: Callable[[], str]) -> type[H1
                 self.transport.write(self.conn.send(event))
             self.transport.close()
 
+        def _request_in(self) -> bool:
+            """The request's headers and body are in (a next one's, once it is awaited)."""
+            cycle = self.cycle
+            return cycle is not None and cycle is not self._waiting_since and not cycle.more_body
+
         def _too_slow(self) -> None:
-            if self.cycle is self._waiting_since and not self.transport.is_closing():
+            if not self._request_in() and not self.transport.is_closing():
                 self.transport.close()
 
     return HeaderDeadline

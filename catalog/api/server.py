@@ -16,16 +16,18 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import paths
+from . import params as p
 from .actions import ActionError
 from .generations import Generation, LiveSite
 from .openapi import openapi
 from .params import ACTIONS
+from .protocol import accepts_gzip
 
 # Every method reaches the action route, which answers 405 with `Allow: GET, POST` itself.
 ACTION_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -39,7 +41,7 @@ class CkanJSON(JSONResponse):
 
     def __init__(self, content: Any, status_code: int = 200, request: Request | None = None):
         super().__init__(content, status_code=status_code)
-        accepts = request is not None and "gzip" in request.headers.get("accept-encoding", "")
+        accepts = request is not None and accepts_gzip(request.headers.get("accept-encoding", ""))
         if accepts and len(self.body) >= GZIP_MIN:
             self.body = gzip.compress(self.body, compresslevel=5, mtime=0)
             self.headers["content-encoding"] = "gzip"
@@ -221,21 +223,21 @@ async def _params(request: Request) -> dict[str, Any]:
                     "本文は JSON オブジェクトにしてください / body must be a JSON object",
                 )
             _check_types(request.path_params["action"], data)
-            _check_text(data)
+            if not p.is_text(data):
+                raise ActionError(
+                    "Bad Request", "本文に不正な文字があります / invalid characters in the body"
+                )
             params.update(data)
     return params
 
 
 def _multi(items: Any) -> dict[str, Any]:
-    """Key–value pairs as CKAN reads them: a repeated key becomes a list."""
-    params: dict[str, Any] = {}
+    """Key–value pairs as CKAN reads them: a repeated key becomes a list (appended to, not
+    copied at each repeat: 32,767 `a&` in a form took 2.4 s)."""
+    lists: dict[str, list[Any]] = {}
     for key, value in items:
-        if key in params:
-            previous = params[key]
-            params[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            params[key] = value
-    return params
+        lists.setdefault(key, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in lists.items()}
 
 
 async def _bounded_body(request: Request) -> bytes:
@@ -245,10 +247,15 @@ async def _bounded_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise too_long
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise too_long
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise too_long
+    except ClientDisconnect:  # gone, or cut off by the request's deadline (protocol.py)
+        raise ActionError(
+            "Bad Request", "本文の途中で切断されました / the body was cut off"
+        ) from None
     return bytes(body)
 
 
@@ -259,23 +266,6 @@ JSON_TYPES: dict[str, type] = {
     "object": dict,
     "array": list,
 }
-
-
-def _check_text(value: Any) -> None:
-    """JSON may escape lone surrogates (\\ud800) that are not text in any encoding."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ActionError(
-                "Bad Request", "本文に不正な文字があります / invalid characters in the body"
-            ) from None
-    elif isinstance(value, dict):
-        for item in value.values():
-            _check_text(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item)
 
 
 def _check_types(action: str, body: dict[str, Any]) -> None:
