@@ -23,8 +23,9 @@ One DuckDB database per build, locked down before any request reaches it:
 - `datastore_search_sql` runs exactly one SELECT statement whose parsed tree reads only the
   resources' views (no table functions, no system tables, no recursive CTEs, no functions
   that reveal the server: `getenv`, `current_setting`, `duckdb_*`, …), at most
-  `MAX_SQL_QUERIES` at a time, interrupted after `SQL_TIMEOUT` seconds, and returns at most
-  `ROWS_MAX` rows (`records_truncated`, as CKAN).
+  `MAX_SQL_QUERIES` at a time, interrupted after `SQL_TIMEOUT` seconds, in a worker process
+  whose memory the kernel bounds (sqlworkers.py), and returns at most `ROWS_MAX` rows
+  (`records_truncated`, as CKAN).
 """
 
 from __future__ import annotations
@@ -48,15 +49,17 @@ from typing import Any, Protocol, TypeVar
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from duckdb.func import PythonUDFType
 
 from pipeline.files import read_json
 from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
+from . import sqlworkers
+from .database import FOLD, connect, create_view
 from .grams import Rows, intersect
 from .heldrows import HeldRows, SortOrder
+from .sqlworkers import Query, SqlError
 from .textindex import CHUNK_ROWS, BuiltOnce, TextIndex
 from .valueindex import ValueIndex
 
@@ -66,13 +69,10 @@ SEARCH_TIMEOUT = 10.0  # seconds a datastore_search may run
 SQL_TIMEOUT = 5.0  # seconds a datastore_search_sql may run
 SQL_MAX_LENGTH = 10_000  # characters of SQL
 MAX_SQL_QUERIES = 2  # datastore_search_sql running at once (the rest wait, then are refused)
-THREADS = 2
-MEMORY_LIMIT = "512MB"
 INDEX_MEMORY = 512 << 20  # bytes the indexes and held rows of all resources may hold
 TABLE_FORMATS = ("CSV", "Parquet")  # the resources the DataStore serves (package.json formats)
 GEOMETRY = "geometry"  # the GeoParquet column (pipeline/geo.py)
 RESOURCE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-FOLD = "opendata_fold"  # the catalog's search folding (catalog/text.py), as a SQL function
 MATCHED = "matched_ids"  # the `_id`s indexes found, an Arrow table registered on a cursor
 VALUES = "column_values"  # a column's distinct values, registered to match a filter against
 
@@ -186,28 +186,9 @@ class DataStore:
 
     def __init__(self, site: Path):
         self.site = site
-        self.connection = duckdb.connect(
-            ":memory:",
-            config={
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-                "threads": THREADS,
-                "memory_limit": MEMORY_LIMIT,
-                "preserve_insertion_order": True,  # file order = `_id` order (see search)
-            },
-        )
-        # Vectorised: DuckDB hands the function whole Arrow columns (Arrow's C++ NFKC kernels).
-        self.connection.create_function(
-            FOLD, fold_column, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW, side_effects=False
-        )
-        datasets = str(paths.datasets(site)).rstrip("/") + "/"
-        self.connection.execute("SET allowed_directories = ?", [[datasets]])
-        self.connection.execute("SET enable_external_access = false")
-        self.connection.execute("SET allow_community_extensions = false")
-        self.connection.execute("SET lock_configuration = true")
+        self.connection = connect(paths.datasets(site))
         self._views: dict[str, list[tuple[str, str]]] = {}  # resource id → (column, type)
         self._lock = threading.Lock()
-        self._sql_slots = threading.BoundedSemaphore(MAX_SQL_QUERIES)
         self._text_indexes: BuiltOnce[tuple[str, str], TextIndex | None] = BuiltOnce()
         self._value_indexes: BuiltOnce[tuple[str, str], ValueIndex | None] = BuiltOnce()
         self._rows: BuiltOnce[str, HeldRows | None] = BuiltOnce()
@@ -221,12 +202,7 @@ class DataStore:
             if table.resource_id not in self._views:
                 if not RESOURCE_ID.fullmatch(table.resource_id):
                     raise _invalid("resource_id", "リソース ID ではありません / Not a resource id")
-                location = str(table.parquet).replace("'", "''")
-                self.connection.execute(
-                    f'CREATE VIEW "{table.resource_id}" AS SELECT file_row_number + 1 AS _id, '
-                    f"* EXCLUDE (file_row_number) FROM read_parquet('{location}', "
-                    "file_row_number = true)"
-                )
+                create_view(self.connection, table.resource_id, table.parquet)
                 described = self.connection.execute(f'DESCRIBE "{table.resource_id}"').fetchall()
                 self._views[table.resource_id] = [(str(r[0]), str(r[1])) for r in described]
             return self._views[table.resource_id]
@@ -527,35 +503,26 @@ class DataStore:
     def search_sql(self, sql: str, resolve: Callable[[str], Table | None]) -> dict[str, Any]:
         """One SELECT over the resources' views; see the module's docstring for the limits."""
         statements = _statements(sql)
+        views: dict[str, Path] = {}
         for name in sorted(_check_tree(self._tree(statements[0]))):
             table = resolve(name.lower()) if RESOURCE_ID.fullmatch(name.lower()) else None
             if table is None:
                 raise _invalid("query", f'表がありません / relation "{name}" does not exist')
             self.columns(table)
-        if not self._sql_slots.acquire(timeout=SQL_TIMEOUT):
-            raise _invalid("query", "同時に実行できる数を超えました / Too many queries at once")
+            views[name] = table.parquet
+        query = Query(sql, views, paths.datasets(self.site), SQL_TIMEOUT, ROWS_MAX + 1)
         try:
-            with self.cursor(SQL_TIMEOUT) as cursor:
-                try:
-                    cursor.execute(sql)
-                    rows = cursor.fetchmany(ROWS_MAX + 1)
-                except (duckdb.InterruptException, duckdb.OutOfMemoryException):
-                    raise
-                except duckdb.PermissionException as exc:
-                    raise _refused(f"許可されていません / Not authorized: {exc}") from None
-                except duckdb.Error as exc:
-                    raise _invalid("query", str(exc).splitlines()[0]) from None
-                description = cursor.description or []
-        finally:
-            self._sql_slots.release()
-        names = [str(d[0]) for d in description]
+            answer = sqlworkers.shared(MAX_SQL_QUERIES).run(query, wait=SQL_TIMEOUT)
+        except SqlError as exc:
+            raise _sql_refusal(exc) from None
+        rows = answer.rows
         result: dict[str, Any] = {
             "sql": sql,
             "fields": [
-                {"id": n, "type": _ckan_type(str(d[1]))}
-                for n, d in zip(names, description, strict=True)
+                {"id": n, "type": _ckan_type(t)}
+                for n, t in zip(answer.names, answer.types, strict=True)
             ],
-            "records": _records("objects", names, rows[:ROWS_MAX]),
+            "records": _records("objects", answer.names, rows[:ROWS_MAX]),
         }
         if len(rows) > ROWS_MAX:
             result["records_truncated"] = True
@@ -605,6 +572,18 @@ def _data_bytes(parquet: Path) -> int:
     """The size of a Parquet file's data once read (its row groups' uncompressed bytes)."""
     metadata = pq.ParquetFile(parquet).metadata
     return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+
+
+def _sql_refusal(exc: SqlError) -> DataStoreError:
+    if exc.why == "refused":
+        return _refused(f"許可されていません / Not authorized: {exc.message}")
+    said = {
+        "busy": "同時に実行できる数を超えました / Too many queries at once",
+        "timeout": "時間がかかりすぎました / Query took too long",
+        "memory": "メモリが足りません / Query needs too much memory",
+        "too_large": "結果が大きすぎます / The result is too large",
+    }
+    return _invalid("query", said.get(exc.why, exc.message))
 
 
 def _statements(sql: str) -> list[str]:
