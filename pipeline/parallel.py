@@ -37,49 +37,52 @@ def engine(workers: int, scheduler: str | None = None) -> Engine:
         assert out_dir is not None  # an engine builds; validating stays in this process
         if not jobs:
             return
-        from distributed import Client, LocalCluster, as_completed
+        with _client(workers, scheduler) as client:
+            from distributed import as_completed
 
-        with _cluster(workers, scheduler, LocalCluster) as address:
-            client = Client(address)  # type: ignore[no-untyped-call]
-            try:
-                slots = sum(client.nthreads().values())  # type: ignore[no-untyped-call]
-                futures = {
-                    client.submit(_build_batch, [(j.folder.name, _read(j.folder)) for j in batch],
-                                  run.publisher, run.limit, pure=False): batch
-                    for batch in _batches(jobs, slots * BATCHES_PER_SLOT)
-                }  # fmt: skip
-                finished = as_completed(futures)  # type: ignore[no-untyped-call]
-                number = run.done
-                for future in finished:
-                    for job, (result, files) in zip(futures[future], future.result(), strict=True):
-                        telling(run.progress, number, run.total)(job.folder.name)
-                        number += 1
-                        _write(out_dir / job.folder.name, files)
-                        yield job, result
-            finally:
-                client.close()  # type: ignore[no-untyped-call]
+            slots = sum(client.nthreads().values())
+            futures = {
+                client.submit(_build_batch, [(j.folder.name, _read(j.folder)) for j in batch],
+                              run.publisher, run.limit, pure=False): batch
+                for batch in _batches(jobs, slots * BATCHES_PER_SLOT)
+            }  # fmt: skip
+            finished = as_completed(futures)  # type: ignore[no-untyped-call]
+            number = run.done
+            for future in finished:
+                for job, (result, files) in zip(futures[future], future.result(), strict=True):
+                    telling(run.progress, number, run.total)(job.folder.name)
+                    number += 1
+                    _write(out_dir / job.folder.name, files)
+                    yield job, result
 
     return build
 
 
 @contextmanager
-def _cluster(workers: int, scheduler: str | None, local: Any) -> Iterator[str]:
-    """The scheduler's address: the one given, or a LocalCluster's for as long as it runs."""
-    if scheduler:
-        yield scheduler
-        return
-    cluster = None
+def _client(workers: int, scheduler: str | None) -> Iterator[Any]:
+    """A client of the scheduler given, or of a LocalCluster's for as long as it runs — both
+    closed however the build ends, the client first: a client left open to a closed cluster
+    tries to reconnect for 30 s, then logs an error."""
+    from distributed import Client, LocalCluster
+
+    cluster = client = None
     try:
-        with _deaf_to_ctrl_c():
-            cluster = local(
-                n_workers=workers,
-                threads_per_worker=1,  # pyarrow uses the cores itself; one dataset per process
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,  # a cancelled task is no news to an officer
-            )
-        yield str(cluster.scheduler_address)
+        if scheduler:
+            client = Client(scheduler)  # type: ignore[no-untyped-call]
+        else:
+            with _deaf_to_ctrl_c():  # the cluster and its client start whole, or not at all
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=workers,
+                    threads_per_worker=1,  # pyarrow uses the cores itself; one dataset a process
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.CRITICAL,  # a cancelled task is no news to an officer
+                )
+                client = Client(cluster.scheduler_address)  # type: ignore[no-untyped-call]
+        yield client
     finally:
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]
         if cluster is not None:
             cluster.close()
 
