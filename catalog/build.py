@@ -73,6 +73,13 @@ def build_site(
     return result
 
 
+def _built(out_dir: Path) -> bool:
+    """Whether a folder is a build's output: its records, or — made before they were kept —
+    its packages (a dataset's datapackage.json)."""
+    packages = paths.datasets(out_dir)
+    return paths.build_records(out_dir).is_dir() or any(packages.glob("*/datapackage.json"))
+
+
 def _unwritable(out_dir: Path, exc: OSError) -> Problem:
     return Problem(
         "package-error",
@@ -94,7 +101,7 @@ def _not_replaceable(out_dir: Path, datasets_dir: Path) -> Problem | None:
                f"it holds the datasets folder {datasets_dir}")  # fmt: skip
     elif out_dir.exists() and not out_dir.is_dir():
         why = ("フォルダではなくファイルです", "it is a file, not a folder")
-    elif out_dir.is_dir() and any(out_dir.iterdir()) and not paths.build_records(out_dir).is_dir():
+    elif out_dir.is_dir() and any(out_dir.iterdir()) and not _built(out_dir):
         why = (
             "ビルドの出力ではないファイルがあります",
             "it holds files that are no build's output",

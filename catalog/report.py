@@ -46,11 +46,11 @@ def check_path(path: Path, datasets_dir: Path) -> None:
     """Refuse an unknown suffix, a folder that is not there, or a file of the datasets —
     the officer's own workbook, which the report would replace — before anything is
     validated."""
-    if path.exists() and datasets_dir.resolve() in path.resolve().parents:
+    if datasets_dir.resolve() in path.resolve().parents:
         raise ReportError(
-            f"{path} はデータセットのファイルです。報告はデータセットのフォルダの外に書いてください"
-            f" / {path} is a file of the datasets, which the report would replace: write the"
-            " report outside the datasets folder"
+            f"{path} はデータセットのフォルダの中です。報告はフォルダの外に書いてください"
+            f" / {path} is inside the datasets folder, where it could replace a source (and"
+            " would be read as one): write the report outside the datasets folder"
         )
     if path.suffix.lower() not in SUFFIXES:
         raise ReportError(

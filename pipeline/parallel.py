@@ -11,11 +11,13 @@ stay — the bytes are the same whatever the parallelism (tests/test_parallel.py
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,16 @@ from .build import Context, DatasetResult, Engine, Job, build_dataset, telling
 from .publisher import Publisher
 from .reuse import visible_files
 
-Files = dict[str, bytes]  # path inside a folder → bytes
+
+@dataclass(frozen=True)
+class Outside:
+    """A file reached through a link that leaves its dataset folder: shipped as a link to
+    where it points, so that the worker refuses it as one process does."""
+
+    target: str
+
+
+Files = dict[str, "bytes | Outside"]  # path inside a folder → bytes (or a link out of it)
 # Datasets go to the workers in batches, a few per worker thread: one task per dataset costs
 # more than building most of the ward's (a few hundred rows) takes.
 BATCHES_PER_SLOT = 4
@@ -106,14 +117,22 @@ def _deaf_to_ctrl_c() -> Iterator[None]:
 
 def _read(folder: Path) -> Files:
     """The folder's files by the rule of the incremental key: what is an input is shipped."""
-    return {name: (folder / name).read_bytes() for name in visible_files(str(folder))}
+    inside = os.path.realpath(folder) + os.sep
+    files: Files = {}
+    for name in visible_files(str(folder)):
+        real = os.path.realpath(folder / name)
+        files[name] = (folder / name).read_bytes() if real.startswith(inside) else Outside(real)
+    return files
 
 
 def _write(folder: Path, files: Files) -> None:
     for relative, data in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        if isinstance(data, Outside):
+            path.symlink_to(data.target)
+        else:
+            path.write_bytes(data)
 
 
 def _batches(jobs: list[Job], count: int) -> list[list[Job]]:

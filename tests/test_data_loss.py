@@ -389,12 +389,17 @@ def test_the_build_never_replaces_a_folder_that_is_not_its_own_output(
 
 
 def test_the_build_replaces_an_empty_folder_and_its_own_output(tmp_path: Path) -> None:
+    import shutil
+
     write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
     (tmp_path / "site").mkdir()
     for _ in range(2):  # empty, then its own output
         done = opendata("build", "--datasets", "datasets", "--out", "site", "--no-catalog",
                         cwd=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stderr
+    shutil.rmtree(tmp_path / "site/datasets/.build")  # as a build made before they were kept
+    done = opendata("build", "--datasets", "datasets", "--out", "site", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_dataset_named_as_the_catalogs_own_list_is_refused_not_written_over(

@@ -262,3 +262,15 @@ def test_a_lone_surrogate_anywhere_is_refused_not_a_500(server: str, ids: dict[s
     for body in ({"filters": {"\ud800": 1}}, {"q": {"\ud800": "x"}}):
         got, data = call_action(server, "datastore_search", resource_id=ids["CSV"], **body)
         assert got == 400 and data["success"] is False, body
+
+
+def test_json_nested_deeper_than_python_recurses_is_no_500(
+    server: str, ids: dict[str, str]
+) -> None:
+    deep = "[" * 400 + "]" * 400
+    query = urllib.parse.urlencode({"resource_id": ids["CSV"], "filters": f'{{"a": {deep}}}'})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{server}/api/3/action/datastore_search?{query}", timeout=10)
+    assert refused.value.code == 409  # an unknown field, as without the nesting
+    got, _data = call_action(server, "package_search", zz=json.loads("[" * 900 + "]" * 900))
+    assert got in (200, 400, 409)

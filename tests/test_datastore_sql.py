@@ -210,6 +210,14 @@ def test_queries_built_in_one_step_stay_in_their_memory_and_time(tmp_path: Path)
         process.wait(timeout=10)
 
 
+def test_a_value_python_cannot_hold_is_an_invalid_query_not_memory(server: str, rid: str) -> None:
+    """It killed the worker, which was then reported as out of memory."""
+    status, data = _sql(server, "SELECT INTERVAL 100000000 YEAR AS far")
+    assert status == 409 and "OverflowError" in json.dumps(data["error"]), data
+    status, data = _sql(server, f'SELECT count(*) AS n FROM "{rid}" a, "{rid.upper()}" b')
+    assert status == 200 and data["result"]["records"] == [{"n": 25}], data  # one view
+
+
 def _peak_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
     line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))

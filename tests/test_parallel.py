@@ -96,3 +96,17 @@ def test_workers_are_shipped_what_one_process_reads(tmp_path: Path) -> None:
                         cwd=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def test_a_source_linked_out_of_its_folder_is_refused_on_workers_too(tmp_path: Path) -> None:
+    """Shipped as bytes, it was built on the workers, where one process refuses it."""
+    folder = write_dataset(tmp_path, PUBLISHABLE, {})
+    (tmp_path / "outside.csv").write_text(MINIMAL_CSV, encoding="utf-8")
+    (folder / "items.csv").symlink_to(tmp_path / "outside.csv")
+    said = []
+    for out, extra in (("one", ()), ("two", ("--workers", "2"))):
+        done = opendata("build", "--datasets", str(tmp_path / "datasets"), "--out", out, *extra,
+                        cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 1 and "path leaves the dataset folder" in done.stderr
+        said.append(done.stderr)
+    assert said[0] == said[1]

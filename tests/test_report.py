@@ -195,6 +195,9 @@ def test_a_report_never_replaces_a_file_of_the_datasets(tmp_path: Path) -> None:
     done = opendata("validate", "--report", str(folder / "items.xlsx"), cwd=tmp_path)
     assert done.returncode == 1 and "outside the datasets folder" in done.stderr, done.stderr
     assert (folder / "items.xlsx").read_bytes() == before
+    for _ in range(2):  # a new file there too: the next run would have refused its own report
+        done = opendata("validate", "--report", str(folder / "report.html"), cwd=tmp_path)
+        assert done.returncode == 1 and not (folder / "report.html").exists()
 
 
 @pytest.mark.parametrize("name", ["out.pdf", "no/such/folder/out.xlsx"])

@@ -366,7 +366,8 @@ def test_facet_mincount_zero_lists_values_no_result_has(ckan) -> None:
     ("header", "gzip"),
     [("gzip, deflate, br", True), ("gzip;q=0, identity", False), ("GZIP; q=0.0", False),
      ("br;q=1, gzip;q=0.5", True), ("*", True), ("*;q=0", False), ("identity", False),
-     ("gzip;q=nonsense", False), ("", False)],
+     ("gzip;q=nonsense", False), ("", False), ("gzip;level=1;q=0", False),
+     ("gzip;q=0.5;level=1", True)],
 )  # fmt: skip
 def test_gzip_is_sent_only_to_a_client_that_takes_it(header: str, gzip: bool) -> None:
     """`gzip;q=0` refuses gzip: it was sent gzip all the same (a substring test)."""

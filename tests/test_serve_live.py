@@ -184,6 +184,15 @@ def test_other_suffixes_of_a_dataset_are_404_and_the_host_header_is_not_echoed(
     with pytest.raises(urllib.error.HTTPError) as redirect:  # not followed: another host
         urllib.request.build_opener(_NoRedirect).open(folder, timeout=10)
     assert redirect.value.headers["location"] == "/datasets/sample-budget/"
+    host, port = base.removeprefix("http://").split(":")
+    for target in (
+        "//evil.example%2f..%2fdatasets/sample-budget",
+        "/%2fevil.example/..%2fdatasets/sample-budget",
+    ):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", target)  # what a link on another site may send
+        location = connection.getresponse().headers["location"]
+        assert location == "/datasets/sample-budget/", (target, location)  # not //evil.example
     assert json.loads(body)["help"].startswith("https://opendata.city.minato.tokyo.jp/")
 
 

@@ -509,7 +509,7 @@ class DataStore:
             if table is None:
                 raise _invalid("query", f'表がありません / relation "{name}" does not exist')
             self.columns(table)
-            views[name] = table.parquet
+            views[name.lower()] = table.parquet  # one view, however the query spells it
         query = Query(sql, views, paths.datasets(self.site), SQL_TIMEOUT, ROWS_MAX + 1)
         try:
             answer = sqlworkers.shared(MAX_SQL_QUERIES).run(query, wait=SQL_TIMEOUT)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
@@ -61,12 +61,16 @@ class SiteFiles(StaticFiles):
         return full_path, stat
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        """Starlette's answer, with a folder's redirect (to its URL ending in "/") relative:
-        Starlette builds it from the client's own `Host` header."""
+        """Starlette's answer, with a folder's redirect (to its URL ending in "/") made from
+        the folder found: Starlette builds it from the client's own `Host` header and path,
+        where `//evil.example%2f..` would make a link to another site."""
         response = await super().get_response(path, scope)
         if "location" in response.headers:
-            location = urlsplit(response.headers["location"])
-            response.headers["location"] = location._replace(scheme="", netloc="").geturl()
+            parts = [p for p in (scope.get("root_path", "").strip("/"), path.strip("/")) if p]
+            location = quote("/" + "/".join(parts) + "/")
+            if query := scope.get("query_string", b"").decode("latin-1"):
+                location += "?" + query
+            response.headers["location"] = location
         return response
 
     def _etag(self, path: Path, stat: os.stat_result) -> str:

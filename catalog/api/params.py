@@ -21,13 +21,19 @@ MAX_LIMIT = 100_000  # names per package_list
 
 def is_text(value: Any) -> bool:
     """Whether every string in a JSON value, keys included, is text: JSON may escape lone
-    surrogates (\\ud800), which no encoding can write — not a URL, not the answer."""
-    if isinstance(value, str):
-        return value.isascii() or _encodable(value)
-    if isinstance(value, dict):
-        return all(is_text(key) and is_text(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(is_text(item) for item in value)
+    surrogates (\\ud800), which no encoding can write — not a URL, not the answer. A walk
+    with a stack of its own: JSON nests deeper than Python recurses."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not (item.isascii() or _encodable(item)):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return True
 
 

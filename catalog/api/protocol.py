@@ -26,14 +26,15 @@ def accepts_gzip(accept_encoding: str) -> bool:
     weight above zero — `gzip;q=0` is a refusal, not a request (RFC 9110 §12.5.3)."""
     weights: dict[str, float] = {}
     for item in accept_encoding.lower().split(","):
-        coding, _, parameters = item.partition(";")
+        coding, *parameters = item.split(";")
         weight = 1.0
-        name, _, value = parameters.strip().partition("=")
-        if name.strip() == "q":
-            try:
-                weight = float(value)
-            except ValueError:
-                weight = 0.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
         weights[coding.strip()] = weight
     return weights.get("gzip", weights.get("*", 0.0)) > 0
 

@@ -176,6 +176,8 @@ def _serve(channel: Connection, memory: int) -> None:
             data = pickle.dumps(exc)
         except MemoryError:
             data = pickle.dumps(SqlError("memory"))
+        except Exception as exc:  # a value Python cannot hold (INTERVAL 100000000 YEAR)
+            data = pickle.dumps(SqlError("invalid", f"{type(exc).__name__}: {exc}"))
         if len(data) > MAX_ANSWER:
             data = pickle.dumps(SqlError("too_large"))
         channel.send_bytes(data)
