@@ -118,7 +118,11 @@ site_option = click.option(
 
 def report_options(command: Command) -> Command:
     command = click.option(
-        "--limit", default=1000, show_default=True, help="一覧にする問題の上限 / problems listed"
+        "--limit",
+        default=1000,
+        type=click.IntRange(min=1),
+        show_default=True,
+        help="一覧にする問題の上限 / problems listed",
     )(command)
     return click.option(
         "--json", "as_json", is_flag=True, help="機械可読な報告 / machine-readable report"

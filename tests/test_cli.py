@@ -86,3 +86,18 @@ def test_release_and_publish_show_progress_on_a_terminal(tmp_path: Path) -> None
     assert code == 0 and "publish: " in shown, shown  # the bar names the file it links
     piped = opendata("publish", "--site", site, "--to", str(tmp_path / "www2"))
     assert piped.returncode == 0 and "publish: " not in piped.stderr
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_a_usage_error(limit: str) -> None:
+    """It was taken: 0 listed no problem while saying there were some."""
+    done = opendata("validate", "--limit", limit)
+    assert done.returncode == 2 and "--limit" in done.stderr
+
+
+def test_an_empty_datasets_folder_builds_the_catalog_alone(tmp_path: Path) -> None:
+    """It stopped with an internal error: the catalog's own list had no packages folder."""
+    (tmp_path / "datasets").mkdir()
+    done = opendata("build", "--datasets", "datasets", "--out", "dist", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dist/datasets/opendata-list/datapackage.json").is_file()
