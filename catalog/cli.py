@@ -120,7 +120,7 @@ def report_options(command: Command) -> Command:
     command = click.option(
         "--limit",
         default=1000,
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=0),  # 0: counted, none listed
         show_default=True,
         help="一覧にする問題の上限 / problems listed",
     )(command)

@@ -24,6 +24,9 @@ from .errors import Problem, Report
 from .presets import RULE_CONSTRAINTS, standard_rule
 
 FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
+# Characters no one types and a reader cannot see: C0 and C1 controls but tab and line breaks
+# (ESC colours a terminal, BEL rings it), and the bidirectional overrides that reorder text.
+INVISIBLE = r"[\x{1}-\x{8}\x{b}\x{c}\x{e}-\x{1f}\x{7f}-\x{9f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 
 
 def check_batch(
@@ -74,6 +77,13 @@ def check_batch(
                     check(column, value, fld) & ~nulls,
                     _constraint_message(rule, value),
                 )
+        if fld.get("type", "string") == "string" and name in binding.columns:
+            flag(
+                "unsafe-cell",
+                as_mask(pc.match_substring_regex(column, INVISIBLE)),
+                "見えない制御文字が含まれています。取り除いてください"
+                " / the value holds an invisible control character: remove it",
+            )
         if _from_source_text(fld, binding):
             first = pc.utf8_slice_codeunits(column, 0, 1)
             starts = as_mask(pc.is_in(first, value_set=FORMULA_STARTS))

@@ -235,3 +235,15 @@ def test_an_unpivot_pattern_matching_no_column_is_named(tmp_path: Path) -> None:
 def test_an_empty_header_row_is_named(tmp_path: Path, content: bytes) -> None:
     _, errors = _validate(tmp_path, content)
     assert [(e["type"], e["row"]) for e in errors] == [("format-error", 1)]
+
+
+@pytest.mark.parametrize("text", ["a\x1b[31mred\x07", "\u202eevil", "x\x85y", "tab\tand\nline ok"])
+def test_invisible_control_characters_in_text_are_unsafe_cells(tmp_path: Path, text: str) -> None:
+    """ESC and BEL (a terminal's colours and bell), C1 controls (cp932's stray 0x80) and
+    the overrides that reorder text were published as they were; tabs and line breaks are
+    text."""
+    row = '1,"' + text + '",1,2022\n'
+    write_dataset(tmp_path, MINIMAL, {"items.csv": "番号,名称,金額,年度\n" + row})
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    counts = result["datasets"][0]["error_counts"]
+    assert counts == ({} if text.startswith("tab") else {"unsafe-cell": 1}), counts
