@@ -524,7 +524,11 @@ def _open_xlsx(
     if len(cells) < header_row:
         raise SourceError(
             Problem(
-                "format-error", f"{header_row} 行目に見出しがありません / no header", file=display
+                "format-error",
+                f"シート {chosen!r} の {header_row} 行目に見出しがありません（読むシートは"
+                f" sheet で指定できます） / no header at row {header_row} of sheet {chosen!r}"
+                " (name the sheet to read with `sheet`)",
+                file=display,
             )
         )
     header = [_cell_text(v) for v in cells[header_row - 1]]
@@ -547,10 +551,12 @@ def _open_xlsx(
             )
     problems += _merged_cells(display, worksheet.merged_cell_ranges, header_row)
     try:
-        unsaved = workbook.formulas_without_values(path, chosen, header_row)
-    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError) as exc:
+        marks = workbook.sheet_marks(path, chosen, header_row)
+    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, ValueError) as exc:
         raise SourceError(_unreadable_xlsx(display, exc)) from exc
-    problems += [_formula_without_value(display, ref, row) for ref, row in unsaved]
+    problems += [_formula_without_value(display, ref, row) for ref, row in marks.unsaved]
+    if marks.hidden:
+        warnings.append(_hidden_rows(display, chosen, marks.hidden))
     columns = {
         name: pa.array([_cell_text(row[i]) if i < len(row) else "" for row in body], pa.string())
         for i, name in enumerate(column_keys(header))
@@ -558,6 +564,18 @@ def _open_xlsx(
     rows = pa.array(np.arange(header_row + 1, header_row + 1 + len(body)), pa.int64())
     batch = RawBatch(columns=columns, rows=rows)
     return Source(display, header, header_row, iter([batch]), problems, warnings, footer)
+
+
+def _hidden_rows(display: str, sheet: str, rows: list[int]) -> Problem:
+    shown = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+    return Problem(
+        "source-warning",
+        f"シート {sheet!r} に非表示の行があります（{shown} 行目）。非表示でも公開されます。"
+        f"公開しない行なら削除してください / sheet {sheet!r} has hidden rows ({shown}), which"
+        " are published all the same: delete them if they are not for publication",
+        file=display,
+        row=rows[0],
+    )
 
 
 def _column_letter(index: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -33,16 +34,30 @@ def check_size(path: Path) -> None:
         raise TooLarge(inflated)
 
 
-def formulas_without_values(path: Path, sheet: str, first_row: int) -> list[tuple[str, int]]:
-    """The sheet's formula cells from `first_row` on with no saved value: (address, row)."""
+@dataclass
+class SheetMarks:
+    """What a sheet's XML says of its rows from the table's first on, beyond their values."""
+
+    unsaved: list[tuple[str, int]] = field(default_factory=list)  # formulas: (address, row)
+    hidden: list[int] = field(default_factory=list)  # rows hidden (or filtered out) in Excel
+
+
+def sheet_marks(path: Path, sheet: str, first_row: int) -> SheetMarks:
+    """The sheet's formula cells with no saved value, and its hidden rows, in one pass."""
+    marks = SheetMarks()
     with zipfile.ZipFile(path) as archive:
         part = _sheet_part(archive, sheet)
         if part is None:
-            return []
-        found = []
+            return marks
         with archive.open(part) as stream:
             # zipfile stops at a member's declared size, which check_size has bounded.
             for _event, cell in ElementTree.iterparse(stream, events=("end",)):
+                if cell.tag == f"{MAIN}row":
+                    number = int(cell.get("r") or 0)
+                    if cell.get("hidden") in ("1", "true") and number >= first_row:
+                        marks.hidden.append(number)
+                    cell.clear()
+                    continue
                 if cell.tag != f"{MAIN}c":
                     continue
                 formula, value = cell.find(f"{MAIN}f"), cell.find(f"{MAIN}v")
@@ -54,9 +69,9 @@ def formulas_without_values(path: Path, sheet: str, first_row: int) -> list[tupl
                 empty = value is None or (not value.text and cell.get("t") != "str")
                 unsaved = formula is not None and empty
                 if unsaved and row >= first_row:
-                    found.append((ref, row))
+                    marks.unsaved.append((ref, row))
                 cell.clear()
-        return found
+    return marks
 
 
 def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:

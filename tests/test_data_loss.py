@@ -481,3 +481,26 @@ def test_an_output_beside_which_nothing_can_be_written_is_said(tmp_path: Path) -
     write_dataset(tmp_path, MINIMAL, {"items.csv": MINIMAL_CSV})
     done = opendata("build", "--datasets", "datasets", "--out", "/proc/site", cwd=tmp_path)
     assert done.returncode == 1 and "cannot write beside the output /proc/site" in done.stderr
+
+
+def test_hidden_rows_of_a_sheet_are_published_with_a_warning(tmp_path: Path) -> None:
+    """Rows an officer hid (or filtered out) in Excel were published without a word."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (
+        ["番号", "名称", "金額", "年度"],
+        [1, "a", 1, 2022],
+        [2, "b", 2, 2022],
+        [3, "c", 3, 2022],
+    ):
+        sheet.append(row)
+    sheet.row_dimensions[3].hidden = True
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["path"] = "items.xlsx"
+    folder = write_dataset(tmp_path, definition, {})
+    book.save(folder / "items.xlsx")
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    warnings = result["datasets"][0]["warnings"]
+    assert code == 0 and [(w["type"], w["row"]) for w in warnings] == [("source-warning", 3)]
+    assert "hidden rows (3)" in warnings[0]["message"]
