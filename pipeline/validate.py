@@ -77,7 +77,8 @@ def check_batch(
                     check(column, value, fld) & ~nulls,
                     _constraint_message(rule, value),
                 )
-        if fld.get("type", "string") == "string" and name in binding.columns:
+        typed_text = fld.get("type", "string") == "string" and name in binding.columns
+        if typed_text and _may_hold_invisible(column):  # the expression only where it may match
             flag(
                 "unsafe-cell",
                 as_mask(pc.match_substring_regex(column, INVISIBLE)),
@@ -95,6 +96,33 @@ def check_batch(
                     "表計算ソフトで式として実行される恐れがある値です"
                     " / the value would run as a spreadsheet formula",
                 )
+
+
+def _may_hold_invisible(column: pa.Array) -> bool:
+    """Whether a text column's UTF-8 bytes may hold one of INVISIBLE's characters, by NumPy
+    over its data buffer, cheapest test first: a control byte but tab and line breaks (none
+    when the smallest byte is a space or more), DEL, C1 (C2 80–9F) or an override (E2 80
+    AA–AE, E2 81 A6–A9). About a third of the regular expression's time on a million cells;
+    bytes outside the array's slice may say yes, and then the expression decides."""
+    if not pa.types.is_string(column.type):
+        return True  # another layout (large_string): the expression decides
+    data = column.buffers()[2]
+    if data is None or data.size == 0:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if raw.min() < 0x20 and np.isin(raw[raw < 0x20], (9, 10, 13), invert=True).any():
+        return True
+    if np.count_nonzero(raw == 0x7F):
+        return True
+    c2 = np.flatnonzero(raw[:-1] == 0xC2)
+    if ((raw[c2 + 1] >= 0x80) & (raw[c2 + 1] <= 0x9F)).any():
+        return True
+    e2 = np.flatnonzero(raw[:-2] == 0xE2)
+    second, third = raw[e2 + 1], raw[e2 + 2]
+    overrides = ((second == 0x80) & (third >= 0xAA) & (third <= 0xAE)) | (
+        (second == 0x81) & (third >= 0xA6) & (third <= 0xA9)
+    )
+    return bool(overrides.any())
 
 
 def place_and_standard_findings(

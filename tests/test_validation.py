@@ -6,6 +6,8 @@ import copy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import MINIMAL, MINIMAL_CSV, errors_of, opendata, report, write_dataset
 
@@ -248,3 +250,19 @@ def test_invisible_control_characters_in_text_are_unsafe_cells(tmp_path: Path, t
     counts = result["datasets"][0]["error_counts"]
     clean = text.startswith("tab")
     assert (code, counts) == ((0, {}) if clean else (1, {"unsafe-cell": 1})), counts
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(
+    ["a", "港", "※", "…", "\t", "\n", "\x1b", "\x7f", "\x85", "\u00a9", "\u202a", "\u202e",
+     "\u2066", "\u2069", "\u2028", "\u3000"]), max_size=6), max_size=8))  # fmt: skip
+def test_the_byte_scan_never_misses_what_the_expression_finds(texts: list[str]) -> None:
+    """The NumPy scan decides whether the regular expression runs at all: it may say yes
+    too often, never no when the expression would match."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipeline.validate import INVISIBLE, _may_hold_invisible
+
+    column = pa.array(texts, pa.string())
+    if pc.any(pc.match_substring_regex(column, INVISIBLE)).as_py():
+        assert _may_hold_invisible(column)
