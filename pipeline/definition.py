@@ -12,6 +12,7 @@ import datetime as dt
 import errno
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -163,6 +164,18 @@ def discover(datasets_dir: Path) -> tuple[list[Path], list[Problem]]:
         except OSError as exc:
             problems.append(unreadable(entry.name, exc, entry.name))
     return folders, problems
+
+
+def _spelled_otherwise(target: Path) -> Path:
+    """The file of `target`'s folder whose name is `target`'s once both are composed (NFC):
+    macOS saves がっこう.csv with the voiced marks apart, which dataset.yaml spells joined."""
+    wanted = unicodedata.normalize("NFC", target.name)
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return target
+    same = [n for n in names if n != target.name and unicodedata.normalize("NFC", n) == wanted]
+    return target.parent / same[0] if len(same) == 1 else target
 
 
 def _misnamed_definition(folder: Path) -> Problem | None:
@@ -466,9 +479,16 @@ class _Checker:
                 value=path,
             )
             return None
+        if not target.exists():
+            target = _spelled_otherwise(target)  # a name a Mac saved decomposed (NFD)
         if not target.is_file():
+            said = (
+                ("はファイルではなくフォルダです", "is a folder, not a file")
+                if target.is_dir()
+                else ("が見つかりません", "not found")
+            )
             self.fail(
-                f"ファイル {path!r} が見つかりません / file not found",
+                f"ファイル {path!r} {said[0]} / file {said[1]}",
                 type_="resource-error",
                 resource=resource,
                 value=path,

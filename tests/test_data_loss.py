@@ -504,3 +504,25 @@ def test_hidden_rows_of_a_sheet_are_published_with_a_warning(tmp_path: Path) -> 
     warnings = result["datasets"][0]["warnings"]
     assert code == 0 and [(w["type"], w["row"]) for w in warnings] == [("source-warning", 3)]
     assert "hidden rows (3)" in warnings[0]["message"]
+
+
+def test_a_file_name_a_mac_saved_decomposed_is_found(tmp_path: Path) -> None:
+    """がっこう.csv in dataset.yaml (composed) and on disk as macOS saves it (NFD): it was
+    "file not found" beside a file `ls` shows."""
+    import unicodedata
+
+    definition = copy.deepcopy(MINIMAL)
+    definition["resources"][0]["path"] = "がっこう.csv"
+    folder = write_dataset(tmp_path, definition, {})
+    (folder / unicodedata.normalize("NFD", "がっこう.csv")).write_text(
+        MINIMAL_CSV, encoding="utf-8"
+    )
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    assert code == 0, errors_of(result)
+
+
+def test_a_source_that_is_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path, MINIMAL, {})
+    (folder / "items.csv").mkdir()
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    assert code == 1 and "is a folder, not a file" in errors_of(result)[0]["message"]
