@@ -43,9 +43,9 @@ class ReportError(Exception):
 
 
 def check_path(path: Path, datasets_dir: Path) -> None:
-    """Refuse an unknown suffix, a folder that is not there, or a file of the datasets —
-    the officer's own workbook, which the report would replace — before anything is
-    validated."""
+    """Refuse an unknown suffix, a folder that is not there, or a place inside the datasets
+    folder — where the report could replace the officer's own workbook, and would be read
+    as a source — before anything is validated."""
     if datasets_dir.resolve() in path.resolve().parents:
         raise ReportError(
             f"{path} はデータセットのフォルダの中です。報告はフォルダの外に書いてください"

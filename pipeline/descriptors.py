@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,17 +78,7 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
         )
 
     try:
-        text = _read_text(path).decode("utf-8-sig")
-    except _NotAFile:
-        raise problem(
-            f"{path.name} がファイルではありません（パイプや装置など） / {path.name} is not a"
-            " regular file (a pipe, a device)"
-        ) from None
-    except _TooLarge:
-        raise problem(
-            f"{path.name} が {MAX_BYTES >> 20} MB を超えています / {path.name} is over"
-            f" {MAX_BYTES >> 20} MB"
-        ) from None
+        text = _read_bytes(path, problem).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise problem(
             f"{path.name} は UTF-8 で保存してください / save {path.name} as UTF-8"
@@ -120,27 +111,25 @@ def load_yaml(path: Path, file: str, dataset: str | None = None) -> Any:
     return document
 
 
-class _NotAFile(Exception):
-    pass
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _read_text(path: Path) -> bytes:
+def _read_bytes(path: Path, problem: Callable[[str], DefinitionError]) -> bytes:
     """A definition's bytes: from a regular file (a pipe would wait for ever, /dev/zero
     never end), at most MAX_BYTES. Opened without waiting, then checked by what is open."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as file:
         mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(mode):  # an OSError, as reading a folder would say
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(mode):
-            raise _NotAFile
+            raise problem(
+                f"{path.name} がファイルではありません（パイプや装置など） / {path.name} is"
+                " not a regular file (a pipe, a device)"
+            )
         data = file.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise _TooLarge
+        raise problem(
+            f"{path.name} が {MAX_BYTES >> 20} MB を超えています / {path.name} is over"
+            f" {MAX_BYTES >> 20} MB"
+        )
     return data
 
 

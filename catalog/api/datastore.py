@@ -55,11 +55,10 @@ from pipeline.vocabulary import EXTENSION
 
 from .. import paths
 from ..text import fold_column
-from . import sqlworkers
 from .database import FOLD, connect, create_view
 from .grams import Rows, intersect
 from .heldrows import HeldRows, SortOrder
-from .sqlworkers import Query, SqlError
+from .sqlworkers import Query, SqlError, shared_workers
 from .textindex import CHUNK_ROWS, BuiltOnce, TextIndex
 from .valueindex import ValueIndex
 
@@ -512,7 +511,7 @@ class DataStore:
             views[name.lower()] = table.parquet  # one view, however the query spells it
         query = Query(sql, views, paths.datasets(self.site), SQL_TIMEOUT, ROWS_MAX + 1)
         try:
-            answer = sqlworkers.shared(MAX_SQL_QUERIES).run(query, wait=SQL_TIMEOUT)
+            answer = shared_workers(MAX_SQL_QUERIES).run(query, wait=SQL_TIMEOUT)
         except SqlError as exc:
             raise _sql_refusal(exc) from None
         rows = answer.rows

@@ -99,12 +99,9 @@ class SqlWorkers:
         except queue.Empty:
             raise SqlError("busy") from None
         try:
-            if worker is None or not worker.process.is_alive():
+            if worker is None or not worker.process.is_alive():  # killed: started again
                 worker = _Worker(self.memory)
             return worker.ask(query)
-        except _Gone as gone:
-            worker = None
-            raise SqlError(gone.why) from None
         finally:
             self._idle.put(worker)
 
@@ -113,18 +110,13 @@ _shared: SqlWorkers | None = None
 _shared_lock = threading.Lock()
 
 
-def shared(slots: int) -> SqlWorkers:
+def shared_workers(slots: int) -> SqlWorkers:
     """The server process's workers, shared by every build it serves."""
     global _shared
     with _shared_lock:
         if _shared is None:
             _shared = SqlWorkers(slots)
         return _shared
-
-
-class _Gone(Exception):
-    def __init__(self, why: str):
-        self.why = why
 
 
 class _Worker:
@@ -138,15 +130,15 @@ class _Worker:
 
     def ask(self, query: Query) -> Answer:
         self.channel.send(query.seen_from_a_worker())
-        # Its start (~1 s: Python, DuckDB, pyarrow) is not the query's time.
+        # Its start (~0.5 s: Python, DuckDB, pyarrow) is not the query's time.
         if not self.channel.poll(query.timeout + GRACE + (0 if self.started else 10)):
             self._kill()
-            raise _Gone("timeout")
+            raise SqlError("timeout")
         try:
             reply = pickle.loads(self.channel.recv_bytes(MAX_ANSWER + 4096))
         except (EOFError, OSError):  # it died: a crash past its memory
             self._kill()
-            raise _Gone("memory") from None
+            raise SqlError("memory") from None
         self.started = True
         if isinstance(reply, SqlError):
             raise reply
